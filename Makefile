@@ -23,7 +23,7 @@ KREL := $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 DEPS :=
 endif
 
-BUILD := $(CURDIR)/build/$(KREL)
+BUILD ?= $(CURDIR)/build/$(KREL)
 MODSRC := $(wildcard module/*.c module/*.h) module/Kbuild
 KBUILD_ARGS := -C $(KDIR) M=$(BUILD) W=1
 

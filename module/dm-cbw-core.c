@@ -87,7 +87,7 @@ struct cbw_snap {
 	struct list_head node;
 	bool live;
 
-	spinlock_t lock;
+	spinlock_t lock;		/* see the comment at the top */
 	unsigned long *to_copy;
 	unsigned long copied;
 	struct rb_root_cached busy;

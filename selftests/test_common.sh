@@ -65,10 +65,10 @@ _expect_err() {
 	fi
 }
 
-# _tmpdir: a private scratch folder, removed when the test ends.
+# _tmpdir: make $CBW_TMP, a private scratch folder removed when the test
+# ends.  Call it directly, not in $(...), which would lose the variable.
 _tmpdir() {
 	[ -n "$CBW_TMP" ] || CBW_TMP=$(mktemp -d /tmp/cbwtest.XXXXXX)
-	echo "$CBW_TMP"
 }
 
 # _brd_setup COUNT SIZE_MIB: fresh RAM disks /dev/ram0 .. /dev/ram<COUNT-1>.

@@ -11,7 +11,8 @@ test_main() {
 
 	_brd_setup 2 32
 	sz=$(_size_sectors /dev/ram0)
-	tmp=$(_tmpdir)
+	_tmpdir
+	tmp=$CBW_TMP
 
 	dd if=/dev/urandom of=/dev/ram0 bs=1M count=32 oflag=direct status=none
 	before=$(dd if=/dev/ram0 bs=1M iflag=direct status=none | sha256sum | cut -d' ' -f1)

@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbwctl - set up and inspect dm-cbw copy-before-write snapshots.
+ *
+ * This file is the command line: global options, the command table that
+ * drives dispatch and the help texts, and one small option handler per
+ * command that fills the command's options struct.  The commands
+ * themselves are in commands.c.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "dm.h"
+#include "msg.h"
+#include "size.h"
+
+#ifndef CBWCTL_VERSION
+#error "CBWCTL_VERSION is set by the Makefile"
+#endif
+
+static const char exit_status_help[] =
+	"Exit status:\n"
+	"  0  success\n"
+	"  1  the operation failed (kernel or libdevmapper error)\n"
+	"  2  usage error: unknown command or option, missing or extra argument,\n"
+	"     bad size or name\n"
+	"  3  bad device: missing, not a block device, too small\n"
+	"  4  NAME not found, or not a cbw device\n";
+
+union cmd_opts {
+	struct create_opts create;
+	struct remove_opts remove;
+	struct status_opts status;
+};
+
+/* Long-only options get values above any character. */
+enum {
+	OPT_ORIGIN = 256,
+	OPT_COW,
+	OPT_CHUNK,
+	OPT_NOHEADINGS,
+};
+
+#define HELP_OPTION { "help", no_argument, NULL, 'h' }
+
+/**
+ * struct command - one cbwctl command.
+ * @name: what the user types.
+ * @args: the synopsis after the name.
+ * @help: one line for 'cbwctl --help'.
+ * @details: the rest of 'cbwctl COMMAND --help': description and options.
+ * @min_args: fewest positional arguments.
+ * @max_args: most positional arguments.
+ * @options: getopt_long options, --help included.
+ * @set_option: store one option's value in the options struct; returns an
+ *		exit code.
+ * @fn: take the positional arguments, check what is still unchecked and
+ *	run the command; returns an exit code.
+ */
+struct command {
+	const char *name;
+	const char *args;
+	const char *help;
+	const char *details;
+	int min_args;
+	int max_args;
+	const struct option *options;
+	int (*set_option)(const struct command *cmd, union cmd_opts *o,
+			  int opt, const char *arg);
+	int (*fn)(const struct command *cmd, union cmd_opts *o,
+		  char **args, int nargs);
+};
+
+__attribute__((format(printf, 2, 3)))
+static int usage_error(const struct command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "cbwctl: %s%s", cmd ? cmd->name : "", cmd ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (cmd)
+		fprintf(stderr, " (see 'cbwctl %s --help')\n", cmd->name);
+	else
+		fputs(" (see 'cbwctl --help')\n", stderr);
+	return CBW_EXIT_USAGE;
+}
+
+static int check_name(const struct command *cmd, const char *name,
+		      bool for_create)
+{
+	const char *why = name_check(name, for_create);
+
+	if (why)
+		return usage_error(cmd, "invalid NAME '%s': %s", name, why);
+	return CBW_EXIT_OK;
+}
+
+/* create */
+
+static const struct option create_options[] = {
+	{ "origin", required_argument, NULL, OPT_ORIGIN },
+	{ "cow", required_argument, NULL, OPT_COW },
+	{ "chunk", required_argument, NULL, OPT_CHUNK },
+	HELP_OPTION,
+	{ NULL, 0, NULL, 0 }
+};
+
+static int create_option(const struct command *cmd, union cmd_opts *o,
+			 int opt, const char *arg)
+{
+	struct create_opts *c = &o->create;
+	const char *why;
+	uint64_t bytes;
+
+	switch (opt) {
+	case OPT_ORIGIN:
+	case OPT_COW:
+		if (!*arg)
+			return usage_error(cmd, "--%s needs a device path",
+					   opt == OPT_ORIGIN ? "origin" : "cow");
+		*(opt == OPT_ORIGIN ? &c->origin : &c->cow) = arg;
+		return CBW_EXIT_OK;
+	case OPT_CHUNK:
+		why = size_parse(arg, &bytes);
+		if (!why)
+			why = chunk_size_check(bytes);
+		if (why)
+			return usage_error(cmd, "invalid chunk size '%s': %s",
+					   arg, why);
+		c->chunk_bytes = bytes;
+		return CBW_EXIT_OK;
+	}
+	return usage_error(cmd, "unhandled option %d", opt);
+}
+
+static int create_run(const struct command *cmd, union cmd_opts *o,
+		      char **args, int nargs)
+{
+	struct create_opts *c = &o->create;
+	int r;
+
+	(void)nargs;
+	c->name = args[0];
+	r = check_name(cmd, c->name, true);
+	if (r)
+		return r;
+	if (!c->origin)
+		return usage_error(cmd, "--origin DEV is required");
+	if (!c->cow)
+		return usage_error(cmd, "--cow DEV is required");
+	if (!c->chunk_bytes)
+		c->chunk_bytes = CHUNK_DEFAULT_BYTES;
+	return cbw_create(c);
+}
+
+/* remove */
+
+static const struct option remove_options[] = {
+	HELP_OPTION,
+	{ NULL, 0, NULL, 0 }
+};
+
+static int remove_run(const struct command *cmd, union cmd_opts *o,
+		      char **args, int nargs)
+{
+	struct remove_opts *rm = &o->remove;
+	int r;
+
+	(void)nargs;
+	rm->name = args[0];
+	r = check_name(cmd, rm->name, false);
+	if (r)
+		return r;
+	return cbw_remove(rm);
+}
+
+/* status */
+
+static const struct option status_options[] = {
+	{ "noheadings", no_argument, NULL, OPT_NOHEADINGS },
+	HELP_OPTION,
+	{ NULL, 0, NULL, 0 }
+};
+
+static int status_option(const struct command *cmd, union cmd_opts *o,
+			 int opt, const char *arg)
+{
+	(void)arg;
+	if (opt == OPT_NOHEADINGS) {
+		o->status.noheadings = true;
+		return CBW_EXIT_OK;
+	}
+	return usage_error(cmd, "unhandled option %d", opt);
+}
+
+static int status_run(const struct command *cmd, union cmd_opts *o,
+		      char **args, int nargs)
+{
+	struct status_opts *st = &o->status;
+	int r;
+
+	if (nargs) {
+		st->name = args[0];
+		r = check_name(cmd, st->name, false);
+		if (r)
+			return r;
+	}
+	return cbw_status(st);
+}
+
+static const struct command commands[] = {
+	{
+		.name = "create",
+		.args = "NAME --origin DEV --cow DEV [--chunk SIZE]",
+		.help = "make the cbw device NAME and its snapshot NAME-snap",
+		.details =
+"Stack the cbw device NAME on the origin DEV, keeping the old data of each\n"
+"chunk on the COW device before its first write, and make NAME-snap, the\n"
+"read-only image of the origin as it is now.  Both cover the whole origin.\n"
+"Prints the two device nodes, one per line.  If NAME-snap cannot be made,\n"
+"NAME is removed again.\n"
+"\n"
+"NAME is at most 119 characters from A-Z a-z 0-9 # + - . : = @ _.  The\n"
+"devices get the uuids CBW-NAME and CBW-NAME-snap.\n"
+"\n"
+"Options:\n"
+"  --origin DEV   the block device to snapshot\n"
+"  --cow DEV      the block device that receives the old data; at least as\n"
+"                 large as the origin; its contents are overwritten\n"
+"  --chunk SIZE   the copy unit, a power of two from 4KiB to 1TiB (default\n"
+"                 64KiB); bytes, or with a suffix: k K KiB, M MiB, G GiB,\n"
+"                 T TiB (all binary: 64k = 64KiB = 65536)\n"
+"  -h, --help     show this help\n",
+		.min_args = 1,
+		.max_args = 1,
+		.options = create_options,
+		.set_option = create_option,
+		.fn = create_run,
+	},
+	{
+		.name = "remove",
+		.args = "NAME",
+		.help = "remove NAME-snap and NAME",
+		.details =
+"Remove the snapshot NAME-snap, if it exists, then the cbw device NAME.\n"
+"NAME must be a cbw device made by cbwctl (uuid CBW-...); others are\n"
+"refused.  If either device is in use (open or mounted), nothing is\n"
+"removed.  The origin keeps its current data; the COW device's contents\n"
+"are no longer needed.\n"
+"\n"
+"Options:\n"
+"  -h, --help     show this help\n",
+		.min_args = 1,
+		.max_args = 1,
+		.options = remove_options,
+		.fn = remove_run,
+	},
+	{
+		.name = "status",
+		.args = "[--noheadings] [NAME]",
+		.help = "show the copy state of NAME, or of every cbw device",
+		.details =
+"Show one row per cbw device: NAME, or every device whose table is one cbw\n"
+"target.  Columns:\n"
+"  NAME      the cbw device\n"
+"  CHUNK     the chunk size\n"
+"  CHUNKS    chunks in the device\n"
+"  COPIED    chunks whose old data is on the COW device\n"
+"  TO_COPY   chunks not yet written since the snapshot\n"
+"  COPIES    copy jobs run (one per run of adjacent chunks)\n"
+"  ERRORS    copy jobs that failed\n"
+"  WAITED    I/Os that had to wait for a copy or a snapshot read\n"
+"  SNAPSHOT  NAME-snap: valid, invalid, or none\n"
+"\n"
+"Options:\n"
+"  --noheadings   leave out the heading line\n"
+"  -h, --help     show this help\n",
+		.min_args = 0,
+		.max_args = 1,
+		.options = status_options,
+		.set_option = status_option,
+		.fn = status_run,
+	},
+};
+
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void main_help(void)
+{
+	size_t i;
+
+	printf("Usage: cbwctl [-v] COMMAND [ARGUMENT...]\n"
+	       "       cbwctl COMMAND --help\n"
+	       "       cbwctl --help | --version\n"
+	       "\n"
+	       "Copy-before-write snapshots with dm-cbw: the cbw device NAME,\n"
+	       "stacked on an origin device, copies old data to a COW device\n"
+	       "before it is overwritten, so that the read-only device NAME-snap\n"
+	       "shows the origin as it was when NAME was made.\n"
+	       "\n"
+	       "Commands:\n");
+	for (i = 0; i < NR_COMMANDS; i++) {
+		int len = printf("  %s %s", commands[i].name, commands[i].args);
+
+		if (len > 22)
+			printf("\n%24s", "");
+		else
+			printf("%*s", 24 - len, "");
+		printf("%s\n", commands[i].help);
+	}
+	printf("\n"
+	       "Options:\n"
+	       "  -h, --help     show this help\n"
+	       "  -V, --version  show the version\n"
+	       "  -v, --verbose  show libdevmapper's messages (-vv: debug messages too)\n"
+	       "\n%s", exit_status_help);
+}
+
+static void command_help(const struct command *cmd)
+{
+	printf("Usage: cbwctl %s %s\n\n%s\n%s", cmd->name, cmd->args,
+	       cmd->details, exit_status_help);
+}
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+/*
+ * Report what getopt_long() found wrong (@opt is '?' or ':').  For long
+ * options glibc sets optopt to the option's value and moves optind past
+ * the option; for an unknown long option optopt is 0; for an unknown short
+ * one optopt is the character.  @known_short: our short options.
+ */
+static int option_error(const struct command *cmd, char **argv, int opt,
+			const char *known_short)
+{
+	const char buf[3] = { '-', (char)optopt, '\0' };
+
+	if (opt == ':')
+		return usage_error(cmd, "option '%s' needs a value",
+				   argv[optind - 1]);
+	if (optopt >= 256 || (optopt && strchr(known_short, optopt)))
+		return usage_error(cmd, "option '%s' takes no value",
+				   argv[optind - 1]);
+	if (optopt)
+		return usage_error(cmd, "unknown option '%s'", buf);
+	return usage_error(cmd, "unknown or ambiguous option '%s'",
+			   argv[optind - 1]);
+}
+
+static int run_command(const struct command *cmd, int argc, char **argv)
+{
+	union cmd_opts o;
+	int opt, nargs, r;
+
+	memset(&o, 0, sizeof(o));
+	optind = 0;		/* start over: this is a new argument vector */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", cmd->options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			command_help(cmd);
+			return CBW_EXIT_OK;
+		case ':':
+		case '?':
+			return option_error(cmd, argv, opt, "h");
+		default:
+			if (!cmd->set_option)
+				return usage_error(cmd, "unhandled option %d", opt);
+			r = cmd->set_option(cmd, &o, opt, optarg);
+			if (r)
+				return r;
+		}
+	}
+
+	nargs = argc - optind;
+	if (nargs < cmd->min_args)
+		return usage_error(cmd, "missing argument, usage: cbwctl %s %s",
+				   cmd->name, cmd->args);
+	if (nargs > cmd->max_args)
+		return usage_error(cmd, "unexpected argument '%s'",
+				   argv[optind + cmd->max_args]);
+	return cmd->fn(cmd, &o, argv + optind, nargs);
+}
+
+static const struct option main_options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Report a failed write of the output (a full disk, a closed pipe...). */
+static int close_stdout(int r)
+{
+	if (fflush(stdout) || ferror(stdout)) {
+		msg_error("cannot write the output: %s", strerror(errno));
+		return r ? r : CBW_EXIT_FAILED;
+	}
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd;
+	int opt, r, verbose = 0;
+
+	opterr = 0;
+	/* '+': stop at the command; what follows is the command's. */
+	while ((opt = getopt_long(argc, argv, "+:hvV", main_options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			main_help();
+			return close_stdout(CBW_EXIT_OK);
+		case 'V':
+			printf("cbwctl %s\n", CBWCTL_VERSION);
+			return close_stdout(CBW_EXIT_OK);
+		case 'v':
+			verbose++;
+			break;
+		case ':':
+		case '?':
+			return option_error(NULL, argv, opt, "hvV");
+		default:
+			return usage_error(NULL, "unhandled option %d", opt);
+		}
+	}
+	if (optind == argc)
+		return usage_error(NULL, "missing command");
+	cmd = find_command(argv[optind]);
+	if (!cmd)
+		return usage_error(NULL, "unknown command '%s'", argv[optind]);
+
+	cbwdm_init(verbose);
+	r = run_command(cmd, argc - optind, argv + optind);
+	cbwdm_exit();
+	return close_stdout(r);
+}

@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The commands behind cbwctl create, remove and status; see commands.h.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/dm-ioctl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "commands.h"
+#include "dm.h"
+#include "msg.h"
+#include "size.h"
+#include "status_line.h"
+
+#define SECTOR_SHIFT 9
+
+/* Like libdevmapper's retries of a busy remove: 25 times 0.2 seconds. */
+#define BUSY_RETRIES		25
+#define BUSY_RETRY_DELAY_US	200000
+
+#define CBW_TARGET	"cbw"
+#define ACCESS_TARGET	"snapshot-access"
+
+_Static_assert(sizeof(CBW_UUID_PREFIX) - 1 + CBW_NAME_MAX +
+	       sizeof(CBW_SNAP_SUFFIX) - 1 < DM_UUID_LEN,
+	       "CBW-NAME-snap must fit a device-mapper uuid");
+_Static_assert(CBW_NAME_MAX + sizeof(CBW_SNAP_SUFFIX) - 1 < DM_NAME_LEN,
+	       "NAME-snap must fit a device-mapper name");
+
+const char *name_check(const char *name, bool for_create)
+{
+	const char *p;
+
+	if (!*name)
+		return "it is empty";
+	if (strchr(name, '/'))
+		return "a device name has no '/'";
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return "'.' and '..' are not device names";
+	if (strlen(name) >= DM_NAME_LEN)
+		return "longer than 127 characters";
+	if (!for_create)
+		return NULL;
+	if (strlen(name) > CBW_NAME_MAX)
+		return "longer than 119 characters";
+	for (p = name; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("#+-.:=@_", *p))
+			continue;
+		return "only A-Z a-z 0-9 # + - . : = @ _ are allowed";
+	}
+	return NULL;
+}
+
+/* A block device given on the command line, and what we learnt of it. */
+struct blockdev {
+	const char *role;	/* "origin" or "COW", for messages */
+	const char *path;
+	dev_t rdev;
+	uint64_t bytes;
+	int block_size;		/* logical block size */
+};
+
+/* Check that bd->path is a block device and read its size. */
+static int blockdev_probe(struct blockdev *bd)
+{
+	struct stat st;
+	int fd, r = CBW_EXIT_DEVICE;
+
+	if (stat(bd->path, &st)) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			msg_error("%s device %s does not exist", bd->role,
+				  bd->path);
+		else
+			msg_error("cannot check %s device %s: %s", bd->role,
+				  bd->path, strerror(errno));
+		return CBW_EXIT_DEVICE;
+	}
+	if (!S_ISBLK(st.st_mode)) {
+		msg_error("%s device %s is not a block device", bd->role,
+			  bd->path);
+		return CBW_EXIT_DEVICE;
+	}
+
+	fd = open(bd->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		msg_error("cannot open %s device %s: %s", bd->role, bd->path,
+			  strerror(errno));
+		return CBW_EXIT_DEVICE;
+	}
+	/* Still the device stat() saw? */
+	bd->rdev = st.st_rdev;
+	if (fstat(fd, &st) || !S_ISBLK(st.st_mode) || st.st_rdev != bd->rdev) {
+		msg_error("%s device %s changed while it was checked", bd->role,
+			  bd->path);
+		goto out;
+	}
+	if (ioctl(fd, BLKGETSIZE64, &bd->bytes) ||
+	    ioctl(fd, BLKSSZGET, &bd->block_size)) {
+		msg_error("cannot read the size of %s device %s: %s", bd->role,
+			  bd->path, strerror(errno));
+		goto out;
+	}
+	r = CBW_EXIT_OK;
+out:
+	close(fd);
+	return r;
+}
+
+/* The checks create makes on its two devices before touching dm. */
+static int check_devices(const struct create_opts *o, struct blockdev *origin,
+			 struct blockdev *cow)
+{
+	char a[SIZE_BUF_LEN], b[SIZE_BUF_LEN];
+	const struct blockdev *bd;
+	int r;
+
+	r = blockdev_probe(origin);
+	if (r)
+		return r;
+	r = blockdev_probe(cow);
+	if (r)
+		return r;
+
+	if (origin->rdev == cow->rdev) {
+		msg_error("COW device %s is the origin %s", cow->path,
+			  origin->path);
+		return CBW_EXIT_DEVICE;
+	}
+	if (origin->bytes >> SECTOR_SHIFT == 0) {
+		msg_error("origin device %s is empty", origin->path);
+		return CBW_EXIT_DEVICE;
+	}
+	if (cow->bytes < origin->bytes) {
+		msg_error("COW device %s (%s) is smaller than the origin %s (%s)",
+			  cow->path, size_format(cow->bytes, a, sizeof(a)),
+			  origin->path, size_format(origin->bytes, b, sizeof(b)));
+		return CBW_EXIT_DEVICE;
+	}
+	bd = origin->block_size > cow->block_size ? origin : cow;
+	if (bd->block_size > 0 && o->chunk_bytes < (uint64_t)bd->block_size) {
+		msg_error("chunk size %s is smaller than the logical block size of %s (%s)",
+			  size_format(o->chunk_bytes, a, sizeof(a)), bd->path,
+			  size_format(bd->block_size, b, sizeof(b)));
+		return CBW_EXIT_USAGE;
+	}
+	return CBW_EXIT_OK;
+}
+
+/*
+ * Fail unless no device has @name (when not NULL) or @uuid (when not
+ * NULL).  Return an exit code.
+ */
+static int check_free(const char *name, const char *uuid)
+{
+	struct cbwdm_dev dev;
+	int r;
+
+	r = cbwdm_status(name, name ? NULL : uuid, &dev);
+	if (r == CBWDM_NOTFOUND)
+		return CBW_EXIT_OK;
+	if (r == CBWDM_ERROR) {
+		msg_error("cannot look up %s %s: %s", name ? "device" : "uuid",
+			  name ? name : uuid, cbwdm_error());
+		return CBW_EXIT_FAILED;
+	}
+	if (name)
+		msg_error("device %s already exists", name);
+	else
+		msg_error("device %s already has the uuid %s", dev.name, uuid);
+	cbwdm_dev_release(&dev);
+	return CBW_EXIT_FAILED;
+}
+
+int cbw_create(const struct create_opts *o)
+{
+	struct blockdev origin = { .role = "origin", .path = o->origin };
+	struct blockdev cow = { .role = "COW", .path = o->cow };
+	char snap_name[DM_NAME_LEN], uuid[DM_UUID_LEN], snap_uuid[DM_UUID_LEN];
+	char table[128], snap_table[32];
+	uint32_t cookie, major, minor, snap_major, snap_minor;
+	uint64_t sectors;
+	bool busy;
+	int r;
+
+	r = check_devices(o, &origin, &cow);
+	if (r)
+		return r;
+	sectors = origin.bytes >> SECTOR_SHIFT;
+
+	/* name_check() made sure these fit. */
+	snprintf(snap_name, sizeof(snap_name), "%s" CBW_SNAP_SUFFIX, o->name);
+	snprintf(uuid, sizeof(uuid), CBW_UUID_PREFIX "%s", o->name);
+	snprintf(snap_uuid, sizeof(snap_uuid),
+		 CBW_UUID_PREFIX "%s" CBW_SNAP_SUFFIX, o->name);
+	if ((r = check_free(o->name, NULL)) || (r = check_free(snap_name, NULL)) ||
+	    (r = check_free(NULL, uuid)) || (r = check_free(NULL, snap_uuid)))
+		return r;
+
+	/*
+	 * The devices go into the table as major:minor, the ones checked
+	 * above, so the kernel cannot resolve a path to something else.
+	 */
+	snprintf(table, sizeof(table), "%u:%u %u:%u %llu",
+		 major(origin.rdev), minor(origin.rdev),
+		 major(cow.rdev), minor(cow.rdev),
+		 (unsigned long long)(o->chunk_bytes >> SECTOR_SHIFT));
+
+	if (!cbwdm_udev_begin(&cookie)) {
+		msg_error("cannot start udev synchronisation: %s", cbwdm_error());
+		return CBW_EXIT_FAILED;
+	}
+	if (!cbwdm_create(o->name, uuid, false, sectors, CBW_TARGET, table,
+			  false, &cookie, &major, &minor)) {
+		msg_error("cannot create %s: %s (see dmesg for the kernel's reason)",
+			  o->name, cbwdm_error());
+		r = CBW_EXIT_FAILED;
+		goto wait;
+	}
+
+	snprintf(snap_table, sizeof(snap_table), "%u:%u", major, minor);
+	if (!cbwdm_create(snap_name, snap_uuid, true, sectors, ACCESS_TARGET,
+			  snap_table, true, &cookie, &snap_major, &snap_minor)) {
+		msg_error("cannot create %s: %s (see dmesg for the kernel's reason)",
+			  snap_name, cbwdm_error());
+		r = CBW_EXIT_FAILED;
+		/* Nothing half-built stays behind. */
+		if (!cbwdm_remove(o->name, &cookie, &busy))
+			msg_error("cannot remove %s again: %s; remove it with 'cbwctl remove %s'",
+				  o->name, cbwdm_error(), o->name);
+		goto wait;
+	}
+
+wait:
+	if (!cbwdm_udev_wait(cookie) && !r) {
+		msg_error("%s and %s were created, but waiting for udev failed: %s",
+			  o->name, snap_name, cbwdm_error());
+		r = CBW_EXIT_FAILED;
+	}
+	if (!r)
+		printf("%s/%s\n%s/%s\n", cbwdm_dir(), o->name, cbwdm_dir(),
+		       snap_name);
+	return r;
+}
+
+static bool is_cbw(const struct cbwdm_dev *dev)
+{
+	return dev->targets == 1 && dev->start == 0 &&
+	       !strcmp(dev->type, CBW_TARGET);
+}
+
+static bool made_by_cbwctl(const struct cbwdm_dev *dev)
+{
+	return !strncmp(dev->uuid, CBW_UUID_PREFIX, strlen(CBW_UUID_PREFIX));
+}
+
+/*
+ * Look up the cbw device @name; with @ours, it must be one made by cbwctl.
+ * Return an exit code; on success release @dev with cbwdm_dev_release().
+ */
+static int find_cbw(const char *name, bool ours, struct cbwdm_dev *dev)
+{
+	int r = cbwdm_status(name, NULL, dev);
+
+	if (r == CBWDM_NOTFOUND) {
+		msg_error("no device %s", name);
+		return CBW_EXIT_NOTFOUND;
+	}
+	if (r == CBWDM_ERROR) {
+		msg_error("cannot read the status of %s: %s", name,
+			  cbwdm_error());
+		return CBW_EXIT_FAILED;
+	}
+	if (!is_cbw(dev)) {
+		msg_error("%s is not a cbw device (its table is not one cbw target)",
+			  name);
+		cbwdm_dev_release(dev);
+		return CBW_EXIT_NOTFOUND;
+	}
+	if (ours && !made_by_cbwctl(dev)) {
+		msg_error("%s is a cbw device not made by cbwctl (its uuid does not start with " CBW_UUID_PREFIX "); use dmsetup",
+			  name);
+		cbwdm_dev_release(dev);
+		return CBW_EXIT_NOTFOUND;
+	}
+	return CBW_EXIT_OK;
+}
+
+/*
+ * Find the snapshot device of the cbw device @dev, made by cbwctl, by its
+ * uuid.  Return CBWDM_FOUND (@snap filled and, unless @st is NULL, its
+ * status parsed into @st), CBWDM_NOTFOUND, or CBWDM_ERROR after printing
+ * why.
+ */
+static int find_snap(const struct cbwdm_dev *dev, struct cbwdm_dev *snap,
+		     struct access_status *st)
+{
+	char uuid[DM_UUID_LEN];
+	const char *why;
+	int r;
+
+	if (snprintf(uuid, sizeof(uuid), "%s" CBW_SNAP_SUFFIX, dev->uuid) >=
+	    (int)sizeof(uuid))
+		return CBWDM_NOTFOUND;	/* no uuid that long can exist */
+
+	r = cbwdm_status(NULL, uuid, snap);
+	if (r == CBWDM_NOTFOUND)
+		return r;
+	if (r == CBWDM_ERROR) {
+		msg_error("cannot look up the snapshot of %s (uuid %s): %s",
+			  dev->name, uuid, cbwdm_error());
+		return r;
+	}
+	if (snap->targets != 1 || strcmp(snap->type, ACCESS_TARGET)) {
+		msg_error("%s has the uuid %s but is not a snapshot-access device",
+			  snap->name, uuid);
+		goto bad;
+	}
+	why = st ? access_status_parse(snap->params, st) : NULL;
+	if (why) {
+		msg_error("%s: unexpected snapshot-access status '%s': %s",
+			  snap->name, snap->params, why);
+		goto bad;
+	}
+	return CBWDM_FOUND;
+bad:
+	cbwdm_dev_release(snap);
+	return CBWDM_ERROR;
+}
+
+/*
+ * Before NAME-snap goes, make sure NAME can go too: removing the snapshot
+ * and then failing on NAME would lose the image for nothing.  The snapshot
+ * (@has_snap) holds NAME open once; any other opener makes NAME busy.  A
+ * short-lived opener, like udev scanning the device after a write, gets
+ * the same grace libdevmapper gives a busy remove.  Return an exit code.
+ */
+static int check_unused(const struct cbwdm_dev *dev, bool has_snap)
+{
+	int allowed = has_snap ? 1 : 0, count = dev->open_count, tries;
+
+	for (tries = 0; count > allowed && tries < BUSY_RETRIES; tries++) {
+		usleep(BUSY_RETRY_DELAY_US);
+		count = cbwdm_open_count(dev->name);
+		if (count == CBWDM_ERROR) {
+			msg_error("cannot read the open count of %s: %s",
+				  dev->name, cbwdm_error());
+			return CBW_EXIT_FAILED;
+		}
+	}
+	if (count > allowed) {
+		msg_error("%s is in use (open or mounted); nothing was removed",
+			  dev->name);
+		return CBW_EXIT_FAILED;
+	}
+	return CBW_EXIT_OK;
+}
+
+int cbw_remove(const struct remove_opts *o)
+{
+	struct cbwdm_dev dev, snap;
+	uint32_t cookie;
+	bool busy;
+	int r, found;
+
+	r = find_cbw(o->name, true, &dev);
+	if (r)
+		return r;
+	found = find_snap(&dev, &snap, NULL);
+	if (found == CBWDM_ERROR) {
+		r = CBW_EXIT_FAILED;
+		goto out;
+	}
+
+	r = check_unused(&dev, found == CBWDM_FOUND);
+	if (r)
+		goto out_snap;
+
+	if (!cbwdm_udev_begin(&cookie)) {
+		msg_error("cannot start udev synchronisation: %s", cbwdm_error());
+		r = CBW_EXIT_FAILED;
+		goto out_snap;
+	}
+	if (found == CBWDM_FOUND && !cbwdm_remove(snap.name, &cookie, &busy)) {
+		msg_error("cannot remove %s: %s; nothing was removed", snap.name,
+			  busy ? "it is in use (open or mounted)" : cbwdm_error());
+		r = CBW_EXIT_FAILED;
+		goto wait;
+	}
+	if (!cbwdm_remove(dev.name, &cookie, &busy)) {
+		msg_error("cannot remove %s: %s%s%s", dev.name,
+			  busy ? "it is in use (open or mounted)" : cbwdm_error(),
+			  found == CBWDM_FOUND ? "; removed " : "",
+			  found == CBWDM_FOUND ? snap.name : "");
+		r = CBW_EXIT_FAILED;
+	}
+wait:
+	if (!cbwdm_udev_wait(cookie) && !r) {
+		msg_error("%s was removed, but waiting for udev failed: %s",
+			  dev.name, cbwdm_error());
+		r = CBW_EXIT_FAILED;
+	}
+out_snap:
+	if (found == CBWDM_FOUND)
+		cbwdm_dev_release(&snap);
+out:
+	cbwdm_dev_release(&dev);
+	return r;
+}
+
+/* The status table. */
+enum { COL_NAME, COL_CHUNK, COL_CHUNKS, COL_COPIED, COL_TO_COPY, COL_COPIES,
+       COL_ERRORS, COL_WAITED, COL_SNAPSHOT, NR_COLS };
+
+static const struct {
+	const char *heading;
+	bool right;		/* right-aligned */
+} columns[NR_COLS] = {
+	[COL_NAME]	= { "NAME",	false },
+	[COL_CHUNK]	= { "CHUNK",	true },
+	[COL_CHUNKS]	= { "CHUNKS",	true },
+	[COL_COPIED]	= { "COPIED",	true },
+	[COL_TO_COPY]	= { "TO_COPY",	true },
+	[COL_COPIES]	= { "COPIES",	true },
+	[COL_ERRORS]	= { "ERRORS",	true },
+	[COL_WAITED]	= { "WAITED",	true },
+	[COL_SNAPSHOT]	= { "SNAPSHOT",	false },
+};
+
+struct row {
+	char *cell[NR_COLS];
+};
+
+struct table {
+	struct row *rows;
+	size_t nr;
+	size_t size;
+};
+
+static void table_free(struct table *t)
+{
+	size_t i, c;
+
+	for (i = 0; i < t->nr; i++)
+		for (c = 0; c < NR_COLS; c++)
+			free(t->rows[i].cell[c]);
+	free(t->rows);
+}
+
+/* Add a row of cells (copied); return false when out of memory. */
+static bool table_add(struct table *t, const char *const cells[NR_COLS])
+{
+	struct row *row;
+	size_t c;
+
+	if (t->nr == t->size) {
+		size_t size = t->size ? 2 * t->size : 8;
+		struct row *rows = realloc(t->rows, size * sizeof(*rows));
+
+		if (!rows)
+			return false;
+		t->rows = rows;
+		t->size = size;
+	}
+	row = &t->rows[t->nr];
+	for (c = 0; c < NR_COLS; c++) {
+		row->cell[c] = strdup(cells[c]);
+		if (!row->cell[c]) {
+			while (c--)
+				free(row->cell[c]);
+			return false;
+		}
+	}
+	t->nr++;
+	return true;
+}
+
+static void print_row(const char *const cells[NR_COLS],
+		      const int width[NR_COLS])
+{
+	int c;
+
+	for (c = 0; c < NR_COLS; c++) {
+		const char *sep = c ? "  " : "";
+
+		if (c == NR_COLS - 1 && !columns[c].right)
+			printf("%s%s\n", sep, cells[c]);	/* no trailing blanks */
+		else
+			printf("%s%*s", sep, columns[c].right ? width[c] : -width[c],
+			       cells[c]);
+	}
+}
+
+static void table_print(const struct table *t, bool headings)
+{
+	const char *cells[NR_COLS];
+	int width[NR_COLS];
+	size_t i;
+	int c;
+
+	for (c = 0; c < NR_COLS; c++) {
+		width[c] = headings ? (int)strlen(columns[c].heading) : 0;
+		for (i = 0; i < t->nr; i++)
+			if ((int)strlen(t->rows[i].cell[c]) > width[c])
+				width[c] = strlen(t->rows[i].cell[c]);
+	}
+	if (headings) {
+		for (c = 0; c < NR_COLS; c++)
+			cells[c] = columns[c].heading;
+		print_row(cells, width);
+	}
+	for (i = 0; i < t->nr; i++) {
+		for (c = 0; c < NR_COLS; c++)
+			cells[c] = t->rows[i].cell[c];
+		print_row(cells, width);
+	}
+}
+
+/* Add the row of the cbw device @dev; return an exit code. */
+static int status_row(struct table *t, const struct cbwdm_dev *dev)
+{
+	char num[NR_COLS][24], chunk[SIZE_BUF_LEN];
+	const char *cells[NR_COLS];
+	const char *why, *state = "none";
+	struct access_status ast;
+	struct cbwdm_dev snap;
+	struct cbw_status st;
+	int c;
+
+	why = cbw_status_parse(dev->params, &st);
+	if (why) {
+		msg_error("%s: unexpected cbw status '%s': %s", dev->name,
+			  dev->params, why);
+		return CBW_EXIT_FAILED;
+	}
+	if (made_by_cbwctl(dev)) {
+		switch (find_snap(dev, &snap, &ast)) {
+		case CBWDM_FOUND:
+			state = ast.valid ? "valid" : "invalid";
+			cbwdm_dev_release(&snap);
+			break;
+		case CBWDM_ERROR:
+			return CBW_EXIT_FAILED;
+		}
+	}
+
+	for (c = 0; c < NR_COLS; c++)
+		cells[c] = num[c];
+	cells[COL_NAME] = dev->name;
+	cells[COL_CHUNK] = size_format(st.chunk_sectors << SECTOR_SHIFT, chunk,
+				       sizeof(chunk));
+	snprintf(num[COL_CHUNKS], sizeof(num[0]), "%llu", (unsigned long long)st.chunks);
+	snprintf(num[COL_COPIED], sizeof(num[0]), "%llu", (unsigned long long)st.copied);
+	snprintf(num[COL_TO_COPY], sizeof(num[0]), "%llu", (unsigned long long)st.to_copy);
+	snprintf(num[COL_COPIES], sizeof(num[0]), "%llu", (unsigned long long)st.copies);
+	snprintf(num[COL_ERRORS], sizeof(num[0]), "%llu", (unsigned long long)st.copy_errors);
+	snprintf(num[COL_WAITED], sizeof(num[0]), "%llu", (unsigned long long)st.waited);
+	cells[COL_SNAPSHOT] = state;
+
+	if (!table_add(t, cells)) {
+		msg_error("out of memory");
+		return CBW_EXIT_FAILED;
+	}
+	return CBW_EXIT_OK;
+}
+
+/* Add a row for every cbw device; return an exit code. */
+static int status_all(struct table *t)
+{
+	struct cbwdm_dev dev;
+	char **names;
+	size_t i, count;
+	int r = CBW_EXIT_OK;
+
+	if (!cbwdm_list(&names, &count)) {
+		msg_error("cannot list the device-mapper devices: %s",
+			  cbwdm_error());
+		return CBW_EXIT_FAILED;
+	}
+	for (i = 0; i < count; i++) {
+		switch (cbwdm_status(names[i], NULL, &dev)) {
+		case CBWDM_NOTFOUND:
+			continue;	/* removed since the list was made */
+		case CBWDM_ERROR:
+			msg_error("cannot read the status of %s: %s", names[i],
+				  cbwdm_error());
+			r = CBW_EXIT_FAILED;
+			continue;
+		}
+		if (is_cbw(&dev) && status_row(t, &dev))
+			r = CBW_EXIT_FAILED;
+		cbwdm_dev_release(&dev);
+	}
+	cbwdm_list_free(names, count);
+	return r;
+}
+
+int cbw_status(const struct status_opts *o)
+{
+	struct table t = { 0 };
+	struct cbwdm_dev dev;
+	int r;
+
+	if (o->name) {
+		r = find_cbw(o->name, false, &dev);
+		if (r)
+			return r;
+		r = status_row(&t, &dev);
+		cbwdm_dev_release(&dev);
+	} else {
+		r = status_all(&t);
+	}
+	/* A device that failed has no row; the others are still shown. */
+	if (t.nr || (!o->name && !r))
+		table_print(&t, !o->noheadings);
+	table_free(&t);
+	return r;
+}

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libdevmapper wrappers; see dm.h.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libdevmapper.h>
+
+#include "dm.h"
+
+/*
+ * libdevmapper's log levels; its log.h is not installed.  The level
+ * argument of the log function carries flags above the low four bits.
+ */
+#define LIBDM_LEVEL_MASK	0x0f
+#define LIBDM_LOG_ERR		3
+#define LIBDM_LOG_NOTICE	5
+
+static int verbose;
+static char first_error[512];
+
+__attribute__((format(printf, 5, 6)))
+static void log_fn(int level, const char *file, int line, int dm_errno_or_class,
+		   const char *f, ...)
+{
+	char buf[sizeof(first_error)];
+	bool keep, show;
+	va_list ap;
+
+	(void)file;
+	(void)line;
+	(void)dm_errno_or_class;
+
+	level &= LIBDM_LEVEL_MASK;
+	keep = level <= LIBDM_LOG_ERR && !first_error[0];
+	show = verbose >= 2 || (verbose == 1 && level <= LIBDM_LOG_NOTICE);
+	if (!keep && !show)
+		return;
+
+	va_start(ap, f);
+	vsnprintf(buf, sizeof(buf), f, ap);
+	va_end(ap);
+
+	if (keep)
+		memcpy(first_error, buf, sizeof(first_error));
+	if (show)
+		fprintf(stderr, "cbwctl: libdevmapper: %s\n", buf);
+}
+
+static void clear_error(void)
+{
+	first_error[0] = '\0';
+}
+
+void cbwdm_init(int level)
+{
+	verbose = level;
+	dm_log_with_errno_init(log_fn);
+}
+
+void cbwdm_exit(void)
+{
+	dm_lib_release();
+	dm_lib_exit();
+}
+
+const char *cbwdm_error(void)
+{
+	return first_error[0] ? first_error :
+		"libdevmapper failed without a message (try -vv)";
+}
+
+const char *cbwdm_dir(void)
+{
+	return dm_dir();
+}
+
+bool cbwdm_udev_begin(uint32_t *cookie)
+{
+	clear_error();
+	return dm_udev_create_cookie(cookie);
+}
+
+bool cbwdm_udev_wait(uint32_t cookie)
+{
+	clear_error();
+	return dm_udev_wait(cookie);
+}
+
+/* strdup() that logs like libdevmapper does, so cbwdm_error() has it. */
+static char *copy(const char *s)
+{
+	char *c = strdup(s ? s : "");
+
+	if (!c)
+		log_fn(LIBDM_LOG_ERR, __FILE__, __LINE__, 0, "out of memory");
+	return c;
+}
+
+void cbwdm_dev_release(struct cbwdm_dev *dev)
+{
+	free(dev->name);
+	free(dev->uuid);
+	free(dev->type);
+	free(dev->params);
+	memset(dev, 0, sizeof(*dev));
+}
+
+/* Fill @dev from a STATUS task that has run and found its device. */
+static bool fill_dev(struct dm_task *dmt, const struct dm_info *info,
+		     struct cbwdm_dev *dev)
+{
+	uint64_t start, length;
+	char *type, *params;
+	void *next = NULL;
+
+	dev->major = info->major;
+	dev->minor = info->minor;
+	dev->read_only = info->read_only;
+	dev->open_count = info->open_count;
+	if (!(dev->name = copy(dm_task_get_name(dmt))) ||
+	    !(dev->uuid = copy(dm_task_get_uuid(dmt))))
+		return false;
+
+	do {
+		next = dm_get_next_target(dmt, next, &start, &length, &type,
+					  &params);
+		if (!type)
+			break;		/* no live table */
+		if (!dev->targets++) {
+			dev->start = start;
+			dev->length = length;
+			if (!(dev->type = copy(type)) ||
+			    !(dev->params = copy(params)))
+				return false;
+		}
+	} while (next);
+
+	if (!dev->targets)
+		return (dev->type = copy("")) && (dev->params = copy(""));
+	return true;
+}
+
+int cbwdm_status(const char *name, const char *uuid, struct cbwdm_dev *dev)
+{
+	struct dm_task *dmt;
+	struct dm_info info;
+	int r = CBWDM_ERROR;
+
+	clear_error();
+	memset(dev, 0, sizeof(*dev));
+	if (!(dmt = dm_task_create(DM_DEVICE_STATUS)))
+		return CBWDM_ERROR;
+	if (name ? !dm_task_set_name(dmt, name) : !dm_task_set_uuid(dmt, uuid))
+		goto out;
+	if (!dm_task_run(dmt)) {
+		/* Older libdevmapper fails here for a missing device. */
+		if (dm_task_get_errno(dmt) == ENXIO)
+			r = CBWDM_NOTFOUND;
+		goto out;
+	}
+	if (!dm_task_get_info(dmt, &info))
+		goto out;
+	if (!info.exists) {
+		r = CBWDM_NOTFOUND;
+		goto out;
+	}
+	if (fill_dev(dmt, &info, dev))
+		r = CBWDM_FOUND;
+	else
+		cbwdm_dev_release(dev);
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int cbwdm_open_count(const char *name)
+{
+	struct dm_task *dmt;
+	struct dm_info info;
+	int r = CBWDM_ERROR;
+
+	clear_error();
+	if (!(dmt = dm_task_create(DM_DEVICE_INFO)))
+		return CBWDM_ERROR;
+	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt) ||
+	    !dm_task_get_info(dmt, &info))
+		goto out;
+	if (info.exists)
+		r = info.open_count;
+	else
+		log_fn(LIBDM_LOG_ERR, __FILE__, __LINE__, 0,
+		       "%s no longer exists", name);
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+bool cbwdm_create(const char *name, const char *uuid, bool read_only,
+		  uint64_t sectors, const char *type, const char *params,
+		  bool low_priority, uint32_t *cookie,
+		  uint32_t *major, uint32_t *minor)
+{
+	uint16_t udev_flags = low_priority ? DM_UDEV_LOW_PRIORITY_FLAG : 0;
+	struct dm_task *dmt;
+	struct dm_info info;
+	bool ok = false;
+
+	clear_error();
+	if (!(dmt = dm_task_create(DM_DEVICE_CREATE)))
+		return false;
+	if (!dm_task_set_name(dmt, name) || !dm_task_set_uuid(dmt, uuid) ||
+	    (read_only && !dm_task_set_ro(dmt)) ||
+	    !dm_task_add_target(dmt, 0, sectors, type, params) ||
+	    !dm_task_set_cookie(dmt, cookie, udev_flags))
+		goto out;
+	if (!dm_task_run(dmt))
+		goto out;
+	if (!dm_task_get_info(dmt, &info) || !info.exists) {
+		log_fn(LIBDM_LOG_ERR, __FILE__, __LINE__, 0,
+		       "%s vanished right after it was created", name);
+		goto out;
+	}
+	*major = info.major;
+	*minor = info.minor;
+	ok = true;
+out:
+	dm_task_destroy(dmt);
+	return ok;
+}
+
+bool cbwdm_remove(const char *name, uint32_t *cookie, bool *busy)
+{
+	struct dm_task *dmt;
+	bool ok = false;
+
+	clear_error();
+	*busy = false;
+	if (!(dmt = dm_task_create(DM_DEVICE_REMOVE)))
+		return false;
+	if (!dm_task_set_name(dmt, name) || !dm_task_retry_remove(dmt) ||
+	    !dm_task_set_cookie(dmt, cookie, 0))
+		goto out;
+	if (dm_task_run(dmt))
+		ok = true;
+	else
+		*busy = dm_task_get_errno(dmt) == EBUSY;
+out:
+	dm_task_destroy(dmt);
+	return ok;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void cbwdm_list_free(char **names, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+bool cbwdm_list(char ***names, size_t *count)
+{
+	struct dm_names *n;
+	struct dm_task *dmt;
+	char **list = NULL, **bigger;
+	size_t nr = 0, size = 0;
+	unsigned int next = 0;
+	bool ok = false;
+
+	clear_error();
+	if (!(dmt = dm_task_create(DM_DEVICE_LIST)))
+		return false;
+	if (!dm_task_run(dmt) || !(n = dm_task_get_names(dmt)))
+		goto out;
+
+	if (n->dev) {
+		do {
+			n = (struct dm_names *)((char *)n + next);
+			if (nr == size) {
+				size = size ? 2 * size : 16;
+				bigger = realloc(list, size * sizeof(*list));
+				if (!bigger) {
+					log_fn(LIBDM_LOG_ERR, __FILE__, __LINE__,
+					       0, "out of memory");
+					goto out;
+				}
+				list = bigger;
+			}
+			if (!(list[nr] = copy(n->name)))
+				goto out;
+			nr++;
+			next = n->next;
+		} while (next);
+	}
+
+	if (nr)
+		qsort(list, nr, sizeof(*list), compare_names);
+	*names = list;
+	*count = nr;
+	list = NULL;
+	nr = 0;
+	ok = true;
+out:
+	cbwdm_list_free(list, nr);
+	dm_task_destroy(dmt);
+	return ok;
+}
