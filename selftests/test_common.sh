@@ -158,7 +158,7 @@ _cleanup() {
 # target's ti->error, which device-mapper logs).
 _expect_refused() {
 	local name=$1 table=$2 msg=$3 mark=cbw-refused-$RANDOM$RANDOM
-	echo "$mark" >/dev/kmsg
+	echo "<7>$mark" >/dev/kmsg
 	if printf '%s\n' "$table" | dmsetup create "$name" >/dev/null 2>&1; then
 		CBW_DM_DEVS+=("$name")
 		_fail "'$table' was accepted, expected '$msg'"
