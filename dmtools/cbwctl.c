@@ -235,7 +235,7 @@ static const struct command commands[] = {
 "  --origin DEV   the block device to snapshot\n"
 "  --cow DEV      the block device that receives the old data; at least as\n"
 "                 large as the origin; its contents are overwritten\n"
-"  --chunk SIZE   the copy unit, a power of two from 4KiB to 1TiB (default\n"
+"  --chunk SIZE   the copy unit, a power of two from 4KiB to 1GiB (default\n"
 "                 64KiB); bytes, or with a suffix: k K KiB, M MiB, G GiB,\n"
 "                 T TiB (all binary: 64k = 64KiB = 65536)\n"
 "  -h, --help     show this help\n",

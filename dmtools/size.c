@@ -55,7 +55,7 @@ const char *chunk_size_check(uint64_t bytes)
 	if (bytes < CHUNK_MIN_BYTES)
 		return "smaller than 4KiB";
 	if (bytes > CHUNK_MAX_BYTES)
-		return "larger than 1TiB";
+		return "larger than 1GiB";
 	return NULL;
 }
 

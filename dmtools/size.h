@@ -16,7 +16,7 @@
 
 /* Chunk sizes cbwctl accepts: powers of two from 4 KiB to 1 TiB. */
 #define CHUNK_MIN_BYTES		4096ULL
-#define CHUNK_MAX_BYTES		(1ULL << 40)
+#define CHUNK_MAX_BYTES		(1ULL << 30)
 #define CHUNK_DEFAULT_BYTES	(64ULL << 10)
 
 /* A buffer that holds any size_format() result. */

@@ -93,6 +93,12 @@ static int access_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad_arg;
 	}
 
+	/* Pin first, so that the device looked up is the one pinned. */
+	r = cbw_pin_open(&ac->pin, dev);
+	if (r) {
+		ti->error = "Cannot open cbw device";
+		goto bad_pin;
+	}
 	ac->snap = cbw_snap_lookup(dev);
 	if (!ac->snap) {
 		ti->error = "Not a live cbw device";
@@ -102,14 +108,9 @@ static int access_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (ti->len > cbw_snap_sectors(ac->snap)) {
 		ti->error = "Snapshot longer than the cbw device";
 		r = -EINVAL;
-		goto bad_len;
+		goto bad_origin;
 	}
 
-	r = cbw_pin_open(&ac->pin, dev);
-	if (r) {
-		ti->error = "Cannot open cbw device";
-		goto bad_len;
-	}
 	r = get_by_devt(ti, cbw_snap_origin_dev(ac->snap), &ac->origin);
 	if (r) {
 		ti->error = "Error opening origin device";
@@ -134,10 +135,10 @@ bad_io_len:
 bad_cow:
 	dm_put_device(ti, ac->origin);
 bad_origin:
-	cbw_pin_close(&ac->pin);
-bad_len:
 	cbw_snap_put(ac->snap);
 bad_lookup:
+	cbw_pin_close(&ac->pin);
+bad_pin:
 	kfree(ac->cbw_arg);
 bad_arg:
 	kfree(ac);
@@ -150,8 +151,8 @@ static void access_dtr(struct dm_target *ti)
 
 	dm_put_device(ti, ac->cow);
 	dm_put_device(ti, ac->origin);
-	cbw_pin_close(&ac->pin);
 	cbw_snap_put(ac->snap);
+	cbw_pin_close(&ac->pin);
 	kfree(ac->cbw_arg);
 	kfree(ac);
 }
@@ -161,17 +162,12 @@ static int access_map(struct dm_target *ti, struct bio *bio)
 	struct access_c *ac = ti->private;
 	struct cbw_read_io *io = dm_per_bio_data(bio, sizeof(*io));
 
-	/* The image is read-only: writes, write-zeroes and discards fail. */
+	/*
+	 * The image is read-only: writes fail.  (Flushes, discards and
+	 * write-zeroes never get here: the target takes none of them.)
+	 */
 	if (op_is_write(bio_op(bio)))
 		return DM_MAPIO_KILL;
-
-	/* An empty flush: nothing is ever written through this target. */
-	if (!bio_sectors(bio)) {
-		bio_set_dev(bio, ac->origin->bdev);
-		io->in_range = false;
-		io->holds_ref = false;
-		return DM_MAPIO_REMAPPED;
-	}
 
 	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 	io->origin = ac->origin->bdev;

@@ -26,6 +26,14 @@
  *
  * The map functions never sleep or allocate: the slow path of a write is
  * deferred to the worker; a snapshot read uses its per-bio data.
+ *
+ * Snapshot reads and the cbw table's lifetime.  Snapshot reads are I/O of
+ * another mapped device, so the device-mapper core does not wait for them
+ * when it suspends the cbw device.  The cbw postsuspend hook does: it
+ * kills @access_ref, waits for the reads in flight, and from then on parks
+ * new reads.  Resuming the same table lets them go; destroying it (the
+ * table was replaced or removed) fails them with EIO.  So a snapshot read
+ * never overlaps I/O of a table that replaced this one.
  */
 
 #include <linux/dm-kcopyd.h>
@@ -41,24 +49,45 @@
 
 #define MIN_COPY_JOBS	16
 
+/* The most one copy covers; a larger bio is copied in several steps. */
+#define MAX_COPY_SECTORS	(16U << (20 - SECTOR_SHIFT))
+
+/*
+ * enum snap_state - where the cbw target is in its life.
+ * @SNAP_NEW: constructed, never resumed; not visible to snapshot-access.
+ * @SNAP_LIVE: resumed: snapshot reads flow.
+ * @SNAP_SUSPENDED: suspended: snapshot reads are parked.
+ * @SNAP_DEAD: destroyed: snapshot reads fail.
+ */
+enum snap_state {
+	SNAP_NEW,
+	SNAP_LIVE,
+	SNAP_SUSPENDED,
+	SNAP_DEAD,
+};
+
 /**
  * struct cbw_snap - one copy-before-write snapshot.
  * @kref: references: the cbw target, and each snapshot-access target.
  * @ti: the cbw target; valid until cbw_snap_destroy().
  * @origin: the origin device (owned by the cbw target).
  * @cow: the COW device (owned by the cbw target).
+ * @origin_dev: the origin's device number; constant.
+ * @cow_dev: the COW device's number; constant.
  * @md: the mapped device holding the cbw target.
  * @chunk_shift: log2 of the chunk size in sectors.
  * @sectors: size of the snapshot in sectors (the cbw target's length).
  * @nr_chunks: number of chunks, the last one may be partial.
  * @node: entry in the list of snapshots; cbw_snaps_lock.
- * @live: the cbw target has been resumed; cbw_snaps_lock.
- * @lock: protects @to_copy changes, @busy, @deferred and @copied.
+ * @lock: protects @state, @to_copy changes, @busy, @deferred, @parked
+ *	  and @copied.
+ * @state: enum snap_state; @lock.
  * @to_copy: bit set = chunk still to copy; cleared under @lock, tested
  *	     without it.
  * @copied: chunks copied so far; @lock.
  * @busy: interval tree of struct cbw_range; @lock.
  * @deferred: bios for the worker; @lock.
+ * @parked: snapshot reads waiting for the cbw target's resume; @lock.
  * @wq: the worker's queue; @worker runs on it.
  * @worker: runs process_deferred().
  * @kc: the kcopyd client doing the copies.
@@ -66,7 +95,8 @@
  * @run_pool: struct cbw_run for kcopyd jobs in flight.
  * @nr_copies: copies in flight; @copies_done is woken when it drops to 0.
  * @copies_done: wait queue for cbw_snap_postsuspend().
- * @access_ref: counts snapshot reads in flight; killed by cbw_snap_destroy().
+ * @access_ref: counts snapshot reads in flight; live while @state is
+ *		SNAP_NEW or SNAP_LIVE.
  * @access_drained: completed when @access_ref is dead and drained.
  * @copies: copy jobs issued (statistics, atomic).
  * @copy_errors: copy jobs failed (statistics, atomic).
@@ -79,19 +109,22 @@ struct cbw_snap {
 	struct dm_target *ti;
 	struct dm_dev *origin;
 	struct dm_dev *cow;
+	dev_t origin_dev;
+	dev_t cow_dev;
 	struct mapped_device *md;
 	unsigned int chunk_shift;
 	sector_t sectors;
 	unsigned long nr_chunks;
 
 	struct list_head node;
-	bool live;
 
 	spinlock_t lock;		/* see the comment at the top */
+	enum snap_state state;
 	unsigned long *to_copy;
 	unsigned long copied;
 	struct rb_root_cached busy;
 	struct bio_list deferred;
+	struct bio_list parked;
 
 	struct workqueue_struct *wq;
 	struct work_struct worker;
@@ -116,7 +149,8 @@ struct cbw_snap {
  * [range.start, range.last], as one kcopyd job per run of adjacent chunks.
  * @pending counts the jobs in flight plus one held while issuing them;
  * @failed is set by a failing job before its atomic_dec_and_test() on
- * @pending, and read after the last one.
+ * @pending, and read after the last one.  @partial: the bio reaches past
+ * the range, and goes back to the worker for the next step.
  */
 struct cbw_copy {
 	struct cbw_range range;
@@ -124,6 +158,7 @@ struct cbw_copy {
 	struct bio *bio;
 	atomic_t pending;
 	bool failed;
+	bool partial;
 };
 
 /* struct cbw_run - one kcopyd job: chunks [start, start + count). */
@@ -202,6 +237,10 @@ static void copy_end(struct cbw_copy *copy)
 
 	spin_lock_irqsave(&snap->lock, flags);
 	wake = __release_range(snap, &copy->range);
+	if (!copy->failed && copy->partial) {
+		bio_list_add(&snap->deferred, bio);
+		wake = true;
+	}
 	spin_unlock_irqrestore(&snap->lock, flags);
 	if (wake)
 		wake_worker(snap);
@@ -212,7 +251,7 @@ static void copy_end(struct cbw_copy *copy)
 	 */
 	if (copy->failed)
 		bio_io_error(bio);
-	else
+	else if (!copy->partial)
 		remap_submit(bio, snap->origin->bdev);
 
 	mempool_free(copy, &snap->copy_pool);
@@ -296,14 +335,16 @@ static void start_copy(struct cbw_copy *copy)
 }
 
 /*
- * The slow path of a write, in the worker: wait for a busy interval, or
- * start the copy of the bio's chunks, or (nothing left to copy) submit it.
+ * The slow path of a write, in the worker: wait for a busy interval that
+ * overlaps the bio, or copy the bio's chunks (from its first chunk still
+ * to copy, at most MAX_COPY_SECTORS in one step), or (nothing left to
+ * copy) submit it.
  */
 static void process_write(struct cbw_snap *snap, struct bio *bio)
 {
+	unsigned long first, last, start, end;
 	struct cbw_copy *copy;
 	struct cbw_range *r;
-	unsigned long first, last;
 
 	bio_chunks(snap, bio, &first, &last);
 	if (!any_to_copy(snap, first, last)) {
@@ -328,8 +369,10 @@ static void process_write(struct cbw_snap *snap, struct bio *bio)
 		atomic64_inc(&snap->waited);
 		return;
 	}
-	copy->range.start = first;
-	copy->range.last = last;
+	start = find_next_bit(snap->to_copy, last + 1, first);
+	end = min(last, start + max(MAX_COPY_SECTORS >> snap->chunk_shift, 1U) - 1);
+	copy->range.start = start;
+	copy->range.last = end;
 	copy->range.copying = true;
 	bio_list_init(&copy->range.waiters);
 	busy_tree_insert(&copy->range, &snap->busy);
@@ -338,6 +381,7 @@ static void process_write(struct cbw_snap *snap, struct bio *bio)
 	copy->snap = snap;
 	copy->bio = bio;
 	copy->failed = false;
+	copy->partial = end < last;
 	atomic_set(&copy->pending, 1);
 	atomic_inc(&snap->nr_copies);
 	atomic64_inc(&snap->waited);
@@ -422,11 +466,48 @@ cow:
 	return io->cow;
 }
 
+/*
+ * Let a snapshot read in: take a reference on @access_ref.  Return: true
+ * if taken; false if the bio was parked (the cbw target is suspended) or
+ * must fail (*dead: the cbw target is gone).
+ */
+static bool read_enter(struct cbw_snap *snap, struct bio *bio, bool *dead)
+{
+	unsigned long flags;
+
+	*dead = false;
+	while (!percpu_ref_tryget_live(&snap->access_ref)) {
+		/* The ref is killed only after @state left SNAP_LIVE. */
+		spin_lock_irqsave(&snap->lock, flags);
+		if (snap->state == SNAP_SUSPENDED) {
+			bio_list_add(&snap->parked, bio);
+			spin_unlock_irqrestore(&snap->lock, flags);
+			return false;
+		}
+		*dead = snap->state == SNAP_DEAD;
+		spin_unlock_irqrestore(&snap->lock, flags);
+		if (*dead)
+			return false;
+		/* Resumed since the tryget: try again. */
+	}
+	return true;
+}
+
 static void process_read(struct cbw_snap *snap, struct bio *bio)
 {
 	struct cbw_read_io *io = dm_per_bio_data(bio, sizeof(*io));
-	struct block_device *bdev = route_read(snap, bio, io);
+	struct block_device *bdev;
+	bool dead;
 
+	if (!io->holds_ref) {		/* was parked */
+		io->holds_ref = read_enter(snap, bio, &dead);
+		if (!io->holds_ref) {
+			if (dead)
+				bio_io_error(bio);
+			return;
+		}
+	}
+	bdev = route_read(snap, bio, io);
 	if (bdev)
 		remap_submit(bio, bdev);
 }
@@ -439,7 +520,8 @@ static void process_read(struct cbw_snap *snap, struct bio *bio)
  *	devices the reader opened.
  *
  * Copied chunks are read from the COW device, the others from the origin;
- * a read of a chunk whose copy is in flight waits for the copy.
+ * a read of a chunk whose copy is in flight waits for the copy, and a read
+ * while the cbw target is suspended waits for its resume.
  *
  * Context: the snapshot-access target's map function; does not sleep.
  * Return: DM_MAPIO_REMAPPED, DM_MAPIO_SUBMITTED (waiting), or
@@ -450,11 +532,12 @@ int cbw_snap_map_read(struct cbw_snap *snap, struct bio *bio,
 		      struct cbw_read_io *io)
 {
 	struct block_device *bdev;
+	bool dead;
 
 	io->in_range = false;
-	io->holds_ref = percpu_ref_tryget_live(&snap->access_ref);
+	io->holds_ref = read_enter(snap, bio, &dead);
 	if (!io->holds_ref)
-		return DM_MAPIO_KILL;
+		return dead ? DM_MAPIO_KILL : DM_MAPIO_SUBMITTED;
 
 	bdev = route_read(snap, bio, io);
 	if (!bdev)
@@ -525,6 +608,9 @@ static dev_t md_dev(struct mapped_device *md)
  * cbw_snap_lookup() - find the live snapshot of a cbw device.
  * @dev: the cbw device's number.
  *
+ * While a table replaces another, both may be listed: the newest one that
+ * has been resumed wins.
+ *
  * Context: process context; takes a mutex.
  * Return: the snapshot with a reference taken (cbw_snap_put() it), or
  * NULL if @dev is not a cbw device that has been resumed.
@@ -532,10 +618,16 @@ static dev_t md_dev(struct mapped_device *md)
 struct cbw_snap *cbw_snap_lookup(dev_t dev)
 {
 	struct cbw_snap *snap, *found = NULL;
+	enum snap_state state;
 
 	mutex_lock(&cbw_snaps_lock);
-	list_for_each_entry(snap, &cbw_snaps, node) {
-		if (snap->live && md_dev(snap->md) == dev) {
+	list_for_each_entry_reverse(snap, &cbw_snaps, node) {
+		if (md_dev(snap->md) != dev)
+			continue;
+		spin_lock_irq(&snap->lock);
+		state = snap->state;
+		spin_unlock_irq(&snap->lock);
+		if (state == SNAP_LIVE || state == SNAP_SUSPENDED) {
 			kref_get(&snap->kref);
 			found = snap;
 			break;
@@ -549,12 +641,11 @@ struct cbw_snap *cbw_snap_lookup(dev_t dev)
 static int register_snap(struct cbw_snap *snap)
 {
 	struct cbw_snap *other;
-	dev_t origin = snap->origin->bdev->bd_dev;
 	int r = 0;
 
 	mutex_lock(&cbw_snaps_lock);
 	list_for_each_entry(other, &cbw_snaps, node) {
-		if (other->origin->bdev->bd_dev == origin && other->md != snap->md) {
+		if (other->origin_dev == snap->origin_dev && other->md != snap->md) {
 			r = -EBUSY;
 			break;
 		}
@@ -601,6 +692,8 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	snap->ti = ti;
 	snap->origin = origin;
 	snap->cow = cow;
+	snap->origin_dev = origin->bdev->bd_dev;
+	snap->cow_dev = cow->bdev->bd_dev;
 	snap->md = dm_table_get_md(ti->table);
 	snap->chunk_shift = __ffs(chunk_sectors);
 	snap->sectors = ti->len;
@@ -609,6 +702,8 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	spin_lock_init(&snap->lock);
 	snap->busy = RB_ROOT_CACHED;
 	bio_list_init(&snap->deferred);
+	bio_list_init(&snap->parked);
+	snap->state = SNAP_NEW;
 	INIT_WORK(&snap->worker, process_deferred);
 	atomic_set(&snap->nr_copies, 0);
 	init_waitqueue_head(&snap->copies_done);
@@ -622,7 +717,9 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	}
 	bitmap_set(snap->to_copy, 0, snap->nr_chunks);
 
-	if (percpu_ref_init(&snap->access_ref, access_ref_dead, 0, GFP_KERNEL)) {
+	/* ALLOW_REINIT: resume revives it after a suspend killed it. */
+	if (percpu_ref_init(&snap->access_ref, access_ref_dead,
+			    PERCPU_REF_ALLOW_REINIT, GFP_KERNEL)) {
 		ti->error = "Cannot allocate reference count";
 		goto bad_ref;
 	}
@@ -687,26 +784,47 @@ void cbw_snap_put(struct cbw_snap *snap)
 	kref_put(&snap->kref, snap_release);
 }
 
+/* Stop new snapshot reads and wait for the ones in flight. */
+static void kill_reads(struct cbw_snap *snap)
+{
+	reinit_completion(&snap->access_drained);
+	percpu_ref_kill(&snap->access_ref);
+	wait_for_completion(&snap->access_drained);
+}
+
 /**
  * cbw_snap_destroy() - the cbw target is going away.
  * @snap: the snapshot.
  *
- * The snapshot becomes invalid: later reads of it fail.  Waits for the
- * snapshot reads and copies in flight, then releases the copy machinery
- * and the cbw target's reference.  The device-mapper core has suspended
- * the target (or never resumed it), so no write is in flight.
+ * The snapshot becomes invalid: later reads of it, and the ones parked
+ * while the target was suspended, fail with EIO.  Waits for the snapshot
+ * reads and copies in flight, then releases the copy machinery and the
+ * cbw target's reference.  The device-mapper core has suspended the
+ * target (or never resumed it), so no write is in flight.
  *
  * Context: process context (the destructor); sleeps.
  */
 void cbw_snap_destroy(struct cbw_snap *snap)
 {
+	enum snap_state state;
+	struct bio_list parked;
+	struct bio *bio;
+
 	mutex_lock(&cbw_snaps_lock);
 	list_del_init(&snap->node);
-	snap->live = false;
 	mutex_unlock(&cbw_snaps_lock);
 
-	percpu_ref_kill(&snap->access_ref);
-	wait_for_completion(&snap->access_drained);
+	spin_lock_irq(&snap->lock);
+	state = snap->state;
+	snap->state = SNAP_DEAD;
+	parked = snap->parked;
+	bio_list_init(&snap->parked);
+	spin_unlock_irq(&snap->lock);
+
+	if (state != SNAP_SUSPENDED)
+		kill_reads(snap);
+	while ((bio = bio_list_pop(&parked)))
+		bio_io_error(bio);
 	wait_event(snap->copies_done, !atomic_read(&snap->nr_copies));
 	flush_workqueue(snap->wq);
 	WARN_ON(!RB_EMPTY_ROOT(&snap->busy.rb_root));
@@ -726,21 +844,37 @@ void cbw_snap_destroy(struct cbw_snap *snap)
  * cbw_snap_resume() - the cbw target is live: the snapshot exists.
  * @snap: the snapshot.
  *
- * From the first resume on, snapshot-access targets can find it.
+ * From the first resume on, snapshot-access targets can find it; reads
+ * parked while the target was suspended go on.
  *
  * Context: process context (the resume hook).
  */
 void cbw_snap_resume(struct cbw_snap *snap)
 {
-	mutex_lock(&cbw_snaps_lock);
-	snap->live = true;
-	mutex_unlock(&cbw_snaps_lock);
+	bool was_suspended;
+
+	spin_lock_irq(&snap->lock);
+	was_suspended = snap->state == SNAP_SUSPENDED;
+	spin_unlock_irq(&snap->lock);
+	/* Drained by cbw_snap_postsuspend(), so it cannot be in a switch. */
+	if (was_suspended)
+		percpu_ref_resurrect(&snap->access_ref);
+
+	spin_lock_irq(&snap->lock);
+	snap->state = SNAP_LIVE;
+	bio_list_merge(&snap->deferred, &snap->parked);
+	bio_list_init(&snap->parked);
+	spin_unlock_irq(&snap->lock);
 	wake_worker(snap);
 }
 
 /**
- * cbw_snap_postsuspend() - wait for the copies in flight.
+ * cbw_snap_postsuspend() - quiesce: copies and snapshot reads.
  * @snap: the snapshot.
+ *
+ * Waits for the copies in flight and the snapshot reads in flight; new
+ * snapshot reads are parked until cbw_snap_resume() or fail at
+ * cbw_snap_destroy().
  *
  * Context: process context (the postsuspend hook); sleeps.
  */
@@ -748,6 +882,11 @@ void cbw_snap_postsuspend(struct cbw_snap *snap)
 {
 	wait_event(snap->copies_done, !atomic_read(&snap->nr_copies));
 	flush_workqueue(snap->wq);
+
+	spin_lock_irq(&snap->lock);
+	snap->state = SNAP_SUSPENDED;
+	spin_unlock_irq(&snap->lock);
+	kill_reads(snap);
 }
 
 /**
@@ -776,26 +915,26 @@ sector_t cbw_snap_sectors(struct cbw_snap *snap)
 
 /**
  * cbw_snap_origin_dev() - the origin's device number.
- * @snap: a live snapshot (the cbw target exists).
+ * @snap: the snapshot.
  *
- * Context: any, while the cbw target exists.
+ * Context: any.
  * Return: the device number.
  */
 dev_t cbw_snap_origin_dev(struct cbw_snap *snap)
 {
-	return snap->origin->bdev->bd_dev;
+	return snap->origin_dev;
 }
 
 /**
  * cbw_snap_cow_dev() - the COW device's number.
- * @snap: a live snapshot (the cbw target exists).
+ * @snap: the snapshot.
  *
- * Context: any, while the cbw target exists.
+ * Context: any.
  * Return: the device number.
  */
 dev_t cbw_snap_cow_dev(struct cbw_snap *snap)
 {
-	return snap->cow->bdev->bd_dev;
+	return snap->cow_dev;
 }
 
 /**
@@ -811,6 +950,7 @@ void cbw_snap_get_stats(struct cbw_snap *snap, struct cbw_snap_stats *st)
 
 	spin_lock_irqsave(&snap->lock, flags);
 	st->copied = snap->copied;
+	st->valid = snap->state != SNAP_DEAD;
 	spin_unlock_irqrestore(&snap->lock, flags);
 	st->chunks = snap->nr_chunks;
 	st->to_copy = snap->nr_chunks - st->copied;
@@ -819,7 +959,6 @@ void cbw_snap_get_stats(struct cbw_snap *snap, struct cbw_snap_stats *st)
 	st->waited = atomic64_read(&snap->waited);
 	st->origin_reads = atomic64_read(&snap->origin_reads);
 	st->cow_reads = atomic64_read(&snap->cow_reads);
-	st->valid = !percpu_ref_is_dying(&snap->access_ref);
 }
 
 static int __init dm_cbw_init(void)

@@ -13,6 +13,9 @@
 
 #include "dm-cbw.h"
 
+/* Chunks up to 1 GiB: the io hints of snapshot-access are 32-bit bytes. */
+#define MAX_CHUNK_SECTORS	(1U << (30 - SECTOR_SHIFT))
+
 /**
  * struct cbw_c - a cbw target instance.
  * @ti: the target.
@@ -43,7 +46,7 @@ static int parse_chunk_size(struct cbw_c *cc, const char *arg)
 
 	if (kstrtoull(arg, 10, &sectors) || !sectors ||
 	    !is_power_of_2(sectors) || sectors < 8 ||
-	    sectors < (lbs >> SECTOR_SHIFT) || sectors > UINT_MAX) {
+	    sectors < (lbs >> SECTOR_SHIFT) || sectors > MAX_CHUNK_SECTORS) {
 		cc->ti->error = "Invalid chunk size";
 		return -EINVAL;
 	}
@@ -85,13 +88,18 @@ static void put_dev(struct dm_target *ti, struct dm_dev *dev, char *saved)
  * COW dev: where the old data of changed chunks goes; at least as large as
  *	    the target.
  * chunk sectors: the copy unit in 512-byte sectors: a power of two, at
- *	    least 8 and at least both devices' logical block size.
+ *	    least 8 and at least both devices' logical block size, at most
+ *	    2097152 (1 GiB).
  *
- * The target must start at sector 0 of its device and be no longer than
- * the origin.
+ * The target must start at sector 0 of its device, be no longer than the
+ * origin, and its length be a multiple of both devices' logical block
+ * size.  (A COW device that shares sectors with the origin, a partition
+ * and its disk, is refused when it is opened: both are claimed
+ * exclusively.)
  */
 static int cbw_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
+	unsigned int lbs;
 	struct cbw_c *cc;
 	int r;
 
@@ -123,6 +131,12 @@ static int cbw_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = -EINVAL;
 	if (cc->cow->bdev->bd_dev == cc->origin->bdev->bd_dev) {
 		ti->error = "COW device is the origin";
+		goto bad_args;
+	}
+	lbs = max(bdev_logical_block_size(cc->origin->bdev),
+		  bdev_logical_block_size(cc->cow->bdev));
+	if (ti->len & ((lbs >> SECTOR_SHIFT) - 1)) {
+		ti->error = "Length not a multiple of the logical block size";
 		goto bad_args;
 	}
 	if (ti->len > bdev_nr_sectors(cc->origin->bdev)) {

@@ -138,8 +138,12 @@ _pattern_check() {
 
 # _read_fails DEV OFFSET LENGTH: reading there must fail.
 _read_fails() {
-	if qemu-io -f raw -n -r -c "read $2 $3" "$1" 2>&1 | grep -q '^read '; then
+	local out
+	out=$(qemu-io -f raw -n -r -c "read $2 $3" "$1" 2>&1)
+	if grep -Eq '^read [0-9]+/[0-9]+ bytes' <<<"$out"; then
 		_fail "$1 at $2+$3: read succeeded, expected an error"
+	elif ! grep -q 'read failed' <<<"$out"; then
+		_fail "$1 at $2+$3: unexpected qemu-io output: $out"
 	fi
 }
 

@@ -3,7 +3,7 @@
 DESCRIPTION="cbw table lines: valid ones load, status and table read back, bad ones refused with a clear message"
 
 test_main() {
-	local sz c
+	local sz c cow4k disk
 
 	_brd_setup 3 8
 	sz=$(_size_sectors /dev/ram0)	# 16384 sectors
@@ -28,12 +28,42 @@ test_main() {
 	_expect_refused bad "0 $sz cbw /dev/nonexistent /dev/ram1 128" "Error opening origin device"
 	_expect_refused bad "0 $sz cbw /dev/ram0 /dev/nonexistent 128" "Error opening COW device"
 	_expect_refused bad "0 $sz cbw /dev/ram0 /dev/ram0 128" "COW device is the origin"
-	for c in 0 4 7 12 100 abc -8 8x 4294967296; do
+	for c in 0 4 7 12 100 abc -8 8x 4194304 4294967296; do
 		_expect_refused bad "0 $sz cbw /dev/ram0 /dev/ram1 $c" "Invalid chunk size"
 	done
 	_expect_refused bad "0 $((sz + 8)) cbw /dev/ram0 /dev/ram1 128" "Origin device too small"
 	_expect_refused bad "0 8 zero
 8 $((sz - 8)) cbw /dev/ram0 /dev/ram1 128" "must start at sector 0"
+
+	# The largest chunk, 1 GiB, is accepted (one partial chunk here).
+	_dm_create cbwt "0 $sz cbw /dev/ram0 /dev/ram1 2097152"
+	_expect_eq "$(_status_field cbwt 2)" 1 "chunks with a 1 GiB chunk"
+	_dm_remove cbwt
+
+	# A COW device with 4 KiB logical blocks: chunk and length must fit it.
+	_tmpdir
+	truncate -s 8M "$CBW_TMP/cow4k.img"
+	cow4k=$(losetup -f --show -b 4096 "$CBW_TMP/cow4k.img") || _die "losetup"
+	_expect_refused bad "0 $sz cbw /dev/ram0 $cow4k 4" "Invalid chunk size"
+	_expect_refused bad "0 $((sz - 1)) cbw /dev/ram0 $cow4k 8" \
+		"Length not a multiple of the logical block size"
+	_dm_create cbwt "0 $((sz - 8)) cbw /dev/ram0 $cow4k 8"
+	_dm_remove cbwt
+	losetup -d "$cow4k"
+
+	# A COW device that is a partition of the origin disk: the block layer
+	# refuses the second exclusive claim.
+	truncate -s 20M "$CBW_TMP/disk.img"
+	printf 'label: dos\n,8M\n,\n' | sfdisk -q "$CBW_TMP/disk.img" || _die "sfdisk"
+	disk=$(losetup -f --show -P "$CBW_TMP/disk.img") || _die "losetup -P"
+	[ -b "${disk}p2" ] || _die "no partition ${disk}p2"
+	_expect_refused bad "0 $((sz / 2)) cbw $disk ${disk}p2 8" \
+		"Error opening COW device"
+	_expect_refused bad "0 $((sz / 2)) cbw ${disk}p1 $disk 8" \
+		"Error opening COW device"
+	_dm_create cbwt "0 $(_size_sectors "${disk}p1") cbw ${disk}p1 ${disk}p2 8"
+	_dm_remove cbwt
+	losetup -d "$disk"
 
 	# A COW device smaller than the target.
 	_dm_create smallcow "0 $((sz / 2)) linear /dev/ram2 0"

@@ -59,8 +59,9 @@ static const struct {
 	{ 64 * KiB, true },
 	{ 96 * KiB, false },
 	{ MiB, true },
-	{ TiB, true },
-	{ 2 * TiB, false },
+	{ GiB, true },
+	{ 2 * GiB, false },
+	{ TiB, false },
 	{ UINT64_MAX, false },
 	{ 1ULL << 63, false },
 };
