@@ -8,6 +8,7 @@
 #   make demo             the fleecing demo in a VM
 #   make check            unit tests + the selftests in VMs on 6.1 and 6.12
 #   make sparse           the module through sparse (C=2)
+#   make lint             checkpatch, W=1 and sparse on both test kernels
 #   make clean
 
 KVER ?= 6.1
@@ -27,7 +28,7 @@ BUILD ?= $(CURDIR)/build/$(KREL)
 MODSRC := $(wildcard module/*.c module/*.h) module/Kbuild
 KBUILD_ARGS := -C $(KDIR) M=$(BUILD) W=1
 
-.PHONY: all deps module cbwctl sparse demo check unit clean
+.PHONY: all deps module cbwctl sparse lint demo check unit clean
 
 all: module cbwctl
 
@@ -47,6 +48,9 @@ module: $(DEPS)
 
 sparse: module
 	@$(MAKE) -s $(KBUILD_ARGS) C=2 CHECK=sparse modules
+
+lint: deps
+	@scripts/lint
 
 cbwctl: $(DEPS)
 	@$(MAKE) -s -C dmtools
