@@ -100,7 +100,7 @@ enum snap_state {
  * @access_drained: completed when @access_ref is dead and drained.
  * @copies: copy jobs issued (statistics, atomic).
  * @copy_errors: copy jobs failed (statistics, atomic).
- * @waited: bios that waited (statistics, atomic).
+ * @waited: times a bio waited (statistics, atomic).
  * @origin_reads: snapshot reads from the origin (statistics, atomic).
  * @cow_reads: snapshot reads from the COW device (statistics, atomic).
  */

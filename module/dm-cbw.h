@@ -62,7 +62,7 @@ struct cbw_read_io {
  * @to_copy: chunks still to copy before the origin may change them.
  * @copies: copy jobs issued to kcopyd (one per run of adjacent chunks).
  * @copy_errors: copy jobs that failed.
- * @waited: bios that had to wait (for a copy, or for a snapshot read).
+ * @waited: times a bio had to wait (for a copy, or for a snapshot read).
  * @origin_reads: snapshot reads served from the origin.
  * @cow_reads: snapshot reads served from the COW device.
  * @valid: false once the cbw target is gone; every read fails then.
