@@ -69,7 +69,6 @@ enum snap_state {
 /**
  * struct cbw_snap - one copy-before-write snapshot.
  * @kref: references: the cbw target, and each snapshot-access target.
- * @ti: the cbw target; valid until cbw_snap_destroy().
  * @origin: the origin device (owned by the cbw target).
  * @cow: the COW device (owned by the cbw target).
  * @origin_dev: the origin's device number; constant.
@@ -106,7 +105,6 @@ enum snap_state {
  */
 struct cbw_snap {
 	struct kref kref;
-	struct dm_target *ti;
 	struct dm_dev *origin;
 	struct dm_dev *cow;
 	dev_t origin_dev;
@@ -689,7 +687,6 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 		return -ENOMEM;
 	}
 	kref_init(&snap->kref);
-	snap->ti = ti;
 	snap->origin = origin;
 	snap->cow = cow;
 	snap->origin_dev = origin->bdev->bd_dev;
@@ -834,7 +831,6 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	destroy_workqueue(snap->wq);
 	mempool_exit(&snap->run_pool);
 	mempool_exit(&snap->copy_pool);
-	snap->ti = NULL;
 	snap->origin = NULL;
 	snap->cow = NULL;
 	cbw_snap_put(snap);

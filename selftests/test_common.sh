@@ -11,12 +11,13 @@
 # Helpers start with '_'.  _fail records a failure and goes on (like
 # EXPECT_*); _die records one and ends the test (like ASSERT_*).  Device-
 # mapper devices made with _dm_create are removed when the test ends, in
-# reverse order, whatever happened.
+# reverse order, whatever happened, then what _on_cleanup registered.
 
 CBW_TEST_FAILS=0
 CBW_SKIP_REASON=
 CBW_DM_DEVS=()
 CBW_TMP=
+CBW_CLEANUP=()
 
 _log() { echo "# $*"; }
 
@@ -32,6 +33,10 @@ _die() {
 }
 
 _skip_reason() { CBW_SKIP_REASON=$*; }
+
+# _on_cleanup CMD...: run CMD when the test ends, after its dm devices are
+# removed (for what _dm_create does not track: loop, null_blk devices).
+_on_cleanup() { CBW_CLEANUP+=("$(printf '%q ' "$@")"); }
 
 # _expect_eq ACTUAL EXPECTED WHAT
 _expect_eq() {
@@ -152,6 +157,10 @@ _cleanup() {
 	for ((i = ${#CBW_DM_DEVS[@]} - 1; i >= 0; i--)); do
 		dmsetup remove --retry "${CBW_DM_DEVS[$i]}" >/dev/null 2>&1 ||
 			echo "# clean-up: cannot remove ${CBW_DM_DEVS[$i]}"
+	done
+	for ((i = ${#CBW_CLEANUP[@]} - 1; i >= 0; i--)); do
+		eval "${CBW_CLEANUP[$i]}" >/dev/null 2>&1 ||
+			echo "# clean-up: '${CBW_CLEANUP[$i]}' failed"
 	done
 	[ -z "$CBW_TMP" ] || rm -rf "$CBW_TMP"
 }
