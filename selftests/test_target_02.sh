@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-DESCRIPTION="snapshot-access table lines, the cbw device pinned while it exists, writes refused"
+DESCRIPTION="snapshot-access table lines, the cbw device pinned while it exists, writes and discards refused"
 
 test_main() {
 	local sz devnum
@@ -44,6 +44,8 @@ test_main() {
 		_fail "a write to snapshot-access succeeded"
 	fi
 	_pattern_check /dev/mapper/snapw 0 64k 0x11
+	_expect_err "discard on snapshot-access" "not supported" \
+		blkdiscard /dev/mapper/snapw
 	_pattern_check /dev/ram0 0 64k 0x11
 	_dm_remove snapw
 	_dm_remove cbwi
