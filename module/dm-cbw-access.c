@@ -128,6 +128,8 @@ static int access_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	ti->private = ac;
 	ti->per_io_data_size = sizeof(struct cbw_read_io);
+	ti->num_discard_bios = 1;
+	ti->discards_supported = true;
 	return 0;
 
 bad_io_len:
@@ -163,16 +165,17 @@ static int access_map(struct dm_target *ti, struct bio *bio)
 	struct cbw_read_io *io = dm_per_bio_data(bio, sizeof(*io));
 
 	/*
-	 * The image is read-only: writes fail.  (Flushes, discards and
-	 * write-zeroes never get here: the target takes none of them.)
+	 * The image is read-only: writes fail.  Discards drop chunks from
+	 * the snapshot.  (Flushes and write-zeroes never get here: the
+	 * target takes none of them.)
 	 */
-	if (op_is_write(bio_op(bio)))
+	if (op_is_write(bio_op(bio)) && bio_op(bio) != REQ_OP_DISCARD)
 		return DM_MAPIO_KILL;
 
 	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 	io->origin = ac->origin->bdev;
 	io->cow = ac->cow->bdev;
-	return cbw_snap_map_read(ac->snap, bio, io);
+	return cbw_snap_map_access(ac->snap, bio, io);
 }
 
 static int access_end_io(struct dm_target *ti, struct bio *bio,
@@ -181,16 +184,17 @@ static int access_end_io(struct dm_target *ti, struct bio *bio,
 	struct access_c *ac = ti->private;
 	struct cbw_read_io *io = dm_per_bio_data(bio, sizeof(*io));
 
-	cbw_snap_read_end(ac->snap, io);
+	cbw_snap_access_end(ac->snap, io);
 	return DM_ENDIO_DONE;
 }
 
 /*
  * Status format:
  *
- * <state> <origin reads> <COW reads> <waited reads>
+ * <state> <origin reads> <COW reads> <failed reads>
  *
- * state: "valid", or "invalid" once the cbw target is gone.
+ * state: "valid"; "broken" once the snapshot broke; "invalid" once the
+ * cbw target is gone.  Every read fails in the last two states.
  */
 static void access_status(struct dm_target *ti, status_type_t type,
 			  unsigned int status_flags, char *result,
@@ -199,12 +203,14 @@ static void access_status(struct dm_target *ti, status_type_t type,
 	struct access_c *ac = ti->private;
 	struct cbw_snap_stats st;
 	unsigned int sz = 0;
+	const char *state;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
 		cbw_snap_get_stats(ac->snap, &st);
-		DMEMIT("%s %llu %llu %llu", st.valid ? "valid" : "invalid",
-		       st.origin_reads, st.cow_reads, st.waited);
+		state = st.valid ? "valid" : st.broken ? "broken" : "invalid";
+		DMEMIT("%s %llu %llu %llu", state, st.origin_reads,
+		       st.cow_reads, st.failed_reads);
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s", ac->cbw_arg);
@@ -235,11 +241,15 @@ static void access_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 	limits->io_min = max(limits->io_min, chunk_bytes);
 	limits->io_opt = chunk_bytes;
+	/* Discards act on whole chunks; the origin need not take any. */
+	limits->discard_granularity = chunk_bytes;
+	limits->max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
+	limits->max_hw_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
 }
 
 static struct target_type access_target = {
 	.name = "snapshot-access",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.module = THIS_MODULE,
 	.ctr = access_ctr,
 	.dtr = access_dtr,

@@ -24,28 +24,91 @@
 struct cbw_snap;
 
 /*
- * struct cbw_range - an interval of chunks that is busy.
- *
- * Either a copy in flight (@copying), or one snapshot read being served
- * from the origin.  Writes that touch a busy interval wait on @waiters;
- * reads wait only on a copy.  Every field is protected by the snapshot's
- * lock.
+ * enum cbw_policy - what a failed copy does.
+ * @CBW_FAIL_WRITE: the guest bio fails; the snapshot stays valid and the
+ *		    chunk stays to copy.
+ * @CBW_BREAK: the guest bio goes on; the snapshot breaks: every later
+ *	       snapshot read fails and no more copies are made.
+ * @CBW_DROP: the guest bio goes on; the chunks whose copy failed leave the
+ *	      snapshot, the rest stays readable.
  */
-struct cbw_range {
-	struct rb_node rb;
-	unsigned long start;
-	unsigned long last;
-	unsigned long subtree_last;
-	bool copying;
-	struct bio_list waiters;
+enum cbw_policy {
+	CBW_FAIL_WRITE,
+	CBW_BREAK,
+	CBW_DROP,
 };
 
 /*
- * struct cbw_read_io - per-bio data of a snapshot-access read.
+ * enum cbw_reason - why a copy failed, or why the snapshot broke.
+ * @CBW_OK: no failure.
+ * @CBW_IO_ERROR: reading the origin or writing the COW device failed.
+ * @CBW_TIMEOUT: the copy took longer than the copy timeout.
+ * @CBW_COW_FULL: no free slot on the COW device.
+ * @CBW_NOMEM: no memory for the chunk tables.
+ * @CBW_USER: broken by the "break" message.
+ */
+enum cbw_reason {
+	CBW_OK,
+	CBW_IO_ERROR,
+	CBW_TIMEOUT,
+	CBW_COW_FULL,
+	CBW_NOMEM,
+	CBW_USER,
+};
+
+/**
+ * struct cbw_options - the cbw table's feature arguments.
+ * @timeout_ms: copy timeout in milliseconds, 0 for none.
+ * @policy: what a failed copy does.
+ * @incremental: start with an empty snapshot set.
+ * @discard_passdown: discard the COW slots that snapshot discards free.
+ * @low_water: raise a dm event when fewer COW slots than this are free.
+ */
+struct cbw_options {
+	unsigned int timeout_ms;
+	enum cbw_policy policy;
+	bool incremental;
+	bool discard_passdown;
+	u64 low_water;
+};
+
+/*
+ * struct cbw_range - an interval of chunks that is busy.
  *
- * Written by cbw_snap_map_read() and cbw_snap_read_end() only, for one bio
- * at a time; @range is linked into the snapshot's busy tree (under the
- * snapshot's lock) while @in_range is set.
+ * A copy in flight (@copying), a snapshot discard, or one snapshot read.
+ * Guest writes that touch a busy interval wait on @waiters; snapshot
+ * reads wait on @readers, only for an @exclusive interval (a copy or a
+ * discard); snapshot discards wait for any interval.  Every field is
+ * protected by the snapshot's lock.
+ */
+struct cbw_range {
+	struct rb_node rb;
+	u64 start;
+	u64 last;
+	u64 subtree_last;
+	bool copying;
+	bool exclusive;
+	struct bio_list waiters;
+	struct bio_list readers;
+};
+
+/*
+ * struct cbw_write_io - per-bio data of the cbw target.
+ *
+ * Set by cbw_snap_map_write() when the bio leaves the fast path; read and
+ * written by the worker only afterwards.
+ */
+struct cbw_write_io {
+	u64 start_ns;
+	bool waited;
+};
+
+/*
+ * struct cbw_read_io - per-bio data of a snapshot-access read or discard.
+ *
+ * Written by cbw_snap_map_access(), the worker and cbw_snap_access_end(),
+ * for one bio at a time; @range is linked into the snapshot's busy tree
+ * (under the snapshot's lock) while @in_range is set.
  */
 struct cbw_read_io {
 	struct cbw_range range;
@@ -56,48 +119,88 @@ struct cbw_read_io {
 };
 
 /**
- * struct cbw_snap_stats - a consistent copy of the snapshot's counters.
+ * struct cbw_snap_stats - a consistent copy of the snapshot's state.
  * @chunks: chunks in the snapshot's address space.
- * @copied: chunks whose old data is on the COW device.
+ * @in_snapshot: chunks in the snapshot (readable).
  * @to_copy: chunks still to copy before the origin may change them.
- * @copies: copy jobs issued to kcopyd (one per run of adjacent chunks).
- * @copy_errors: copy jobs that failed.
- * @waited: times a bio had to wait (for a copy, or for a snapshot read).
+ * @copied: chunks in the snapshot whose old data is on the COW device.
+ * @dropped: chunks that left the snapshot because their copy failed.
+ * @slots_used: COW slots in use (copied, and copies in flight).
+ * @slots_total: COW slots on the COW device.
+ * @setup: never resumed yet (incremental set-up is still possible).
+ * @broken: the snapshot is broken (CBW_OK if not).
+ * @first_error: the first copy failure, CBW_OK if none.
+ * @policy: the current error policy.
+ * @timeout_ms: the current copy timeout.
+ * @copies: copy jobs issued (one per run of adjacent chunks).
+ * @copy_errors: copy jobs that failed or timed out.
+ * @timeouts: copies that timed out.
+ * @waited: guest bios that waited (for a copy, or for a snapshot read).
+ * @wait_ns: the total time they waited.
  * @origin_reads: snapshot reads served from the origin.
  * @cow_reads: snapshot reads served from the COW device.
+ * @failed_reads: snapshot reads failed (outside the snapshot, broken).
+ * @discarded: chunks that left the snapshot by snapshot discard.
+ * @memory: bytes of chunk tracking memory (bitmaps and slot map).
  * @valid: false once the cbw target is gone; every read fails then.
  */
 struct cbw_snap_stats {
-	unsigned long chunks;
-	unsigned long copied;
-	unsigned long to_copy;
+	u64 chunks;
+	u64 in_snapshot;
+	u64 to_copy;
+	u64 copied;
+	u64 dropped;
+	u64 slots_used;
+	u64 slots_total;
+	bool setup;
+	enum cbw_reason broken;
+	enum cbw_reason first_error;
+	enum cbw_policy policy;
+	unsigned int timeout_ms;
 	u64 copies;
 	u64 copy_errors;
+	u64 timeouts;
 	u64 waited;
+	u64 wait_ns;
 	u64 origin_reads;
 	u64 cow_reads;
+	u64 failed_reads;
+	u64 discarded;
+	u64 memory;
 	bool valid;
 };
 
 int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 		    struct dm_dev *cow, sector_t chunk_sectors,
-		    struct cbw_snap **snapp);
+		    const struct cbw_options *opts, struct cbw_snap **snapp);
 void cbw_snap_destroy(struct cbw_snap *snap);
 void cbw_snap_put(struct cbw_snap *snap);
+void cbw_snap_preresume(struct cbw_snap *snap);
 void cbw_snap_resume(struct cbw_snap *snap);
 void cbw_snap_postsuspend(struct cbw_snap *snap);
 struct cbw_snap *cbw_snap_lookup(dev_t dev);
 
 int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio);
-int cbw_snap_map_read(struct cbw_snap *snap, struct bio *bio,
-		      struct cbw_read_io *io);
-void cbw_snap_read_end(struct cbw_snap *snap, struct cbw_read_io *io);
+int cbw_snap_map_access(struct cbw_snap *snap, struct bio *bio,
+			struct cbw_read_io *io);
+void cbw_snap_access_end(struct cbw_snap *snap, struct cbw_read_io *io);
+
+int cbw_snap_set_timeout(struct cbw_snap *snap, unsigned int ms);
+int cbw_snap_set_policy(struct cbw_snap *snap, enum cbw_policy policy);
+int cbw_snap_break(struct cbw_snap *snap);
+int cbw_snap_change_set(struct cbw_snap *snap, u64 first, u64 last, bool add);
+u64 cbw_snap_next_readable(struct cbw_snap *snap, u64 from, u64 *end);
 
 sector_t cbw_snap_chunk_sectors(struct cbw_snap *snap);
 sector_t cbw_snap_sectors(struct cbw_snap *snap);
+u64 cbw_snap_chunks(struct cbw_snap *snap);
 dev_t cbw_snap_origin_dev(struct cbw_snap *snap);
 dev_t cbw_snap_cow_dev(struct cbw_snap *snap);
 void cbw_snap_get_stats(struct cbw_snap *snap, struct cbw_snap_stats *st);
+
+const char *cbw_policy_name(enum cbw_policy policy);
+int cbw_policy_parse(const char *name, enum cbw_policy *policy);
+const char *cbw_reason_name(enum cbw_reason reason);
 
 int dm_cbw_target_init(void);
 void dm_cbw_target_exit(void);

@@ -1,0 +1,1047 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cbw I/O paths: guest writes on the cbw target, the copy engine, and
+ * reads and discards of the frozen image (snapshot-access).
+ *
+ * Chunks and sets.  The origin is cut into chunks of 2^chunk_shift
+ * sectors (the last one may be partial).  A chunk is "readable" while it
+ * is part of the snapshot, and "to copy" while it is readable and its
+ * frozen data is still only on the origin; "to copy" implies "readable".
+ * A readable chunk that is not to copy lives in a COW slot (dm-cbw-cow.c).
+ *
+ * Guest writes.  A write, write-zeroes or discard whose chunks are not to
+ * copy goes straight to the origin: the map function tests the to-copy
+ * bitmap under rcu_read_lock() only.  Any other bio goes to the worker,
+ * which marks the chunk interval busy (a struct cbw_copy in the busy
+ * tree), allocates COW slots and copies the to-copy chunks of the
+ * interval with kcopyd (one job per run of adjacent chunks in adjacent
+ * slots, at most MAX_COPY_SECTORS per step).  Bios that touch a busy
+ * interval wait on it.  When the copy ends the worker publishes the slots,
+ * clears the to-copy bits and sends the waiting bios round again: they
+ * now go to the origin.
+ *
+ * Synchronisation.  snap->lock (a spinlock, taken with interrupts off)
+ * protects the busy tree, the bio lists, and every change of the two
+ * bitmaps.  Only the worker changes the bitmaps once the snapshot is live
+ * (before that, only messages do, and no I/O flows).  So the worker may
+ * look at the bitmaps without the lock, and a bit it saw stays as it was
+ * until the worker itself changes it.
+ *
+ *  - A to-copy bit goes from 1 to 0 only after the chunk's copy has
+ *    completed on the COW device and its slot is in the map.  A clear bit
+ *    seen by the fast path (READ_ONCE in the bitmap, under RCU) is
+ *    therefore final for that bio: its data is safe.  A set bit sends the
+ *    bio to the worker, which looks again.
+ *  - A snapshot read of a to-copy chunk reads the origin: it marks the
+ *    chunk busy until the read ends, so that a write to the chunk (and the
+ *    copy it needs) waits for it.  A snapshot read of a copied chunk reads
+ *    its slot, and also marks the chunk busy: a snapshot discard, which
+ *    frees slots, waits for it.  Reads wait only for a copy or a discard
+ *    of their chunk, never for guest writes.
+ *
+ * Slot reuse.  A slot is published in the map only after its copy has
+ * completed, and the to-copy bit is cleared only after that: no reader
+ * looks a slot up before its data is there.  A slot leaves the map only
+ * when its chunk leaves the readable set (snapshot discard, under an
+ * exclusive busy interval, so no read of the chunk is in flight and none
+ * can start), and it is freed only after that (and after its discard on
+ * the COW device).  So a reader never sees data a slot held for an
+ * earlier chunk.
+ *
+ * The map functions never sleep or allocate: bios that need work are put
+ * on lists for the worker; per-bio data carries what a read needs.
+ *
+ * Timeouts.  A copy has a deadline: the first bio's arrival plus the
+ * timeout.  If the copy has not ended by then, the worker applies the
+ * error policy to it at once (the bios waiting on it fail or go on), and
+ * the kcopyd jobs finish in the background; their slots are freed when
+ * they do, and suspend and destroy wait for them (@nr_copies).
+ */
+
+#include <linux/blkdev.h>
+#include <linux/interval_tree_generic.h>
+#include <linux/jiffies.h>
+#include <linux/ktime.h>
+#include <linux/slab.h>
+
+#include "dm-cbw-snap.h"
+
+/* The most one copy step covers; a larger bio is copied in several steps. */
+#define MAX_COPY_SECTORS	(16U << (20 - SECTOR_SHIFT))
+
+/* kcopyd jobs in one copy step; a step ends early when they run out. */
+#define MAX_RUNS		8
+
+struct cbw_copy;
+
+/*
+ * struct cbw_run - one kcopyd job: chunks [@chunk, @chunk + @count) to
+ * slots [@slot, @slot + @count).  @error is written by its kcopyd
+ * callback, read by the worker after the copy's last job ended.
+ */
+struct cbw_run {
+	struct cbw_copy *copy;
+	u64 chunk;
+	u64 slot;
+	u64 count;
+	int error;
+};
+
+/*
+ * struct cbw_copy - one copy step: the to-copy chunks of the busy interval
+ * @range, in @nr_runs kcopyd jobs.
+ * @range: the busy interval; in the busy tree until the copy ends or (if
+ *	   @detached) until it times out; @waiters wait on it.
+ * @snap: the snapshot.
+ * @event: entry in snap->events while the worker has to look at it; @lock.
+ * @timer: fires at the copy's deadline.
+ * @runs: the kcopyd jobs; written by the worker before they are issued.
+ * @nr_runs: number of @runs.
+ * @pending: jobs in flight, plus one while issuing them.
+ * @reason: why the copy failed before any job was issued (worker only).
+ * @done: every job ended; snap->lock.
+ * @expired: the deadline passed and the worker has not handled it yet;
+ *	     snap->lock.
+ * @timed_out: the worker handled the timeout (worker only).
+ * @detached: the interval left the busy tree at the timeout; the jobs are
+ *	      still running and their data is thrown away (worker only).
+ */
+struct cbw_copy {
+	struct cbw_range range;
+	struct cbw_snap *snap;
+	struct list_head event;
+	struct timer_list timer;
+	struct cbw_run runs[MAX_RUNS];
+	unsigned int nr_runs;
+	atomic_t pending;
+	enum cbw_reason reason;
+	bool done;
+	bool expired;
+	bool timed_out;
+	bool detached;
+};
+
+#define RANGE_START(r) ((r)->start)
+#define RANGE_LAST(r) ((r)->last)
+INTERVAL_TREE_DEFINE(struct cbw_range, rb, u64, subtree_last,
+		     RANGE_START, RANGE_LAST, static, busy_tree)
+
+/**
+ * cbw_copy_size() - the size of a copy step, for its mempool.
+ *
+ * Context: any.
+ * Return: sizeof(struct cbw_copy).
+ */
+size_t cbw_copy_size(void)
+{
+	return sizeof(struct cbw_copy);
+}
+
+/**
+ * cbw_snap_wake() - kick the worker.
+ * @snap: the snapshot.
+ *
+ * Context: any.
+ */
+void cbw_snap_wake(struct cbw_snap *snap)
+{
+	queue_work(snap->wq, &snap->worker);
+}
+
+/**
+ * cbw_snap_event() - raise a dm event on the cbw device.
+ * @snap: the snapshot; its cbw target still exists.
+ *
+ * Context: process context, no spinlock held (dm takes a mutex).
+ */
+void cbw_snap_event(struct cbw_snap *snap)
+{
+	dm_table_event(snap->ti->table);
+}
+
+static blk_status_t reason_status(enum cbw_reason reason)
+{
+	switch (reason) {
+	case CBW_TIMEOUT:
+		return BLK_STS_TIMEOUT;
+	case CBW_COW_FULL:
+		return BLK_STS_NOSPC;
+	default:
+		return BLK_STS_IOERR;
+	}
+}
+
+/* First and last chunk a bio with data touches. */
+static void bio_chunks(struct cbw_snap *snap, struct bio *bio, u64 *first,
+		       u64 *last)
+{
+	sector_t s = bio->bi_iter.bi_sector;
+
+	*first = sector_to_chunk(snap, s);
+	*last = sector_to_chunk(snap, s + bio_sectors(bio) - 1);
+}
+
+/* Exact for the worker and under snap->lock; a hint otherwise. */
+static bool any_to_copy(struct cbw_snap *snap, u64 first, u64 last)
+{
+	return bm_next_set(snap->to_copy, first) <= last;
+}
+
+/* Submit a bio to a device the worker picked. */
+static void remap_submit(struct bio *bio, struct block_device *bdev)
+{
+	bio_set_dev(bio, bdev);
+	dm_submit_bio_remap(bio, NULL);
+}
+
+/* The end of a guest bio's slow path: count its wait. */
+static void account_write(struct cbw_snap *snap, struct bio *bio)
+{
+	struct cbw_write_io *wio = dm_per_bio_data(bio, sizeof(*wio));
+
+	if (wio->waited) {
+		atomic64_inc(&snap->waited);
+		atomic64_add(ktime_get_ns() - wio->start_ns, &snap->wait_ns);
+		wio->waited = false;
+	}
+}
+
+static void submit_write(struct cbw_snap *snap, struct bio *bio)
+{
+	account_write(snap, bio);
+	remap_submit(bio, snap->origin->bdev);
+}
+
+static void fail_write(struct cbw_snap *snap, struct bio *bio,
+		       blk_status_t status)
+{
+	account_write(snap, bio);
+	bio->bi_status = status;
+	bio_endio(bio);
+}
+
+/*
+ * Take @r out of the busy tree and give its waiters to the worker.
+ * Caller holds snap->lock.  Return: true if the worker has work now.
+ */
+static bool __release_range(struct cbw_snap *snap, struct cbw_range *r)
+{
+	bool any = !bio_list_empty(&r->waiters) || !bio_list_empty(&r->readers);
+
+	busy_tree_remove(r, &snap->busy);
+	bio_list_merge(&snap->deferred, &r->waiters);
+	bio_list_merge(&snap->access_deferred, &r->readers);
+	bio_list_init(&r->waiters);
+	bio_list_init(&r->readers);
+	return any;
+}
+
+static void init_range(struct cbw_range *r, u64 start, u64 last,
+		       bool copying, bool exclusive)
+{
+	r->start = start;
+	r->last = last;
+	r->copying = copying;
+	r->exclusive = exclusive;
+	bio_list_init(&r->waiters);
+	bio_list_init(&r->readers);
+}
+
+/*
+ * The copy engine.
+ */
+
+/* Queue a copy for the worker.  Caller holds snap->lock. */
+static void __queue_event(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	if (list_empty(&copy->event))
+		list_add_tail(&copy->event, &snap->events);
+}
+
+/* Drop a reference on @pending; the last one hands the copy to the worker. */
+static void copy_put(struct cbw_copy *copy)
+{
+	struct cbw_snap *snap = copy->snap;
+	unsigned long flags;
+
+	if (!atomic_dec_and_test(&copy->pending))
+		return;
+
+	spin_lock_irqsave(&snap->lock, flags);
+	copy->done = true;
+	__queue_event(snap, copy);
+	spin_unlock_irqrestore(&snap->lock, flags);
+	cbw_snap_wake(snap);
+}
+
+/* kcopyd callback, in kcopyd's thread. */
+static void run_done(int read_err, unsigned long write_err, void *context)
+{
+	struct cbw_run *run = context;
+
+	if (read_err || write_err) {
+		run->error = -EIO;
+		DMERR_LIMIT("copy of chunks %llu-%llu failed (read %d, write %lu)",
+			    run->chunk, run->chunk + run->count - 1,
+			    read_err, write_err);
+	}
+	copy_put(run->copy);
+}
+
+static void copy_timer_fn(struct timer_list *t)
+{
+	struct cbw_copy *copy = from_timer(copy, t, timer);
+	struct cbw_snap *snap = copy->snap;
+	unsigned long flags;
+
+	spin_lock_irqsave(&snap->lock, flags);
+	if (!copy->done) {
+		copy->expired = true;
+		__queue_event(snap, copy);
+	}
+	spin_unlock_irqrestore(&snap->lock, flags);
+	cbw_snap_wake(snap);
+}
+
+static void free_run_slots(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	unsigned int i;
+
+	for (i = 0; i < copy->nr_runs; i++)
+		cbw_cow_free(snap->store, copy->runs[i].slot,
+			     copy->runs[i].count);
+	copy->nr_runs = 0;
+	cbw_snap_check_low_water(snap);
+}
+
+static void free_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	mempool_free(copy, &snap->copy_pool);
+	if (atomic_dec_and_test(&snap->nr_copies))
+		wake_up(&snap->copies_done);
+}
+
+/*
+ * Make a successfully copied run readable from its slots: map them, then
+ * clear the to-copy bits.  Return: 0, or -ENOMEM (nothing changed).
+ */
+static int publish_run(struct cbw_snap *snap, struct cbw_run *run)
+{
+	s64 r;
+
+	r = cbw_cow_map(snap->store, run->chunk, run->slot, run->count);
+	if (r)
+		return r;
+	r = cbw_snap_change_bits(snap, snap->to_copy, run->chunk, run->count,
+				 false);
+	if (r < 0) {
+		cbw_cow_unmap(snap->store, run->chunk,
+			      run->chunk + run->count - 1, NULL, NULL);
+		return r;
+	}
+	return 0;
+}
+
+static void note_error(struct cbw_snap *snap, enum cbw_reason reason)
+{
+	spin_lock_irq(&snap->lock);
+	if (snap->first_error == CBW_OK)
+		snap->first_error = reason;
+	spin_unlock_irq(&snap->lock);
+}
+
+/*
+ * The drop policy: the chunks of [first, last] that are still to copy
+ * leave the snapshot.  Without the memory to do so, the snapshot breaks.
+ * Return: true if any chunk was dropped.
+ */
+static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
+{
+	u64 s, e, n = 0;
+
+	for (s = bm_next_set(snap->to_copy, first); s <= last;
+	     s = bm_next_set(snap->to_copy, e)) {
+		e = min(bm_next_clear(snap->to_copy, s), last + 1);
+		if (cbw_snap_change_bits(snap, snap->readable, s, e - s, false) < 0 ||
+		    cbw_snap_change_bits(snap, snap->to_copy, s, e - s, false) < 0) {
+			cbw_snap_do_break(snap, CBW_NOMEM);
+			return true;
+		}
+		n += e - s;
+	}
+	spin_lock_irq(&snap->lock);
+	snap->dropped += n;
+	spin_unlock_irq(&snap->lock);
+	if (n)
+		DMERR_LIMIT("dropped %llu chunks from the snapshot", n);
+	return n != 0;
+}
+
+/*
+ * A copy failed (or timed out): apply the error policy to the bios
+ * waiting on it.  With CBW_FAIL_WRITE the writes fail and the reads go
+ * round again (their chunks are still to copy, on the origin).  Otherwise
+ * the snapshot breaks, or the failed chunks are dropped, and every bio
+ * goes round again: writes then go to the origin, reads of lost chunks
+ * fail.  *applied (if not NULL) tells which policy was applied.  Caller
+ * does not hold snap->lock.  Return: true if a dm event is due.
+ */
+static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
+			 enum cbw_reason reason, enum cbw_policy *applied)
+{
+	enum cbw_policy policy = READ_ONCE(snap->policy);
+	struct bio_list failed = BIO_EMPTY_LIST;
+	struct bio *bio;
+
+	note_error(snap, reason);
+	if (applied)
+		*applied = policy;
+	switch (policy) {
+	case CBW_FAIL_WRITE:
+		spin_lock_irq(&snap->lock);
+		bio_list_merge(&failed, &copy->range.waiters);
+		bio_list_init(&copy->range.waiters);
+		spin_unlock_irq(&snap->lock);
+		while ((bio = bio_list_pop(&failed)))
+			fail_write(snap, bio, reason_status(reason));
+		return false;
+	case CBW_BREAK:
+		cbw_snap_do_break(snap, reason);
+		return true;
+	case CBW_DROP:
+		return drop_chunks(snap, copy->range.start, copy->range.last);
+	}
+	return false;
+}
+
+/* The copy's jobs all ended (maybe after it timed out). */
+static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	enum cbw_reason reason = copy->reason;
+	bool event = false, wake;
+	unsigned int i;
+
+	if (copy->detached) {
+		/* The policy was applied at the timeout; throw the data away. */
+		free_run_slots(snap, copy);
+		free_copy(snap, copy);
+		return false;
+	}
+
+	for (i = 0; i < copy->nr_runs; i++) {
+		struct cbw_run *run = &copy->runs[i];
+		bool broken = READ_ONCE(snap->broken);
+
+		if (!run->error && !broken && publish_run(snap, run))
+			run->error = -ENOMEM;
+		if (run->error || broken) {
+			if (run->error) {
+				atomic64_inc(&snap->copy_errors);
+				if (reason == CBW_OK)
+					reason = run->error == -ENOMEM ?
+						 CBW_NOMEM : CBW_IO_ERROR;
+			}
+			cbw_cow_free(snap->store, run->slot, run->count);
+		}
+	}
+	cbw_snap_check_low_water(snap);
+
+	/* A copy that timed out under CBW_FAIL_WRITE has no writes left. */
+	if (reason != CBW_OK && !copy->timed_out)
+		event = apply_policy(snap, copy, reason, NULL);
+
+	spin_lock_irq(&snap->lock);
+	wake = __release_range(snap, &copy->range);
+	spin_unlock_irq(&snap->lock);
+	if (wake)
+		cbw_snap_wake(snap);
+	free_copy(snap, copy);
+	return event;
+}
+
+/*
+ * The deadline passed and the copy is still running.  With CBW_FAIL_WRITE
+ * its interval stays busy until the jobs end (the writes waiting now, and
+ * those arriving meanwhile, fail); otherwise the policy is applied, the
+ * interval is released, and the jobs' data is thrown away when they end.
+ */
+static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	enum cbw_policy policy;
+	bool event, wake;
+
+	copy->timed_out = true;
+	atomic64_inc(&snap->timeouts);
+	atomic64_inc(&snap->copy_errors);
+	DMERR_LIMIT("copy of chunks %llu-%llu timed out",
+		    copy->range.start, copy->range.last);
+	event = apply_policy(snap, copy, CBW_TIMEOUT, &policy);
+	if (policy == CBW_FAIL_WRITE)
+		return event;
+
+	copy->detached = true;
+	spin_lock_irq(&snap->lock);
+	wake = __release_range(snap, &copy->range);
+	spin_unlock_irq(&snap->lock);
+	if (wake)
+		cbw_snap_wake(snap);
+	return event;
+}
+
+/* Handle the copies that ended or timed out.  Return: true if an event is due. */
+static bool process_events(struct cbw_snap *snap)
+{
+	struct cbw_copy *copy;
+	bool done, expired, event = false;
+
+	for (;;) {
+		spin_lock_irq(&snap->lock);
+		copy = list_first_entry_or_null(&snap->events, struct cbw_copy,
+						event);
+		if (copy) {
+			list_del_init(&copy->event);
+			done = copy->done;
+			expired = copy->expired;
+			copy->expired = false;
+		}
+		spin_unlock_irq(&snap->lock);
+		if (!copy)
+			return event;
+
+		if (done) {
+			del_timer_sync(&copy->timer);
+			event |= finish_copy(snap, copy);
+		} else if (expired && !copy->timed_out) {
+			event |= copy_timed_out(snap, copy);
+		}
+	}
+}
+
+/*
+ * Allocate slots for the to-copy chunks of the copy's interval and
+ * describe the kcopyd jobs.  The interval is cut short when the jobs run
+ * out or the COW device fills up after the first job.  Return: CBW_OK,
+ * or why not even one job could be made.
+ */
+static enum cbw_reason plan_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	u64 s = copy->range.start, end = copy->range.last + 1, cs, ce, slot;
+	s64 n = 0;
+
+	while (copy->nr_runs < MAX_RUNS) {
+		cs = bm_next_set(snap->to_copy, s);
+		if (cs >= end)
+			break;
+		ce = min(bm_next_clear(snap->to_copy, cs), end);
+		while (cs < ce && copy->nr_runs < MAX_RUNS) {
+			struct cbw_run *run = &copy->runs[copy->nr_runs];
+
+			n = cbw_cow_alloc(snap->store, ce - cs, &slot);
+			if (n < 0)
+				goto out;
+			run->copy = copy;
+			run->chunk = cs;
+			run->slot = slot;
+			run->count = n;
+			run->error = 0;
+			copy->nr_runs++;
+			cs += n;
+		}
+		s = cs;
+	}
+out:
+	cbw_snap_check_low_water(snap);
+	if (!copy->nr_runs)
+		return n == -ENOSPC ? CBW_COW_FULL : CBW_NOMEM;
+	/* Cut the interval after the last job: the rest is a later step. */
+	s = copy->runs[copy->nr_runs - 1].chunk + copy->runs[copy->nr_runs - 1].count;
+	if (s <= copy->range.last) {
+		spin_lock_irq(&snap->lock);
+		busy_tree_remove(&copy->range, &snap->busy);
+		copy->range.last = s - 1;
+		busy_tree_insert(&copy->range, &snap->busy);
+		spin_unlock_irq(&snap->lock);
+	}
+	return CBW_OK;
+}
+
+static void issue_copy(struct cbw_snap *snap, struct cbw_copy *copy,
+		       u64 start_ns)
+{
+	unsigned int timeout_ms = READ_ONCE(snap->timeout_ms);
+	struct dm_io_region from, to;
+	unsigned long delay;
+	unsigned int i;
+	u64 elapsed;
+
+	atomic_set(&copy->pending, copy->nr_runs + 1);
+	if (timeout_ms) {
+		elapsed = ktime_get_ns() - start_ns;
+		delay = msecs_to_jiffies(timeout_ms);
+		delay -= min_t(unsigned long, delay - 1, nsecs_to_jiffies(elapsed));
+		mod_timer(&copy->timer, jiffies + delay);
+	}
+	for (i = 0; i < copy->nr_runs; i++) {
+		struct cbw_run *run = &copy->runs[i];
+		sector_t first = chunk_to_sector(snap, run->chunk);
+		sector_t count = min(chunk_to_sector(snap, run->chunk + run->count),
+				     snap->sectors) - first;
+
+		from.bdev = snap->origin->bdev;
+		from.sector = first;
+		from.count = count;
+		to.bdev = snap->cow->bdev;
+		to.sector = chunk_to_sector(snap, run->slot);
+		to.count = count;
+		atomic64_inc(&snap->copies);
+		dm_kcopyd_copy(snap->kc, &from, 1, &to, 0, run_done, run);
+	}
+	/* The issuer's reference: the copy may end right here. */
+	copy_put(copy);
+}
+
+/*
+ * The slow path of a guest write, in the worker: wait for a busy interval
+ * that overlaps the bio, or copy the bio's chunks (from its first chunk
+ * still to copy, at most MAX_COPY_SECTORS in one step), or (nothing left
+ * to copy) submit it.  Return: false if no copy could be allocated; the
+ * bio was not touched then.
+ */
+static bool process_write(struct cbw_snap *snap, struct bio *bio)
+{
+	struct cbw_write_io *wio = dm_per_bio_data(bio, sizeof(*wio));
+	u64 first, last, start, end, step;
+	enum cbw_reason reason;
+	struct cbw_copy *copy;
+	struct cbw_range *r;
+	bool event;
+
+	bio_chunks(snap, bio, &first, &last);
+	if (READ_ONCE(snap->broken) || !any_to_copy(snap, first, last)) {
+		submit_write(snap, bio);
+		return true;
+	}
+
+	copy = mempool_alloc(&snap->copy_pool, GFP_NOWAIT | __GFP_NOWARN);
+	if (!copy)
+		return false;
+	step = max_t(u64, MAX_COPY_SECTORS >> snap->chunk_shift, 1);
+	start = bm_next_set(snap->to_copy, first);
+	end = min(last, start + step - 1);
+	memset(copy, 0, sizeof(*copy));
+	copy->snap = snap;
+	INIT_LIST_HEAD(&copy->event);
+	timer_setup(&copy->timer, copy_timer_fn, 0);
+	init_range(&copy->range, start, end, true, true);
+
+	/*
+	 * Look for a busy interval and insert the copy's in one go: a
+	 * snapshot read that reads the origin must either make the copy
+	 * wait, or wait for the copy.
+	 */
+	spin_lock_irq(&snap->lock);
+	r = busy_tree_iter_first(&snap->busy, first, last);
+	if (r) {
+		/* A copy that timed out under CBW_FAIL_WRITE fails writes. */
+		if (r->copying && container_of(r, struct cbw_copy, range)->timed_out) {
+			spin_unlock_irq(&snap->lock);
+			mempool_free(copy, &snap->copy_pool);
+			fail_write(snap, bio, BLK_STS_TIMEOUT);
+			return true;
+		}
+		bio_list_add(&r->waiters, bio);
+		wio->waited = true;
+		spin_unlock_irq(&snap->lock);
+		mempool_free(copy, &snap->copy_pool);
+		return true;
+	}
+	bio_list_add(&copy->range.waiters, bio);
+	wio->waited = true;
+	busy_tree_insert(&copy->range, &snap->busy);
+	spin_unlock_irq(&snap->lock);
+	atomic_inc(&snap->nr_copies);
+
+	reason = plan_copy(snap, copy);
+	if (reason == CBW_OK) {
+		issue_copy(snap, copy, wio->start_ns);
+		return true;
+	}
+
+	/* Not even one job: the copy failed before it began. */
+	copy->reason = reason;
+	atomic64_inc(&snap->copy_errors);
+	DMERR_LIMIT("no copy of chunks %llu-%llu: %s", start, end,
+		    cbw_reason_name(reason));
+	event = finish_copy(snap, copy);
+	if (event)
+		cbw_snap_event(snap);
+	return true;
+}
+
+/**
+ * cbw_snap_map_write() - map a write, write-zeroes or discard of the origin.
+ * @snap: the snapshot.
+ * @bio: the bio, already offset to origin sectors, with data.
+ *
+ * A bio whose chunks need no copy (copied, outside the snapshot, or the
+ * snapshot is broken) is remapped to the origin with no lock taken and no
+ * allocation.  Any other bio goes to the worker.
+ *
+ * Context: the cbw target's map function; does not sleep.
+ * Return: DM_MAPIO_REMAPPED or DM_MAPIO_SUBMITTED.
+ */
+int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
+{
+	struct cbw_write_io *wio = dm_per_bio_data(bio, sizeof(*wio));
+	unsigned long flags;
+	u64 first, last;
+	bool copy;
+
+	bio_chunks(snap, bio, &first, &last);
+	copy = !READ_ONCE(snap->broken) && any_to_copy(snap, first, last);
+	if (!copy) {
+		bio_set_dev(bio, snap->origin->bdev);
+		return DM_MAPIO_REMAPPED;
+	}
+
+	wio->start_ns = ktime_get_ns();
+	wio->waited = false;
+	spin_lock_irqsave(&snap->lock, flags);
+	bio_list_add(&snap->deferred, bio);
+	spin_unlock_irqrestore(&snap->lock, flags);
+	cbw_snap_wake(snap);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/*
+ * Snapshot-access bios.  The target splits them at chunk boundaries, so a
+ * read touches exactly one chunk.
+ */
+
+static void end_access(struct bio *bio, blk_status_t status)
+{
+	bio->bi_status = status;
+	bio_endio(bio);
+}
+
+/*
+ * Decide where a read goes: the COW slot (copied), or the origin (still to
+ * copy), holding the chunk busy until the read ends; or nowhere yet (a
+ * copy or discard of the chunk is in flight: the bio waits on it and the
+ * worker runs this again); or nowhere (the chunk is not in the snapshot,
+ * or the snapshot is broken: *status says why).
+ * Return: the device to send the bio to, or NULL.
+ */
+static struct block_device *route_read(struct cbw_snap *snap, struct bio *bio,
+				       struct cbw_read_io *io,
+				       blk_status_t *status)
+{
+	u64 c = sector_to_chunk(snap, bio->bi_iter.bi_sector);
+	struct block_device *bdev = io->origin;
+	struct cbw_range *r;
+	unsigned long flags;
+	u64 slot;
+
+	*status = BLK_STS_OK;
+	spin_lock_irqsave(&snap->lock, flags);
+	if (snap->broken || !bm_test(snap->readable, c)) {
+		spin_unlock_irqrestore(&snap->lock, flags);
+		atomic64_inc(&snap->failed_reads);
+		*status = BLK_STS_MEDIUM;
+		return NULL;
+	}
+	for (r = busy_tree_iter_first(&snap->busy, c, c); r;
+	     r = busy_tree_iter_next(r, c, c)) {
+		if (r->exclusive) {
+			bio_list_add(&r->readers, bio);
+			spin_unlock_irqrestore(&snap->lock, flags);
+			return NULL;
+		}
+	}
+	if (!bm_test(snap->to_copy, c)) {
+		slot = cbw_cow_lookup(snap->store, c);
+		if (WARN_ON_ONCE(slot == CBW_NO_SLOT)) {
+			spin_unlock_irqrestore(&snap->lock, flags);
+			*status = BLK_STS_IOERR;
+			return NULL;
+		}
+		bio->bi_iter.bi_sector += chunk_to_sector(snap, slot) -
+					  chunk_to_sector(snap, c);
+		bdev = io->cow;
+	}
+	init_range(&io->range, c, c, false, false);
+	busy_tree_insert(&io->range, &snap->busy);
+	io->in_range = true;
+	spin_unlock_irqrestore(&snap->lock, flags);
+
+	atomic64_inc(bdev == io->cow ? &snap->cow_reads : &snap->origin_reads);
+	return bdev;
+}
+
+/*
+ * Let a snapshot-access bio in: take a reference on @access_ref.  Return:
+ * true if taken; false if the bio was parked (the cbw target is suspended)
+ * or must fail (*dead: the cbw target is gone).
+ */
+static bool access_enter(struct cbw_snap *snap, struct bio *bio, bool *dead)
+{
+	unsigned long flags;
+
+	*dead = false;
+	while (!percpu_ref_tryget_live(&snap->access_ref)) {
+		/* The ref is killed only after @state left SNAP_LIVE. */
+		spin_lock_irqsave(&snap->lock, flags);
+		if (snap->state == SNAP_SUSPENDED) {
+			bio_list_add(&snap->parked, bio);
+			spin_unlock_irqrestore(&snap->lock, flags);
+			return false;
+		}
+		*dead = snap->state == SNAP_DEAD;
+		spin_unlock_irqrestore(&snap->lock, flags);
+		if (*dead)
+			return false;
+		/* Resumed since the tryget: try again. */
+	}
+	return true;
+}
+
+/* The whole chunks inside a discard; false if there are none. */
+static bool discard_chunks(struct cbw_snap *snap, struct bio *bio, u64 *first,
+			   u64 *last)
+{
+	sector_t s = bio->bi_iter.bi_sector, e = bio_end_sector(bio);
+	sector_t mask = chunk_to_sector(snap, 1) - 1;
+
+	*first = sector_to_chunk(snap, s + mask);
+	/* The partial chunk at the end of the device counts as whole. */
+	*last = e >= snap->sectors ? snap->nr_chunks : sector_to_chunk(snap, e);
+	if (*last <= *first)
+		return false;
+	(*last)--;
+	return true;
+}
+
+struct discard_ctx {
+	struct cbw_snap *snap;
+	int error;
+};
+
+/* cbw_cow_unmap() callback: discard the slots on the COW device, free them. */
+static void discard_slots(void *data, u64 slot, u64 count)
+{
+	struct discard_ctx *ctx = data;
+	struct cbw_snap *snap = ctx->snap;
+	int r;
+
+	if (snap->discard_passdown) {
+		r = blkdev_issue_discard(snap->cow->bdev,
+					 chunk_to_sector(snap, slot),
+					 chunk_to_sector(snap, count), GFP_NOIO);
+		if (r && r != -EOPNOTSUPP && !ctx->error)
+			ctx->error = r;
+	}
+	cbw_cow_free(snap->store, slot, count);
+}
+
+/*
+ * A snapshot discard, in the worker: once no copy, read or discard of its
+ * chunks is in flight, they leave the snapshot and their slots are freed.
+ */
+static void process_discard(struct cbw_snap *snap, struct bio *bio,
+			    struct cbw_read_io *io)
+{
+	struct discard_ctx ctx = { .snap = snap };
+	struct cbw_range *r;
+	u64 first, last;
+	s64 n;
+
+	discard_chunks(snap, bio, &first, &last);
+	spin_lock_irq(&snap->lock);
+	if (snap->broken) {
+		spin_unlock_irq(&snap->lock);
+		end_access(bio, BLK_STS_OK);
+		return;
+	}
+	r = busy_tree_iter_first(&snap->busy, first, last);
+	if (r) {
+		bio_list_add(&r->readers, bio);
+		spin_unlock_irq(&snap->lock);
+		return;
+	}
+	init_range(&io->range, first, last, false, true);
+	busy_tree_insert(&io->range, &snap->busy);
+	io->in_range = true;
+	spin_unlock_irq(&snap->lock);
+
+	n = cbw_snap_change_bits(snap, snap->readable, first, last - first + 1,
+				 false);
+	if (n < 0 || cbw_snap_change_bits(snap, snap->to_copy, first,
+					  last - first + 1, false) < 0) {
+		end_access(bio, BLK_STS_RESOURCE);
+		return;
+	}
+	spin_lock_irq(&snap->lock);
+	snap->discarded += n;
+	spin_unlock_irq(&snap->lock);
+
+	cbw_cow_unmap(snap->store, first, last, discard_slots, &ctx);
+	cbw_snap_check_low_water(snap);
+	if (ctx.error)
+		DMWARN_LIMIT("discard on the COW device failed: %d", ctx.error);
+	end_access(bio, BLK_STS_OK);
+}
+
+/* A snapshot-access bio in the worker (parked, waiting, or a discard). */
+static void process_access(struct cbw_snap *snap, struct bio *bio)
+{
+	struct cbw_read_io *io = dm_per_bio_data(bio, sizeof(*io));
+	struct block_device *bdev;
+	blk_status_t status;
+	bool dead;
+
+	if (!io->holds_ref) {		/* was parked */
+		io->holds_ref = access_enter(snap, bio, &dead);
+		if (!io->holds_ref) {
+			if (dead)
+				end_access(bio, BLK_STS_IOERR);
+			return;
+		}
+	}
+	if (bio_op(bio) == REQ_OP_DISCARD) {
+		process_discard(snap, bio, io);
+		return;
+	}
+	bdev = route_read(snap, bio, io, &status);
+	if (bdev)
+		remap_submit(bio, bdev);
+	else if (status != BLK_STS_OK)
+		end_access(bio, status);
+}
+
+/**
+ * cbw_snap_map_access() - map a read or discard of the frozen image.
+ * @snap: the snapshot.
+ * @bio: a read inside one chunk, or a discard, offset to origin sectors.
+ * @io: the bio's per-bio data, with @io->origin and @io->cow set to the
+ *	devices the reader opened.
+ *
+ * Copied chunks are read from their COW slot, the others from the origin;
+ * a read of a chunk whose copy or discard is in flight waits for it, and
+ * any bio waits while the cbw target is suspended.  A read of a chunk
+ * outside the snapshot, or of a broken snapshot, fails with
+ * BLK_STS_MEDIUM (ENODATA).  A discard drops the whole chunks inside it
+ * from the snapshot (in the worker); a discard smaller than a chunk does
+ * nothing.
+ *
+ * Context: the snapshot-access target's map function; does not sleep.
+ * Return: DM_MAPIO_REMAPPED, DM_MAPIO_SUBMITTED (waiting, or ended), or
+ * DM_MAPIO_KILL when the cbw target is gone.  Unless DM_MAPIO_KILL is
+ * returned, cbw_snap_access_end() must be called when the bio ends.
+ */
+int cbw_snap_map_access(struct cbw_snap *snap, struct bio *bio,
+			struct cbw_read_io *io)
+{
+	struct block_device *bdev;
+	blk_status_t status;
+	unsigned long flags;
+	u64 first, last;
+	bool dead;
+
+	io->in_range = false;
+	io->holds_ref = false;
+	if (bio_op(bio) == REQ_OP_DISCARD &&
+	    !discard_chunks(snap, bio, &first, &last)) {
+		end_access(bio, BLK_STS_OK);
+		return DM_MAPIO_SUBMITTED;
+	}
+
+	io->holds_ref = access_enter(snap, bio, &dead);
+	if (!io->holds_ref)
+		return dead ? DM_MAPIO_KILL : DM_MAPIO_SUBMITTED;
+
+	if (bio_op(bio) == REQ_OP_DISCARD) {
+		spin_lock_irqsave(&snap->lock, flags);
+		bio_list_add(&snap->access_deferred, bio);
+		spin_unlock_irqrestore(&snap->lock, flags);
+		cbw_snap_wake(snap);
+		return DM_MAPIO_SUBMITTED;
+	}
+
+	bdev = route_read(snap, bio, io, &status);
+	if (bdev) {
+		bio_set_dev(bio, bdev);
+		return DM_MAPIO_REMAPPED;
+	}
+	if (status != BLK_STS_OK)
+		end_access(bio, status);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/**
+ * cbw_snap_access_end() - a bio mapped by cbw_snap_map_access() ended.
+ * @snap: the snapshot.
+ * @io: the bio's per-bio data.
+ *
+ * Lets the bios that waited for this one go on.
+ *
+ * Context: bio completion, any context (takes the snapshot's lock with
+ * interrupts disabled).
+ */
+void cbw_snap_access_end(struct cbw_snap *snap, struct cbw_read_io *io)
+{
+	unsigned long flags;
+	bool wake = false;
+
+	if (io->in_range) {
+		spin_lock_irqsave(&snap->lock, flags);
+		wake = __release_range(snap, &io->range);
+		spin_unlock_irqrestore(&snap->lock, flags);
+		io->in_range = false;
+	}
+	if (wake)
+		cbw_snap_wake(snap);
+	if (io->holds_ref) {
+		io->holds_ref = false;
+		percpu_ref_put(&snap->access_ref);
+	}
+}
+
+/**
+ * cbw_snap_work() - the worker: copies that ended or timed out, then the
+ * deferred guest writes, then the deferred snapshot-access bios.
+ * @work: the snapshot's work item.
+ *
+ * Context: the snapshot's workqueue; sleeps.
+ */
+void cbw_snap_work(struct work_struct *work)
+{
+	struct cbw_snap *snap = container_of(work, struct cbw_snap, worker);
+	struct bio_list writes, access;
+	struct bio *bio;
+	bool event;
+
+	event = process_events(snap);
+
+	spin_lock_irq(&snap->lock);
+	writes = snap->deferred;
+	bio_list_init(&snap->deferred);
+	access = snap->access_deferred;
+	bio_list_init(&snap->access_deferred);
+	spin_unlock_irq(&snap->lock);
+
+	while ((bio = bio_list_pop(&writes))) {
+		if (!process_write(snap, bio)) {
+			/* No copy struct: a copy in flight will wake us. */
+			bio_list_add_head(&writes, bio);
+			spin_lock_irq(&snap->lock);
+			bio_list_merge_head(&snap->deferred, &writes);
+			spin_unlock_irq(&snap->lock);
+			break;
+		}
+	}
+	while ((bio = bio_list_pop(&access)))
+		process_access(snap, bio);
+
+	if (event)
+		cbw_snap_event(snap);
+}

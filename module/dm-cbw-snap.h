@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-cbw: the snapshot's private state, shared by dm-cbw-core.c (life
+ * cycle, sets, status) and dm-cbw-io.c (the I/O paths and the copy
+ * engine).  The targets see only dm-cbw.h.
+ */
+#ifndef DM_CBW_SNAP_H
+#define DM_CBW_SNAP_H
+
+#include <linux/dm-kcopyd.h>
+#include <linux/kref.h>
+#include <linux/mempool.h>
+#include <linux/percpu-refcount.h>
+#include <linux/rcupdate.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "dm-cbw.h"
+#include "dm-cbw-bitmap.h"
+#include "dm-cbw-cow.h"
+
+/*
+ * enum snap_state - where the cbw target is in its life.
+ * @SNAP_NEW: constructed, never resumed: the sets may still change by
+ *	      message; not visible to snapshot-access.
+ * @SNAP_LIVE: resumed: snapshot reads flow.
+ * @SNAP_SUSPENDED: suspended: snapshot reads are parked.
+ * @SNAP_DEAD: destroyed: snapshot reads fail.
+ */
+enum snap_state {
+	SNAP_NEW,
+	SNAP_LIVE,
+	SNAP_SUSPENDED,
+	SNAP_DEAD,
+};
+
+/**
+ * struct cbw_snap - one copy-before-write snapshot.
+ * @kref: references: the cbw target, and each snapshot-access target.
+ * @ti: the cbw target, for dm events; NULL once it is destroyed.
+ * @origin: the origin device (owned by the cbw target).
+ * @cow: the COW device (owned by the cbw target).
+ * @origin_dev: the origin's device number; constant.
+ * @cow_dev: the COW device's number; constant.
+ * @md: the mapped device holding the cbw target.
+ * @chunk_shift: log2 of the chunk size in sectors.
+ * @sectors: size of the snapshot in sectors (the cbw target's length).
+ * @nr_chunks: number of chunks, the last one may be partial.
+ * @discard_passdown: discard freed slots on the COW device; constant.
+ * @low_water: free-slot count under which an event fires; constant.
+ * @node: entry in the list of snapshots; cbw_snaps_lock.
+ * @lock: protects the fields marked "@lock" and every change of
+ *	  @to_copy and @readable.
+ * @state: enum snap_state; @lock.
+ * @to_copy: bit set = chunk still to copy.  Changed under @lock; tested
+ *	     without it under rcu_read_lock() by the write fast path.
+ * @readable: bit set = chunk in the snapshot.  Changed and tested under
+ *	      @lock.
+ * @store: the COW store (slots and chunk-to-slot map).
+ * @broken: why the snapshot broke, CBW_OK if it did not; written under
+ *	    @lock, read with READ_ONCE() by the fast path.
+ * @first_error: the first copy failure; @lock.
+ * @low_fired: the low-water event fired and was not re-armed; @lock.
+ * @dropped: chunks dropped by the drop policy; @lock.
+ * @discarded: chunks dropped by snapshot discards; @lock.
+ * @policy: enum cbw_policy; WRITE_ONCE()/READ_ONCE().
+ * @timeout_ms: copy timeout, 0 = none; WRITE_ONCE()/READ_ONCE().
+ * @busy: interval tree of struct cbw_range; @lock.
+ * @deferred: cbw bios for the worker; @lock.
+ * @access_deferred: snapshot-access bios for the worker; @lock.
+ * @parked: snapshot-access bios waiting for the cbw target's resume;
+ *	    @lock.
+ * @events: copies that ended or timed out, for the worker; @lock.
+ * @wq: the worker's queue; @worker runs on it.
+ * @worker: runs cbw_snap_work().
+ * @kc: the kcopyd client doing the copies.
+ * @copy_pool: struct cbw_copy for copies in flight.
+ * @nr_copies: copies in flight (also timed-out ones still running);
+ *	       @copies_done is woken when it drops to 0.
+ * @copies_done: wait queue for suspend and destroy.
+ * @access_ref: counts snapshot-access bios in flight; live while @state
+ *		is SNAP_NEW or SNAP_LIVE.
+ * @access_drained: completed when @access_ref is dead and drained.
+ * @copies: copy jobs issued (statistics, atomic).
+ * @copy_errors: copy jobs failed or timed out (statistics, atomic).
+ * @timeouts: copies timed out (statistics, atomic).
+ * @waited: guest bios that waited (statistics, atomic).
+ * @wait_ns: their total wait (statistics, atomic).
+ * @origin_reads: snapshot reads from the origin (statistics, atomic).
+ * @cow_reads: snapshot reads from the COW device (statistics, atomic).
+ * @failed_reads: snapshot reads failed (statistics, atomic).
+ */
+struct cbw_snap {
+	struct kref kref;
+	struct dm_target *ti;
+	struct dm_dev *origin;
+	struct dm_dev *cow;
+	dev_t origin_dev;
+	dev_t cow_dev;
+	struct mapped_device *md;
+	unsigned int chunk_shift;
+	sector_t sectors;
+	u64 nr_chunks;
+	bool discard_passdown;
+	u64 low_water;
+
+	struct list_head node;
+
+	spinlock_t lock;		/* see the comment in dm-cbw-io.c */
+	enum snap_state state;
+	struct cbw_bitmap *to_copy;
+	struct cbw_bitmap *readable;
+	struct cbw_cow *store;
+	enum cbw_reason broken;
+	enum cbw_reason first_error;
+	bool low_fired;
+	u64 dropped;
+	u64 discarded;
+	enum cbw_policy policy;
+	unsigned int timeout_ms;
+	struct rb_root_cached busy;
+	struct bio_list deferred;
+	struct bio_list access_deferred;
+	struct bio_list parked;
+	struct list_head events;
+
+	struct workqueue_struct *wq;
+	struct work_struct worker;
+	struct dm_kcopyd_client *kc;
+	mempool_t copy_pool;
+	atomic_t nr_copies;
+	wait_queue_head_t copies_done;
+
+	struct percpu_ref access_ref;
+	struct completion access_drained;
+
+	atomic64_t copies;
+	atomic64_t copy_errors;
+	atomic64_t timeouts;
+	atomic64_t waited;
+	atomic64_t wait_ns;
+	atomic64_t origin_reads;
+	atomic64_t cow_reads;
+	atomic64_t failed_reads;
+};
+
+static inline u64 sector_to_chunk(struct cbw_snap *snap, sector_t s)
+{
+	return s >> snap->chunk_shift;
+}
+
+static inline sector_t chunk_to_sector(struct cbw_snap *snap, u64 c)
+{
+	return (sector_t)c << snap->chunk_shift;
+}
+
+/*
+ * Bitmap lookups.  The bitmaps free their nodes after an RCU grace period,
+ * so every lookup runs under rcu_read_lock(), with or without snap->lock.
+ */
+static inline u64 bm_next_set(const struct cbw_bitmap *bm, u64 from)
+{
+	u64 r;
+
+	rcu_read_lock();
+	r = cbw_bitmap_next_set(bm, from);
+	rcu_read_unlock();
+	return r;
+}
+
+static inline u64 bm_next_clear(const struct cbw_bitmap *bm, u64 from)
+{
+	u64 r;
+
+	rcu_read_lock();
+	r = cbw_bitmap_next_clear(bm, from);
+	rcu_read_unlock();
+	return r;
+}
+
+static inline bool bm_test(const struct cbw_bitmap *bm, u64 bit)
+{
+	bool r;
+
+	rcu_read_lock();
+	r = cbw_bitmap_test(bm, bit);
+	rcu_read_unlock();
+	return r;
+}
+
+/* dm-cbw-io.c */
+void cbw_snap_work(struct work_struct *work);
+size_t cbw_copy_size(void);
+void cbw_snap_event(struct cbw_snap *snap);
+void cbw_snap_wake(struct cbw_snap *snap);
+
+/* dm-cbw-core.c */
+s64 cbw_snap_change_bits(struct cbw_snap *snap, struct cbw_bitmap *bm,
+			 u64 start, u64 count, bool set);
+void cbw_snap_check_low_water(struct cbw_snap *snap);
+void cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason);
+
+#endif /* DM_CBW_SNAP_H */
