@@ -99,9 +99,10 @@ static int access_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot open cbw device";
 		goto bad_pin;
 	}
-	ac->snap = cbw_snap_lookup(dev);
+	ac->snap = cbw_snap_lookup(dev, &r);
 	if (!ac->snap) {
-		ti->error = "Not a live cbw device";
+		ti->error = r == -EBUSY ? "cbw device is in incremental set-up" :
+					  "Not a live cbw device";
 		r = -EINVAL;
 		goto bad_lookup;
 	}

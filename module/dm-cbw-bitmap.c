@@ -970,7 +970,6 @@ s64 cbw_bitmap_clear(struct cbw_bitmap *bm, u64 start, u64 count)
 
 int cbw_bitmap_grow(struct cbw_bitmap *bm, u64 nbits, gfp_t gfp)
 {
-	unsigned int height = height_for(nbits);
 	struct cbw_op op = {
 		.start = bm->nbits,
 		.end = min(nbits, level_span(bm->height)),
@@ -978,13 +977,14 @@ int cbw_bitmap_grow(struct cbw_bitmap *bm, u64 nbits, gfp_t gfp)
 		.set = false,
 	};
 	void *root = slot_load(&bm->root);
-	unsigned int level;
+	unsigned int height, level;
 	int r;
 
 	if (nbits < bm->nbits || nbits > CBW_BITMAP_MAX_BITS)
 		return -EINVAL;
 	if (nbits == bm->nbits)
 		return 0;
+	height = height_for(nbits);
 
 	/*
 	 * The old padding that becomes live may hold set bits (a FULL tag

@@ -15,6 +15,7 @@
  */
 
 #include <linux/blkdev.h>
+#include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
@@ -187,31 +188,40 @@ static dev_t md_dev(struct mapped_device *md)
 /**
  * cbw_snap_lookup() - find the live snapshot of a cbw device.
  * @dev: the cbw device's number.
+ * @error: why there is none: -ENODEV (not a cbw device that has been
+ *	   resumed) or -EBUSY (in incremental set-up).
  *
  * While a table replaces another, both may be listed: the newest one that
  * has been resumed wins.
  *
  * Context: process context; takes a mutex.
  * Return: the snapshot with a reference taken (cbw_snap_put() it), or
- * NULL if @dev is not a cbw device that has been resumed.
+ * NULL.
  */
-struct cbw_snap *cbw_snap_lookup(dev_t dev)
+struct cbw_snap *cbw_snap_lookup(dev_t dev, int *error)
 {
 	struct cbw_snap *snap, *found = NULL;
 	enum snap_state state;
+	bool setup;
 
+	*error = -ENODEV;
 	mutex_lock(&cbw_snaps_lock);
 	list_for_each_entry_reverse(snap, &cbw_snaps, node) {
 		if (md_dev(snap->md) != dev)
 			continue;
 		spin_lock_irq(&snap->lock);
 		state = snap->state;
+		setup = snap->setup;
 		spin_unlock_irq(&snap->lock);
-		if (state == SNAP_LIVE || state == SNAP_SUSPENDED) {
-			kref_get(&snap->kref);
-			found = snap;
+		if (state != SNAP_LIVE && state != SNAP_SUSPENDED)
+			continue;
+		if (setup) {
+			*error = -EBUSY;
 			break;
 		}
+		kref_get(&snap->kref);
+		found = snap;
+		break;
 	}
 	mutex_unlock(&cbw_snaps_lock);
 	return found;
@@ -293,6 +303,8 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	INIT_LIST_HEAD(&snap->node);
 	spin_lock_init(&snap->lock);
 	snap->state = SNAP_NEW;
+	snap->setup = opts->incremental;
+	bio_list_init(&snap->held);
 	snap->busy = RB_ROOT_CACHED;
 	bio_list_init(&snap->deferred);
 	bio_list_init(&snap->access_deferred);
@@ -577,17 +589,70 @@ int cbw_snap_break(struct cbw_snap *snap)
 }
 
 /**
+ * cbw_snap_start() - end the incremental set-up.
+ * @snap: the snapshot.
+ *
+ * The guest writes held during the set-up go on (their copy timeout
+ * counts from now); snapshot-access targets can find the snapshot.
+ *
+ * Context: any; takes snap->lock with interrupts disabled.
+ * Return: 0, or -EINVAL if the snapshot is not in set-up.
+ */
+int cbw_snap_start(struct cbw_snap *snap)
+{
+	struct cbw_write_io *wio;
+	unsigned long flags;
+	struct bio *bio;
+	u64 now = ktime_get_ns();
+
+	spin_lock_irqsave(&snap->lock, flags);
+	if (!snap->setup) {
+		spin_unlock_irqrestore(&snap->lock, flags);
+		return -EINVAL;
+	}
+	WRITE_ONCE(snap->setup, false);
+	bio_list_for_each(bio, &snap->held) {
+		wio = dm_per_bio_data(bio, sizeof(*wio));
+		wio->start_ns = now;
+		wio->waited = false;
+	}
+	bio_list_merge(&snap->deferred, &snap->held);
+	bio_list_init(&snap->held);
+	spin_unlock_irqrestore(&snap->lock, flags);
+	cbw_snap_wake(snap);
+	return 0;
+}
+
+/**
+ * cbw_snap_presuspend() - a suspend ends the incremental set-up.
+ * @snap: the snapshot.
+ *
+ * The device-mapper core waits for the guest writes in flight, so the
+ * ones held for the set-up must go on.
+ *
+ * Context: process context (the presuspend hook).
+ */
+void cbw_snap_presuspend(struct cbw_snap *snap)
+{
+	if (!cbw_snap_start(snap))
+		DMINFO("suspend ended the incremental set-up");
+}
+
+/**
  * cbw_snap_change_set() - add chunks to the snapshot, or remove them.
  * @snap: the snapshot.
  * @first: the first chunk.
  * @last: the last chunk, at least @first and below the chunk count.
  * @add: add the chunks (to copy), or remove them.
  *
- * Only before the first resume: afterwards the origin has changed.
+ * Only during the incremental set-up: guest writes are held, so the
+ * origin still holds the data of the point in time.  Only one message
+ * runs at a time on a target, and the worker changes no bitmap while
+ * every write is held (no copy runs), so nothing else changes them.
  *
  * Context: process context (a message); may sleep.
- * Return: 0, -EBUSY if the target has been resumed, or -ENOMEM (the sets
- * may then hold part of the range).
+ * Return: 0, -EBUSY if not in set-up, or -ENOMEM (the sets may then hold
+ * part of the range).
  */
 int cbw_snap_change_set(struct cbw_snap *snap, u64 first, u64 last, bool add)
 {
@@ -595,7 +660,7 @@ int cbw_snap_change_set(struct cbw_snap *snap, u64 first, u64 last, bool add)
 	int r = -EBUSY;
 
 	spin_lock_irq(&snap->lock);
-	if (snap->state == SNAP_NEW)
+	if (snap->setup)
 		r = 0;
 	spin_unlock_irq(&snap->lock);
 	if (r)
@@ -711,7 +776,7 @@ void cbw_snap_get_stats(struct cbw_snap *snap, struct cbw_snap_stats *st)
 	st->to_copy = cbw_bitmap_weight(snap->to_copy);
 	st->dropped = snap->dropped;
 	st->discarded = snap->discarded;
-	st->setup = snap->state == SNAP_NEW;
+	st->setup = snap->setup;
 	st->broken = snap->broken;
 	st->first_error = snap->first_error;
 	st->valid = snap->state != SNAP_DEAD && snap->broken == CBW_OK;

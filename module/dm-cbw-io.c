@@ -685,7 +685,8 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
  *
  * A bio whose chunks need no copy (copied, outside the snapshot, or the
  * snapshot is broken) is remapped to the origin with no lock taken and no
- * allocation.  Any other bio goes to the worker.
+ * allocation.  Any other bio goes to the worker; during an incremental
+ * set-up every bio waits for its end.
  *
  * Context: the cbw target's map function; does not sleep.
  * Return: DM_MAPIO_REMAPPED or DM_MAPIO_SUBMITTED.
@@ -696,6 +697,16 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
 	unsigned long flags;
 	u64 first, last;
 	bool copy;
+
+	if (unlikely(READ_ONCE(snap->setup))) {
+		spin_lock_irqsave(&snap->lock, flags);
+		if (snap->setup) {
+			bio_list_add(&snap->held, bio);
+			spin_unlock_irqrestore(&snap->lock, flags);
+			return DM_MAPIO_SUBMITTED;
+		}
+		spin_unlock_irqrestore(&snap->lock, flags);
+	}
 
 	bio_chunks(snap, bio, &first, &last);
 	copy = !READ_ONCE(snap->broken) && any_to_copy(snap, first, last);

@@ -23,8 +23,7 @@
 
 /*
  * enum snap_state - where the cbw target is in its life.
- * @SNAP_NEW: constructed, never resumed: the sets may still change by
- *	      message; not visible to snapshot-access.
+ * @SNAP_NEW: constructed, never resumed; not visible to snapshot-access.
  * @SNAP_LIVE: resumed: snapshot reads flow.
  * @SNAP_SUSPENDED: suspended: snapshot reads are parked.
  * @SNAP_DEAD: destroyed: snapshot reads fail.
@@ -54,6 +53,10 @@ enum snap_state {
  * @lock: protects the fields marked "@lock" and every change of
  *	  @to_copy and @readable.
  * @state: enum snap_state; @lock.
+ * @setup: incremental set-up: guest writes are held on @held until it
+ *	   ends; written under @lock, read with READ_ONCE() by the map
+ *	   function (which looks again under @lock).
+ * @held: guest writes held during the set-up; @lock.
  * @to_copy: bit set = chunk still to copy.  Changed under @lock; tested
  *	     without it under rcu_read_lock() by the write fast path.
  * @readable: bit set = chunk in the snapshot.  Changed and tested under
@@ -110,6 +113,8 @@ struct cbw_snap {
 
 	spinlock_t lock;		/* see the comment in dm-cbw-io.c */
 	enum snap_state state;
+	bool setup;
+	struct bio_list held;
 	struct cbw_bitmap *to_copy;
 	struct cbw_bitmap *readable;
 	struct cbw_cow *store;

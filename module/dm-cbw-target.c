@@ -219,7 +219,9 @@ static void free_features(struct cbw_c *cc)
  *	timeout <ms>		copy timeout, 0 = none (the default), at
  *				most one day
  *	on_error <policy>	fail (the default), break or drop
- *	incremental		start with an empty snapshot set
+ *	incremental		start with an empty snapshot set, in set-up:
+ *				guest writes wait until the "start" message
+ *				(or a suspend) while "add" messages build it
  *	no_discard_passdown	do not discard freed COW slots
  *	low_water <chunks>	a dm event when fewer COW slots are free
  *
@@ -379,7 +381,7 @@ static const char *state_word(const struct cbw_snap_stats *st)
  * <timeout ms> <copies> <copy errors> <timeouts> <waited bios> <wait ms>
  * <tracking bytes>
  *
- * state: setup (never resumed), active, or broken:<reason>.
+ * state: setup (incremental set-up), active, or broken:<reason>.
  * first error: "-", or the reason of the first failed copy.
  */
 static void cbw_status(struct dm_target *ti, status_type_t type,
@@ -465,7 +467,8 @@ static int message_ranges(struct cbw_c *cc, unsigned int argc, char **argv,
 		parse_range(cc, argv[i], &first, &last);
 		r = cbw_snap_change_set(cc->snap, first, last, add);
 		if (r == -EBUSY) {
-			DMERR("message %s: only before the first resume", argv[0]);
+			DMERR("message %s: only during the incremental set-up",
+			      argv[0]);
 			return r;
 		}
 		if (r) {
@@ -514,8 +517,9 @@ static int message_map(struct cbw_c *cc, unsigned int argc, char **argv,
  *   timeout <ms>		the copy timeout, 0 = none
  *   on_error <policy>		fail, break or drop
  *   break			break the snapshot now
- *   add <range>+		add chunks (before the first resume)
- *   remove <range>+		remove chunks (before the first resume)
+ *   add <range>+		add chunks (incremental set-up only)
+ *   remove <range>+		remove chunks (incremental set-up only)
+ *   start			end the incremental set-up
  *   map [<chunk>]		the chunks in the snapshot (result text)
  *
  * A range is "N" or "N-M" (chunk numbers, inclusive).
@@ -550,6 +554,13 @@ static int cbw_message(struct dm_target *ti, unsigned int argc, char **argv,
 		}
 		return cbw_snap_break(cc->snap);
 	}
+	if (!strcasecmp(argv[0], "start")) {
+		if (argc != 1 || cbw_snap_start(cc->snap)) {
+			DMERR("message start: not in incremental set-up");
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (!strcasecmp(argv[0], "add"))
 		return message_ranges(cc, argc, argv, true);
 	if (!strcasecmp(argv[0], "remove"))
@@ -566,6 +577,13 @@ static void cbw_postsuspend(struct dm_target *ti)
 	struct cbw_c *cc = ti->private;
 
 	cbw_snap_postsuspend(cc->snap);
+}
+
+static void cbw_presuspend(struct dm_target *ti)
+{
+	struct cbw_c *cc = ti->private;
+
+	cbw_snap_presuspend(cc->snap);
 }
 
 static int cbw_preresume(struct dm_target *ti)
@@ -600,6 +618,7 @@ static struct target_type cbw_target = {
 	.map = cbw_map,
 	.status = cbw_status,
 	.message = cbw_message,
+	.presuspend = cbw_presuspend,
 	.postsuspend = cbw_postsuspend,
 	.preresume = cbw_preresume,
 	.resume = cbw_resume,

@@ -127,7 +127,7 @@ struct cbw_read_io {
  * @dropped: chunks that left the snapshot because their copy failed.
  * @slots_used: COW slots in use (copied, and copies in flight).
  * @slots_total: COW slots on the COW device.
- * @setup: never resumed yet (incremental set-up is still possible).
+ * @setup: in incremental set-up (guest writes are held).
  * @broken: the snapshot is broken (CBW_OK if not).
  * @first_error: the first copy failure, CBW_OK if none.
  * @policy: the current error policy.
@@ -175,10 +175,11 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 		    const struct cbw_options *opts, struct cbw_snap **snapp);
 void cbw_snap_destroy(struct cbw_snap *snap);
 void cbw_snap_put(struct cbw_snap *snap);
+void cbw_snap_presuspend(struct cbw_snap *snap);
 void cbw_snap_preresume(struct cbw_snap *snap);
 void cbw_snap_resume(struct cbw_snap *snap);
 void cbw_snap_postsuspend(struct cbw_snap *snap);
-struct cbw_snap *cbw_snap_lookup(dev_t dev);
+struct cbw_snap *cbw_snap_lookup(dev_t dev, int *error);
 
 int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio);
 int cbw_snap_map_access(struct cbw_snap *snap, struct bio *bio,
@@ -189,6 +190,7 @@ int cbw_snap_set_timeout(struct cbw_snap *snap, unsigned int ms);
 int cbw_snap_set_policy(struct cbw_snap *snap, enum cbw_policy policy);
 int cbw_snap_break(struct cbw_snap *snap);
 int cbw_snap_change_set(struct cbw_snap *snap, u64 first, u64 last, bool add);
+int cbw_snap_start(struct cbw_snap *snap);
 u64 cbw_snap_next_readable(struct cbw_snap *snap, u64 from, u64 *end);
 
 sector_t cbw_snap_chunk_sectors(struct cbw_snap *snap);
