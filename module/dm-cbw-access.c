@@ -209,7 +209,7 @@ static void access_status(struct dm_target *ti, status_type_t type,
 	switch (type) {
 	case STATUSTYPE_INFO:
 		cbw_snap_get_stats(ac->snap, &st);
-		state = st.valid ? "valid" : st.broken ? "broken" : "invalid";
+		state = st.dead ? "invalid" : st.broken ? "broken" : "valid";
 		DMEMIT("%s %llu %llu %llu", state, st.origin_reads,
 		       st.cow_reads, st.failed_reads);
 		break;

@@ -95,7 +95,7 @@ const char *cbw_reason_name(enum cbw_reason reason)
  *
  * One bitmap operation under snap->lock; the nodes it may need are
  * allocated beforehand, without the lock.  Only one thread changes the
- * bitmaps at a time (the worker, or a message before the first resume),
+ * bitmaps at a time (the worker, or a message during the incremental set-up),
  * so the reserve filled here is still there when the lock is taken.
  *
  * Context: process context; sleeps.
@@ -157,8 +157,9 @@ void cbw_snap_check_low_water(struct cbw_snap *snap)
  * origin and no copy starts.  The caller raises the dm event.
  *
  * Context: any; takes snap->lock with interrupts disabled.
+ * Return: true if it broke now, false if it was broken already.
  */
-void cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason)
+bool cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason)
 {
 	unsigned long flags;
 	bool now = false;
@@ -173,6 +174,7 @@ void cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason)
 	spin_unlock_irqrestore(&snap->lock, flags);
 	if (now)
 		DMERR("snapshot broken: %s", cbw_reason_name(reason));
+	return now;
 }
 
 /*
@@ -580,9 +582,8 @@ int cbw_snap_set_policy(struct cbw_snap *snap, enum cbw_policy policy)
  */
 int cbw_snap_break(struct cbw_snap *snap)
 {
-	if (READ_ONCE(snap->broken))
+	if (!cbw_snap_do_break(snap, CBW_USER))
 		return -EALREADY;
-	cbw_snap_do_break(snap, CBW_USER);
 	cbw_snap_event(snap);
 	cbw_snap_wake(snap);
 	return 0;
@@ -779,7 +780,7 @@ void cbw_snap_get_stats(struct cbw_snap *snap, struct cbw_snap_stats *st)
 	st->setup = snap->setup;
 	st->broken = snap->broken;
 	st->first_error = snap->first_error;
-	st->valid = snap->state != SNAP_DEAD && snap->broken == CBW_OK;
+	st->dead = snap->state == SNAP_DEAD;
 	st->memory = cbw_bitmap_bytes(snap->readable) +
 		     cbw_bitmap_bytes(snap->to_copy) + cbw_cow_bytes(snap->store);
 	spin_unlock_irqrestore(&snap->lock, flags);

@@ -5,13 +5,13 @@
  *
  * Slot N is sectors [N << chunk_shift, (N + 1) << chunk_shift) of the COW
  * device.  The store knows nothing about I/O: the snapshot decides when a
- * slot is written, published, unpublished and freed (see dm-cbw-core.c for
+ * slot is written, published, unpublished and freed (see dm-cbw-io.c for
  * why a reader never sees a slot's earlier contents).
  *
  * Concurrency: allocation, freeing and growing are serialised by the
  * store's own mutex (process context).  cbw_cow_map() and cbw_cow_unmap()
- * are called by one thread at a time (the snapshot's worker, or a message
- * before the first resume); cbw_cow_lookup() may run at any time, from
+ * are called by one thread at a time (the snapshot's worker);
+ * cbw_cow_lookup() may run at any time, from
  * any context.
  */
 #ifndef DM_CBW_COW_H

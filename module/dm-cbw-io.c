@@ -22,8 +22,9 @@
  *
  * Synchronisation.  snap->lock (a spinlock, taken with interrupts off)
  * protects the busy tree, the bio lists, and every change of the two
- * bitmaps.  Only the worker changes the bitmaps once the snapshot is live
- * (before that, only messages do, and no I/O flows).  So the worker may
+ * bitmaps.  Only the worker changes the bitmaps once the snapshot has
+ * started (during an incremental set-up only messages do, and every
+ * guest write is held).  So the worker may
  * look at the bitmaps without the lock, and a bit it saw stays as it was
  * until the worker itself changes it.
  *
@@ -51,11 +52,15 @@
  * The map functions never sleep or allocate: bios that need work are put
  * on lists for the worker; per-bio data carries what a read needs.
  *
- * Timeouts.  A copy has a deadline: the first bio's arrival plus the
- * timeout.  If the copy has not ended by then, the worker applies the
- * error policy to it at once (the bios waiting on it fail or go on), and
- * the kcopyd jobs finish in the background; their slots are freed when
- * they do, and suspend and destroy wait for them (@nr_copies).
+ * Timeouts.  A copy has a deadline: its start plus the timeout.  If the
+ * copy has not ended by then, the worker applies the error policy to it
+ * at once (the bios waiting on it fail or go on), and the kcopyd jobs
+ * finish in the background: with CBW_FAIL_WRITE the interval stays busy
+ * and a late success still publishes the slots (the origin did not
+ * change: every write on it failed); otherwise the data is thrown away.
+ * Their slots are freed when they end, and suspend and destroy wait for
+ * them (@nr_copies).  Time a bio spends waiting for a snapshot read
+ * before its copy starts is not part of the copy's timeout.
  */
 
 #include <linux/blkdev.h>
@@ -352,8 +357,11 @@ static void note_error(struct cbw_snap *snap, enum cbw_reason reason)
 
 /*
  * The drop policy: the chunks of [first, last] that are still to copy
- * leave the snapshot.  Without the memory to do so, the snapshot breaks.
- * Return: true if any chunk was dropped.
+ * leave the snapshot.  Without the memory to do so, the snapshot breaks
+ * (a chunk may then be left neither to copy nor in a slot, but readable:
+ * no read of a broken snapshot gets that far).  The copy's interval is
+ * busy, so no read sees the chunks half-way.  Return: true if a dm event
+ * is due.
  */
 static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
 {
@@ -362,11 +370,10 @@ static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
 	for (s = bm_next_set(snap->to_copy, first); s <= last;
 	     s = bm_next_set(snap->to_copy, e)) {
 		e = min(bm_next_clear(snap->to_copy, s), last + 1);
-		if (cbw_snap_change_bits(snap, snap->readable, s, e - s, false) < 0 ||
-		    cbw_snap_change_bits(snap, snap->to_copy, s, e - s, false) < 0) {
-			cbw_snap_do_break(snap, CBW_NOMEM);
-			return true;
-		}
+		/* to_copy first: "to copy" implies "readable" at every step. */
+		if (cbw_snap_change_bits(snap, snap->to_copy, s, e - s, false) < 0 ||
+		    cbw_snap_change_bits(snap, snap->readable, s, e - s, false) < 0)
+			return cbw_snap_do_break(snap, CBW_NOMEM);
 		n += e - s;
 	}
 	spin_lock_irq(&snap->lock);
@@ -394,6 +401,8 @@ static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
 	struct bio *bio;
 
 	note_error(snap, reason);
+	if (READ_ONCE(snap->broken))
+		policy = CBW_BREAK;	/* nothing to protect any more */
 	if (applied)
 		*applied = policy;
 	switch (policy) {
@@ -406,8 +415,7 @@ static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
 			fail_write(snap, bio, reason_status(reason));
 		return false;
 	case CBW_BREAK:
-		cbw_snap_do_break(snap, reason);
-		return true;
+		return cbw_snap_do_break(snap, reason);
 	case CBW_DROP:
 		return drop_chunks(snap, copy->range.start, copy->range.last);
 	}
@@ -565,22 +573,15 @@ out:
 	return CBW_OK;
 }
 
-static void issue_copy(struct cbw_snap *snap, struct cbw_copy *copy,
-		       u64 start_ns)
+static void issue_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	unsigned int timeout_ms = READ_ONCE(snap->timeout_ms);
 	struct dm_io_region from, to;
-	unsigned long delay;
 	unsigned int i;
-	u64 elapsed;
 
 	atomic_set(&copy->pending, copy->nr_runs + 1);
-	if (timeout_ms) {
-		elapsed = ktime_get_ns() - start_ns;
-		delay = msecs_to_jiffies(timeout_ms);
-		delay -= min_t(unsigned long, delay - 1, nsecs_to_jiffies(elapsed));
-		mod_timer(&copy->timer, jiffies + delay);
-	}
+	if (timeout_ms)
+		mod_timer(&copy->timer, jiffies + msecs_to_jiffies(timeout_ms));
 	for (i = 0; i < copy->nr_runs; i++) {
 		struct cbw_run *run = &copy->runs[i];
 		sector_t first = chunk_to_sector(snap, run->chunk);
@@ -663,7 +664,7 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 
 	reason = plan_copy(snap, copy);
 	if (reason == CBW_OK) {
-		issue_copy(snap, copy, wio->start_ns);
+		issue_copy(snap, copy);
 		return true;
 	}
 
@@ -884,11 +885,22 @@ static void process_discard(struct cbw_snap *snap, struct bio *bio,
 	io->in_range = true;
 	spin_unlock_irq(&snap->lock);
 
+	/*
+	 * to_copy first, so that "to copy" implies "readable" at every step.
+	 * If the second step fails, copied-looking chunks without a slot
+	 * would be readable: break the snapshot rather.
+	 */
+	if (cbw_snap_change_bits(snap, snap->to_copy, first, last - first + 1,
+				 false) < 0) {
+		end_access(bio, BLK_STS_IOERR);
+		return;
+	}
 	n = cbw_snap_change_bits(snap, snap->readable, first, last - first + 1,
 				 false);
-	if (n < 0 || cbw_snap_change_bits(snap, snap->to_copy, first,
-					  last - first + 1, false) < 0) {
-		end_access(bio, BLK_STS_RESOURCE);
+	if (n < 0) {
+		if (cbw_snap_do_break(snap, CBW_NOMEM))
+			cbw_snap_event(snap);
+		end_access(bio, BLK_STS_IOERR);
 		return;
 	}
 	spin_lock_irq(&snap->lock);

@@ -205,6 +205,6 @@ void cbw_snap_wake(struct cbw_snap *snap);
 s64 cbw_snap_change_bits(struct cbw_snap *snap, struct cbw_bitmap *bm,
 			 u64 start, u64 count, bool set);
 void cbw_snap_check_low_water(struct cbw_snap *snap);
-void cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason);
+bool cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason);
 
 #endif /* DM_CBW_SNAP_H */

@@ -368,7 +368,7 @@ static const char *state_word(const struct cbw_snap_stats *st)
 		[CBW_USER] = "broken:user",
 	};
 
-	if (st->setup)
+	if (st->setup && !st->broken)
 		return "setup";
 	return broken[st->broken];
 }

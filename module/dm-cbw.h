@@ -141,8 +141,9 @@ struct cbw_read_io {
  * @cow_reads: snapshot reads served from the COW device.
  * @failed_reads: snapshot reads failed (outside the snapshot, broken).
  * @discarded: chunks that left the snapshot by snapshot discard.
- * @memory: bytes of chunk tracking memory (bitmaps and slot map).
- * @valid: false once the cbw target is gone; every read fails then.
+ * @memory: bytes held by the bitmaps (the slot map's xarray is not
+ *	    counted).
+ * @dead: the cbw target is gone; every read fails.
  */
 struct cbw_snap_stats {
 	u64 chunks;
@@ -167,7 +168,7 @@ struct cbw_snap_stats {
 	u64 failed_reads;
 	u64 discarded;
 	u64 memory;
-	bool valid;
+	bool dead;
 };
 
 int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
