@@ -17,8 +17,8 @@
  * The tree has a fixed height over [0, 2^(9 + 5 * height)) bits; the
  * height is the smallest (at least 1) that covers the bitmap's size.
  *
- *   - A leaf (level 0) holds 512 bits: 8 words of 64 bits, one cache
- *     line.
+ *   - A leaf (level 0) holds 512 bits: 8 words of 64 bits, a cache
+ *     line's worth.
  *   - An interior node of level L >= 1 has 32 slots, each covering
  *     2^(9 + 5 * (L - 1)) bits, so that the node covers 2^(9 + 5 * L).
  *   - A slot holds a pointer to a node of the level below, or one of two
@@ -92,7 +92,10 @@
  *     from the root and looks at no more than 32 slots per node on them:
  *     O(32 * h).  Nodes below slots covered whole are counted (for the
  *     number of changed bits) and freed: O(those nodes), which is memory
- *     the bitmap gives back.  Setting all of 2^34 bits touches one slot.
+ *     the bitmap gives back, at one call_rcu() each, all under the
+ *     caller's lock; callers that may change a large, fragmented range
+ *     at once should cut it into steps.  Setting all of 2^34 bits of a
+ *     bitmap that is all clear touches one slot.
  *   - cbw_bitmap_weight(), size(), bytes(): O(1).
  *   - Memory: a leaf is 80 bytes (64 of bits, 16 of rcu_head), an
  *     interior node 288 (256 of slots, the map, the level, rcu_head).

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Userspace shim: RCU.
+ *
+ * By default readers cost nothing and call_rcu() runs its callback at
+ * once (the tests are single-threaded: a writer that touched a node after
+ * handing it to call_rcu() is caught by AddressSanitizer).
+ *
+ * With shim_rcu_defer set, the concurrency test's reader threads
+ * register (shim_rcu_register()), rcu_read_lock()/unlock() bump a
+ * per-thread counter (odd: inside), call_rcu() queues, and
+ * shim_rcu_sync() - a grace period - waits until every reader has been
+ * seen outside a read-side section, then runs what was queued before.
+ */
+#ifndef SHIM_LINUX_RCUPDATE_H
+#define SHIM_LINUX_RCUPDATE_H
+
+#include <linux/compiler.h>
+#include <linux/types.h>
+
+struct rcu_head {
+	struct rcu_head *next;
+	void (*func)(struct rcu_head *head);
+};
+
+struct shim_rcu_reader {
+	unsigned long ctr;
+	int depth;
+};
+
+extern bool shim_rcu_defer;
+extern __thread struct shim_rcu_reader *shim_rcu_self;
+
+static inline void rcu_read_lock(void)
+{
+	struct shim_rcu_reader *r = shim_rcu_self;
+
+	if (r && !r->depth++)
+		__atomic_fetch_add(&r->ctr, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline void rcu_read_unlock(void)
+{
+	struct shim_rcu_reader *r = shim_rcu_self;
+
+	if (r && !--r->depth)
+		__atomic_fetch_add(&r->ctr, 1, __ATOMIC_SEQ_CST);
+}
+
+#define rcu_dereference(p)		__atomic_load_n(&(p), __ATOMIC_CONSUME)
+#define rcu_dereference_protected(p, c)	((void)(c), (p))
+#define rcu_assign_pointer(p, v) do {					\
+	__atomic_store_n(&(p), (v), __ATOMIC_RELEASE);			\
+	shim_preempt_point();						\
+} while (0)
+#define RCU_INIT_POINTER(p, v)		WRITE_ONCE(p, v)
+
+void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *head));
+void rcu_barrier(void);
+void shim_rcu_register(struct shim_rcu_reader *r);
+void shim_rcu_unregister(struct shim_rcu_reader *r);
+void shim_rcu_sync(void);
+
+#endif
