@@ -312,6 +312,7 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	bio_list_init(&snap->access_deferred);
 	bio_list_init(&snap->parked);
 	INIT_LIST_HEAD(&snap->events);
+	snap->seq_next = U64_MAX;
 	INIT_WORK(&snap->worker, cbw_snap_work);
 	atomic_set(&snap->nr_copies, 0);
 	init_waitqueue_head(&snap->copies_done);

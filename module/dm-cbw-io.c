@@ -15,8 +15,11 @@
  * which marks the chunk interval busy (a struct cbw_copy in the busy
  * tree), allocates COW slots and copies the to-copy chunks of the
  * interval with kcopyd (one job per run of adjacent chunks in adjacent
- * slots, at most MAX_COPY_SECTORS per step).  Bios that touch a busy
- * interval wait on it.  When the copy ends the worker publishes the slots,
+ * slots, at most MAX_COPY_SECTORS per step).  A step that starts where the
+ * previous one ended belongs to a sequential stream and copies ahead of
+ * its bio, twice as far as the previous step, so that a stream of small
+ * writes makes few large copies.  Bios that touch a busy interval wait on
+ * it.  When the copy ends the worker publishes the slots,
  * clears the to-copy bits and sends the waiting bios round again: they
  * now go to the origin.
  *
@@ -76,6 +79,20 @@
 
 /* kcopyd jobs in one copy step; a step ends early when they run out. */
 #define MAX_RUNS		8
+
+/*
+ * Copy-ahead: a copy step that starts where the previous one ended is a
+ * sequential stream; it copies ahead of the bio, twice as far as the
+ * previous step did, up to a whole step.
+ */
+static u64 copy_ahead(struct cbw_snap *snap, u64 start, u64 end, u64 step)
+{
+	u64 window = 1;
+
+	if (start == snap->seq_next)
+		window = clamp(snap->seq_window * 2, 1ULL, step);
+	return max(end, min(start + window, snap->nr_chunks) - 1);
+}
 
 struct cbw_copy;
 
@@ -611,7 +628,7 @@ static void issue_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 static bool process_write(struct cbw_snap *snap, struct bio *bio)
 {
 	struct cbw_write_io *wio = dm_per_bio_data(bio, sizeof(*wio));
-	u64 first, last, start, end, step;
+	u64 first, last, start, end, step, ahead;
 	enum cbw_reason reason;
 	struct cbw_copy *copy;
 	struct cbw_range *r;
@@ -629,6 +646,7 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	step = max_t(u64, MAX_COPY_SECTORS >> snap->chunk_shift, 1);
 	start = bm_next_set(snap->to_copy, first);
 	end = min(last, start + step - 1);
+	ahead = copy_ahead(snap, start, end, step);
 	memset(copy, 0, sizeof(*copy));
 	copy->snap = snap;
 	INIT_LIST_HEAD(&copy->event);
@@ -656,6 +674,9 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 		mempool_free(copy, &snap->copy_pool);
 		return true;
 	}
+	/* Copy ahead only into chunks that nothing else holds. */
+	if (ahead > end && !busy_tree_iter_first(&snap->busy, end + 1, ahead))
+		copy->range.last = ahead;
 	bio_list_add(&copy->range.waiters, bio);
 	wio->waited = true;
 	busy_tree_insert(&copy->range, &snap->busy);
@@ -663,12 +684,24 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	atomic_inc(&snap->nr_copies);
 
 	reason = plan_copy(snap, copy);
+	snap->seq_next = copy->range.last + 1;
+	snap->seq_window = copy->range.last + 1 - start;
 	if (reason == CBW_OK) {
 		issue_copy(snap, copy);
 		return true;
 	}
 
-	/* Not even one job: the copy failed before it began. */
+	/*
+	 * Not even one job: the copy failed before it began.  The policy
+	 * applies to the bio's chunks, not to those copied ahead.
+	 */
+	if (copy->range.last > end) {
+		spin_lock_irq(&snap->lock);
+		busy_tree_remove(&copy->range, &snap->busy);
+		copy->range.last = end;
+		busy_tree_insert(&copy->range, &snap->busy);
+		spin_unlock_irq(&snap->lock);
+	}
 	copy->reason = reason;
 	atomic64_inc(&snap->copy_errors);
 	DMERR_LIMIT("no copy of chunks %llu-%llu: %s", start, end,

@@ -76,6 +76,8 @@ enum snap_state {
  * @parked: snapshot-access bios waiting for the cbw target's resume;
  *	    @lock.
  * @events: copies that ended or timed out, for the worker; @lock.
+ * @seq_next: the chunk after the last copy step (worker only).
+ * @seq_window: the copy-ahead window in chunks (worker only).
  * @wq: the worker's queue; @worker runs on it.
  * @worker: runs cbw_snap_work().
  * @kc: the kcopyd client doing the copies.
@@ -130,6 +132,8 @@ struct cbw_snap {
 	struct bio_list access_deferred;
 	struct bio_list parked;
 	struct list_head events;
+	u64 seq_next;
+	u64 seq_window;
 
 	struct workqueue_struct *wq;
 	struct work_struct worker;

@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+DESCRIPTION="no memory for bitmap nodes (failslab): copies fail by policy, the snapshot stays sound, no crash"
+
+FS=/sys/kernel/debug/failslab
+CACHES=(dm_cbw_bitmap_leaf dm_cbw_bitmap_node)
+
+requires() {
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	[ -d "$FS" ] || { _skip_reason "kernel without failslab (make check-debug runs this)"; return 1; }
+	[ -e /sys/kernel/slab/${CACHES[0]}/failslab ] ||
+		{ _skip_reason "no SLUB sysfs for the bitmap caches"; return 1; }
+}
+
+# Fail every allocation from the bitmap's node caches, and only those.
+failslab_on() {
+	local c
+	for c in "${CACHES[@]}"; do
+		echo 1 >/sys/kernel/slab/$c/failslab 2>/dev/null ||
+			_die "cannot mark $c for failslab (merged with another cache?)"
+	done
+	echo Y >$FS/cache-filter
+	echo N >$FS/ignore-gfp-wait
+	echo 0 >$FS/verbose
+	echo -1 >$FS/times
+	echo 0 >$FS/interval
+	echo 100 >$FS/probability
+}
+
+failslab_off() {
+	local c
+	echo 0 >$FS/probability
+	for c in "${CACHES[@]}"; do
+		echo 0 >/sys/kernel/slab/$c/failslab 2>/dev/null
+	done
+}
+
+test_main() {
+	local sz
+
+	_brd_setup 2 16
+	sz=$(_size_sectors /dev/ram0)
+	_pattern_write /dev/ram0 0 1M 0x11
+	_on_cleanup failslab_off
+
+	_dm_create fault "0 $sz cbw /dev/ram0 /dev/ram1 8"
+	_dm_create fault-snap "0 $sz snapshot-access /dev/mapper/fault" --readonly
+
+	# The first copy splits the all-set bitmaps: it needs nodes.
+	failslab_on
+	if qemu-io -f raw -n -c "write -P 0x22 0 4k" /dev/mapper/fault >/dev/null 2>&1; then
+		_fail "a write succeeded although no bitmap node could be allocated"
+	fi
+	failslab_off
+	_expect_eq "$(_cbw_field fault state)" active "state after the failed copy (fail policy)"
+	_expect_eq "$(_cbw_field fault first_error)" no_memory "first error"
+	_expect_eq "$(_cbw_field fault copied)" 0 "chunks copied"
+	_pattern_check /dev/mapper/fault-snap 0 4k 0x11
+	_pattern_check /dev/ram0 0 4k 0x11
+
+	# Memory is back: the retry copies, and the snapshot keeps old data.
+	_pattern_write /dev/mapper/fault 0 4k 0x22
+	_expect_eq "$(_cbw_field fault copied)" 1 "chunks copied by the retry"
+	_pattern_check /dev/mapper/fault-snap 0 4k 0x11
+
+	# Drop policy without memory, on a chunk in a leaf of its own: the
+	# copy cannot be published and the drop cannot be recorded (both
+	# need a node), so the snapshot breaks; the guest write goes on.
+	_expect_ok "on_error drop" dmsetup message fault 0 on_error drop
+	failslab_on
+	_pattern_write /dev/mapper/fault 8M 4k 0x33
+	failslab_off
+	_expect_eq "$(_cbw_field fault state)" broken:no_memory "state after a drop without memory"
+	_read_fails /dev/mapper/fault-snap 0 4k
+	_pattern_check /dev/mapper/fault 8M 4k 0x33
+
+	_dm_remove fault-snap
+	_dm_remove fault
+}
