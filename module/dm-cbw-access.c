@@ -230,8 +230,11 @@ static int access_iterate_devices(struct dm_target *ti,
 	int r;
 
 	r = fn(ti, ac->origin, 0, ti->len, data);
+	/* The COW store is packed: the COW device may be the smaller. */
 	if (!r)
-		r = fn(ti, ac->cow, 0, ti->len, data);
+		r = fn(ti, ac->cow, 0,
+		       min_t(sector_t, ti->len, bdev_nr_sectors(ac->cow->bdev)),
+		       data);
 	return r;
 }
 
