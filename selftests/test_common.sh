@@ -121,6 +121,32 @@ _status_field() {
 	dmsetup status "$1" | awk -v n="$2" '{ print $(n + 3) }'
 }
 
+# _cbw_field DEV NAME: one field of a cbw target's status, by name (see
+# Documentation/dm-cbw.rst, "Status").  "slots" is "<used>/<total>".
+_cbw_field() {
+	local n
+	case $2 in
+	chunk_sectors) n=1 ;;	chunks) n=2 ;;		in_snapshot) n=3 ;;
+	copied) n=4 ;;		to_copy) n=5 ;;		dropped) n=6 ;;
+	discarded) n=7 ;;	slots) n=8 ;;		state) n=9 ;;
+	first_error) n=10 ;;	policy) n=11 ;;		timeout) n=12 ;;
+	copies) n=13 ;;		copy_errors) n=14 ;;	timeouts) n=15 ;;
+	waited) n=16 ;;		wait_ms) n=17 ;;	bytes) n=18 ;;
+	*) _die "_cbw_field: unknown field '$2'" ;;
+	esac
+	_status_field "$1" "$n"
+}
+
+# _access_field DEV NAME: one field of a snapshot-access target's status.
+_access_field() {
+	local n
+	case $2 in
+	state) n=1 ;;	origin_reads) n=2 ;;	cow_reads) n=3 ;;	failed_reads) n=4 ;;
+	*) _die "_access_field: unknown field '$2'" ;;
+	esac
+	_status_field "$1" "$n"
+}
+
 # _size_sectors DEV
 _size_sectors() { blockdev --getsz "$1"; }
 
@@ -184,5 +210,189 @@ _expect_refused() {
 	if ! dmesg | sed -n "/$mark/,\$p" | grep -qF -- "$msg"; then
 		_fail "'$table': kernel did not say '$msg': $(dmesg | sed -n "/$mark/,\$p" | tail -n 2)"
 		return 1
+	fi
+}
+
+# The names of the cbw status fields, in order (see _cbw_field).
+CBW_FIELDS=(chunk_sectors chunks in_snapshot copied to_copy dropped discarded
+	slots state first_error policy timeout copies copy_errors timeouts
+	waited wait_ms bytes)
+ACCESS_FIELDS=(state origin_reads cow_reads failed_reads)
+
+# _fields_expect DEV WHAT NAMES_ARRAY NAME=VALUE...: the status fields of
+# DEV must have these values; one dmsetup call for all of them.
+_fields_expect() {
+	local dev=$1 what=$2 line f name want i n ok=0
+	local -n names=$3
+	local -a w
+	shift 3
+	line=$(dmsetup status "$dev" 2>&1) || { _fail "dmsetup status $dev: $line"; return 1; }
+	read -ra w <<<"$line"
+	for f; do
+		name=${f%%=*} want=${f#*=} n=
+		for i in "${!names[@]}"; do
+			[ "${names[$i]}" = "$name" ] && n=$((i + 3))
+		done
+		[ -n "$n" ] || _die "$what: unknown field '$name'"
+		if [ "${w[$n]:-}" != "$want" ]; then
+			_fail "$dev $what $name: got '${w[$n]:-}', expected '$want' (status: ${w[*]:3})"
+			ok=1
+		fi
+	done
+	return $ok
+}
+
+# _cbw_expect DEV NAME=VALUE...: fields of a cbw device's status, by the
+# names of _cbw_field, must have these values.
+_cbw_expect() {
+	local dev=$1
+	shift
+	_fields_expect "$dev" status CBW_FIELDS "$@"
+}
+
+# _access_expect DEV NAME=VALUE...: the same for a snapshot-access device.
+_access_expect() {
+	local dev=$1
+	shift
+	_fields_expect "$dev" status ACCESS_FIELDS "$@"
+}
+
+# _dm_events DEV: DEV's event number (nothing if DEV does not exist).
+_dm_events() {
+	local n
+	n=$(dmsetup info -c --noheadings -o events "$1") && echo $((n))
+}
+
+# _pattern_write_all DEV "BYTE OFFSET LENGTH"...: the writes of
+# _pattern_write, in one qemu-io run.
+_pattern_write_all() {
+	local dev=$1 p b o l out args=()
+	shift
+	for p; do
+		read -r b o l <<<"$p"
+		args+=(-c "write -P $b $o $l")
+	done
+	if ! out=$(qemu-io -f raw -n "${args[@]}" "$dev" 2>&1) || [[ $out == *failed* ]]; then
+		_fail "$dev: writes of '$*': $(grep -m3 failed <<<"$out")"
+	fi
+}
+
+# _pattern_check_all DEV "BYTE OFFSET LENGTH"...: the checks of
+# _pattern_check, in one qemu-io run.
+_pattern_check_all() {
+	local dev=$1 p b o l out args=()
+	shift
+	for p; do
+		read -r b o l <<<"$p"
+		args+=(-c "read -P $b $o $l")
+	done
+	if ! out=$(qemu-io -f raw -n -r "${args[@]}" "$dev" 2>&1) || [[ $out == *failed* ]]; then
+		_fail "$dev: pattern checks of '$*': $(grep -m3 failed <<<"$out")"
+	fi
+}
+
+# _read_errno DEV TEXT "OFFSET LENGTH"...: each O_DIRECT read there must
+# fail with the error whose text is TEXT (qemu-io prints "read failed:
+# TEXT"; ENODATA is "No data available").  One qemu-io run.
+_read_errno() {
+	local dev=$1 text=$2 p out args=() n=0 line
+	shift 2
+	for p; do
+		args+=(-c "read $p")
+	done
+	out=$(qemu-io -f raw -n -r "${args[@]}" "$dev" 2>&1)
+	while IFS= read -r line; do
+		[ "$line" = "read failed: $text" ] && n=$((n + 1))
+	done <<<"$out"
+	if [ "$n" != "$#" ]; then
+		_fail "$dev: reads of '$*': expected $# times 'read failed: $text', got: ${out//$'\n'/ | }"
+		return 1
+	fi
+}
+
+# _read_nodata DEV "OFFSET LENGTH"...: each read there fails with ENODATA
+# (a chunk outside the snapshot, or a broken snapshot).
+_read_nodata() {
+	local dev=$1
+	shift
+	_read_errno "$dev" "No data available" "$@"
+}
+
+# _msg DEV WORD...: 'dmsetup message DEV 0 WORD...' must succeed; its
+# result text (if any) is left in $CBW_MSG_OUT.  Call it directly, not in
+# $(...), so that a failure counts.
+CBW_MSG_OUT=
+_msg() {
+	local dev=$1
+	shift
+	if ! CBW_MSG_OUT=$(dmsetup message "$dev" 0 "$@" 2>&1); then
+		_fail "message '$*' to $dev failed: $CBW_MSG_OUT"
+		return 1
+	fi
+}
+
+# _write_errno DEV TEXT "BYTE OFFSET LENGTH"...: each O_DIRECT write of
+# BYTE there must fail with the error whose text is TEXT (qemu-io prints
+# "write failed: TEXT": "Input/output error" for EIO, "No space left on
+# device" for ENOSPC, "Connection timed out" for ETIMEDOUT).  One qemu-io
+# run.
+_write_errno() {
+	local dev=$1 text=$2 p b o l out args=() n=0 line
+	shift 2
+	for p; do
+		read -r b o l <<<"$p"
+		args+=(-c "write -P $b $o $l")
+	done
+	out=$(qemu-io -f raw -n "${args[@]}" "$dev" 2>&1)
+	while IFS= read -r line; do
+		[ "$line" = "write failed: $text" ] && n=$((n + 1))
+	done <<<"$out"
+	if [ "$n" != "$#" ]; then
+		_fail "$dev: writes of '$*': expected $# times 'write failed: $text', got: $(echo $out)"
+		return 1
+	fi
+}
+
+# _cbw_status DEV ARRAY: fill the associative array ARRAY (declare -A
+# first) with DEV's cbw status fields, by the names of _cbw_field; one
+# dmsetup call, for numeric checks or several looks at one moment.
+_cbw_status() {
+	local -n _cbw_st=$2
+	local line i
+	local -a w
+	line=$(dmsetup status "$1" 2>&1) || { _fail "dmsetup status $1: $line"; return 1; }
+	read -ra w <<<"$line"
+	_cbw_st=()
+	for i in "${!CBW_FIELDS[@]}"; do
+		_cbw_st[${CBW_FIELDS[$i]}]=${w[$((i + 3))]:-}
+	done
+}
+
+# _now_ms: wall-clock milliseconds, without a fork.
+_now_ms() {
+	local us=${EPOCHREALTIME/[.,]/}
+	echo $((us / 1000))
+}
+
+# _timed_write DEV OFFSET LENGTH: one O_DIRECT write of LENGTH zero bytes
+# at OFFSET (both in bytes) with dd.  Sets CBW_WRITE_T0 (its start, as
+# _now_ms), CBW_WRITE_MS (how long it took, the start of dd included) and
+# CBW_WRITE_ERR (the error text, as "Connection timed out"; empty if the
+# write succeeded).  Call it directly, not in $(...).
+CBW_WRITE_T0=0 CBW_WRITE_MS=0 CBW_WRITE_ERR=
+_timed_write() {
+	local t0 t1 out rc
+	t0=${EPOCHREALTIME/[.,]/}
+	out=$(dd if=/dev/zero of="$1" bs="$3" count=1 seek="$2" \
+		oflag=direct,seek_bytes conv=notrunc status=none 2>&1)
+	rc=$?
+	t1=${EPOCHREALTIME/[.,]/}
+	CBW_WRITE_T0=$((t0 / 1000))
+	CBW_WRITE_MS=$(((t1 - t0) / 1000))
+	CBW_WRITE_ERR=
+	if [ $rc != 0 ]; then
+		out=${out%%$'\n'*}
+		CBW_WRITE_ERR=${out##*: }
+		[ -n "$CBW_WRITE_ERR" ] || CBW_WRITE_ERR="dd exit status $rc"
 	fi
 }
