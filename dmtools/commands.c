@@ -418,8 +418,9 @@ out:
 }
 
 /* The status table. */
-enum { COL_NAME, COL_CHUNK, COL_CHUNKS, COL_COPIED, COL_TO_COPY, COL_COPIES,
-       COL_ERRORS, COL_WAITED, COL_SNAPSHOT, NR_COLS };
+enum { COL_NAME, COL_CHUNK, COL_CHUNKS, COL_IN_SNAP, COL_COPIED, COL_TO_COPY,
+       COL_SLOTS, COL_COPIES, COL_ERRORS, COL_WAITED, COL_STATE, COL_SNAPSHOT,
+       NR_COLS };
 
 static const struct {
 	const char *heading;
@@ -428,11 +429,14 @@ static const struct {
 	[COL_NAME]	= { "NAME",	false },
 	[COL_CHUNK]	= { "CHUNK",	true },
 	[COL_CHUNKS]	= { "CHUNKS",	true },
+	[COL_IN_SNAP]	= { "IN_SNAP",	true },
 	[COL_COPIED]	= { "COPIED",	true },
 	[COL_TO_COPY]	= { "TO_COPY",	true },
+	[COL_SLOTS]	= { "SLOTS",	true },
 	[COL_COPIES]	= { "COPIES",	true },
 	[COL_ERRORS]	= { "ERRORS",	true },
 	[COL_WAITED]	= { "WAITED",	true },
+	[COL_STATE]	= { "STATE",	false },
 	[COL_SNAPSHOT]	= { "SNAPSHOT",	false },
 };
 
@@ -528,9 +532,9 @@ static void table_print(const struct table *t, bool headings)
 /* Add the row of the cbw device @dev; return an exit code. */
 static int status_row(struct table *t, const struct cbwdm_dev *dev)
 {
-	char num[NR_COLS][24], chunk[SIZE_BUF_LEN];
+	char num[NR_COLS][48], chunk[SIZE_BUF_LEN];
 	const char *cells[NR_COLS];
-	const char *why, *state = "none";
+	const char *why, *snapshot = "none";
 	struct access_status ast;
 	struct cbwdm_dev snap;
 	struct cbw_status st;
@@ -545,7 +549,7 @@ static int status_row(struct table *t, const struct cbwdm_dev *dev)
 	if (made_by_cbwctl(dev)) {
 		switch (find_snap(dev, &snap, &ast)) {
 		case CBWDM_FOUND:
-			state = ast.valid ? "valid" : "invalid";
+			snapshot = access_state_name(ast.state);
 			cbwdm_dev_release(&snap);
 			break;
 		case CBWDM_ERROR:
@@ -559,12 +563,16 @@ static int status_row(struct table *t, const struct cbwdm_dev *dev)
 	cells[COL_CHUNK] = size_format(st.chunk_sectors << SECTOR_SHIFT, chunk,
 				       sizeof(chunk));
 	snprintf(num[COL_CHUNKS], sizeof(num[0]), "%llu", (unsigned long long)st.chunks);
+	snprintf(num[COL_IN_SNAP], sizeof(num[0]), "%llu", (unsigned long long)st.in_snapshot);
 	snprintf(num[COL_COPIED], sizeof(num[0]), "%llu", (unsigned long long)st.copied);
 	snprintf(num[COL_TO_COPY], sizeof(num[0]), "%llu", (unsigned long long)st.to_copy);
+	snprintf(num[COL_SLOTS], sizeof(num[0]), "%llu/%llu",
+		 (unsigned long long)st.slots_used, (unsigned long long)st.slots_total);
 	snprintf(num[COL_COPIES], sizeof(num[0]), "%llu", (unsigned long long)st.copies);
 	snprintf(num[COL_ERRORS], sizeof(num[0]), "%llu", (unsigned long long)st.copy_errors);
 	snprintf(num[COL_WAITED], sizeof(num[0]), "%llu", (unsigned long long)st.waited);
-	cells[COL_SNAPSHOT] = state;
+	cbw_state_format(&st, num[COL_STATE], sizeof(num[0]));
+	cells[COL_SNAPSHOT] = snapshot;
 
 	if (!table_add(t, cells)) {
 		msg_error("out of memory");

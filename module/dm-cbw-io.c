@@ -15,10 +15,10 @@
  * which marks the chunk interval busy (a struct cbw_copy in the busy
  * tree), allocates COW slots and copies the to-copy chunks of the
  * interval with kcopyd (one job per run of adjacent chunks in adjacent
- * slots, at most MAX_COPY_SECTORS per step).  A step that starts where the
- * previous one ended belongs to a sequential stream and copies ahead of
- * its bio, twice as far as the previous step, so that a stream of small
- * writes makes few large copies.  Bios that touch a busy interval wait on
+ * slots, at most MAX_COPY_SECTORS per step).  Steps that keep starting
+ * where the previous one ended belong to a sequential stream and copy
+ * ahead of their bio (copy_ahead()), so that a stream of small writes
+ * makes few large copies.  Bios that touch a busy interval wait on
  * it.  When the copy ends the worker publishes the slots,
  * clears the to-copy bits and sends the waiting bios round again: they
  * now go to the origin.
@@ -80,17 +80,32 @@
 /* kcopyd jobs in one copy step; a step ends early when they run out. */
 #define MAX_RUNS		8
 
+/* Copy-ahead stops when fewer COW slots than this (in sectors) are free. */
+#define AHEAD_MIN_FREE_SECTORS	(64U << (20 - SECTOR_SHIFT))
+
 /*
- * Copy-ahead: a copy step that starts where the previous one ended is a
- * sequential stream; it copies ahead of the bio, twice as far as the
- * previous step did, up to a whole step.
+ * Copy-ahead: from the third copy step in a row that starts where the
+ * previous one ended (a sequential stream), a step copies ahead of its
+ * bio, twice as far as the previous step did, up to a whole step.  Slots
+ * spent on chunks that are then never written are lost to the snapshot,
+ * so copy-ahead stops while fewer than 64 MiB of slots are free, and
+ * takes at most an eighth of them.  Return: the last chunk the step may
+ * cover.
  */
 static u64 copy_ahead(struct cbw_snap *snap, u64 start, u64 end, u64 step)
 {
-	u64 window = 1;
+	u64 free = cbw_cow_total(snap->store) - cbw_cow_used(snap->store);
+	u64 window;
 
-	if (start == snap->seq_next)
-		window = clamp(snap->seq_window * 2, 1ULL, step);
+	if (start != snap->seq_next) {
+		snap->seq_hits = 0;
+		return end;
+	}
+	if (++snap->seq_hits < 2 ||
+	    free < (AHEAD_MIN_FREE_SECTORS >> snap->chunk_shift))
+		return end;
+	window = clamp(snap->seq_window * 2, 1ULL, step);
+	window = min(window, free / 8);
 	return max(end, min(start + window, snap->nr_chunks) - 1);
 }
 

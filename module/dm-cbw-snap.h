@@ -78,6 +78,7 @@ enum snap_state {
  * @events: copies that ended or timed out, for the worker; @lock.
  * @seq_next: the chunk after the last copy step (worker only).
  * @seq_window: the copy-ahead window in chunks (worker only).
+ * @seq_hits: copy steps in a row that started at @seq_next (worker only).
  * @wq: the worker's queue; @worker runs on it.
  * @worker: runs cbw_snap_work().
  * @kc: the kcopyd client doing the copies.
@@ -134,6 +135,7 @@ struct cbw_snap {
 	struct list_head events;
 	u64 seq_next;
 	u64 seq_window;
+	unsigned int seq_hits;
 
 	struct workqueue_struct *wq;
 	struct work_struct worker;

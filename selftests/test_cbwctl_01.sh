@@ -15,12 +15,15 @@
 #     reaches stdout.
 #   - create prints /dev/mapper/NAME and /dev/mapper/NAME-snap; both nodes
 #     exist; the tables, uuids and read-only flag are the ones cbwctl
-#     documents; status shows nothing copied and a valid snapshot.
+#     documents; status shows nothing copied, the state active and a
+#     valid snapshot.
 #   - A 64 KiB write through NAME copies one chunk (status and the kernel's
 #     own status line agree), NAME reads the new data and NAME-snap still
 #     reads the old.
 #   - A table the kernel refuses (a second cbw on the same origin) exits 1,
 #     points to dmesg, where the kernel's reason is, and leaves no device.
+#   - After a break message status shows the state broken:user and the
+#     snapshot broken.
 #   - remove leaves no device and no node behind.
 #   - The same again with a 1 MiB chunk and DM_DISABLE_UDEV unset (no udev
 #     in the VM, so libdevmapper must notice and make the nodes itself).
@@ -154,17 +157,21 @@ check_devices() {
 	_expect_eq "$(blockdev --getro "/dev/mapper/$name-snap")" 1 "$name-snap read-only flag"
 }
 
-# check_status NAME "CHUNK CHUNKS COPIED TO_COPY COPIES ERRORS SNAPSHOT":
-# cbwctl's row for NAME (WAITED aside), and its numbers equal the
-# kernel's status line.
+# check_status NAME "CHUNK CHUNKS IN_SNAP COPIED TO_COPY SLOTS COPIES ERRORS
+# STATE SNAPSHOT": cbwctl's row for NAME (WAITED aside), and its numbers
+# and state equal the kernel's status line.
 check_status() {
-	local name=$1 want=$2 row kernel
+	local name=$1 want=$2 row kernel r k
 	row=$("${CBWCTL[@]}" status --noheadings "$name") || { _fail "cbwctl status $name failed"; return 1; }
-	_expect_eq "$(awk '{ print $1, $2, $3, $4, $5, $6, $7, $9 }' <<<"$row")" "$name $want" \
-		"cbwctl status $name"
-	kernel=$(dmsetup status "$name" | awk '{ print $5, $6, $7, $8, $9, $10 }')
-	_expect_eq "$(awk '{ print $3, $4, $5, $6, $7, $8 }' <<<"$row")" "$kernel" \
-		"cbwctl status $name against dmsetup status"
+	read -ra r <<<"$row"
+	_expect_eq "${#r[@]} ${r[*]:0:9} ${r[*]:10}" "12 $name $want" "cbwctl status $name"
+	# Kernel fields: chunks, in snapshot, copied, to copy, slots, copies,
+	# copy errors, waited, state.
+	kernel=$(dmsetup status "$name")
+	read -ra k <<<"$kernel"
+	_expect_eq "${r[*]:2:9}" \
+		"${k[4]} ${k[5]} ${k[6]} ${k[7]} ${k[10]} ${k[15]} ${k[16]} ${k[18]} ${k[11]}" \
+		"cbwctl status $name against dmsetup status '$kernel'"
 	_log "status: $(words "$row")"
 }
 
@@ -242,13 +249,13 @@ test_main() {
 	cbwctl_create cbwt1 --origin /dev/ram0 --cow /dev/ram1
 	check_devices cbwt1 128
 	out=$(cbwctl status cbwt1 | head -n1)
-	[[ $out =~ ^NAME\ +CHUNK\ +CHUNKS\ +COPIED\ +TO_COPY\ +COPIES\ +ERRORS\ +WAITED\ +SNAPSHOT$ ]] ||
+	[[ $out =~ ^NAME\ +CHUNK\ +CHUNKS\ +IN_SNAP\ +COPIED\ +TO_COPY\ +SLOTS\ +COPIES\ +ERRORS\ +WAITED\ +STATE\ +SNAPSHOT$ ]] ||
 		_fail "status heading '$out'"
-	check_status cbwt1 "64KiB 1024 0 1024 0 0 valid"
+	check_status cbwt1 "64KiB 1024 1024 0 1024 0/1024 0 0 active valid"
 	_pattern_check /dev/mapper/cbwt1-snap 0 1M 0x11
 
 	_pattern_write /dev/mapper/cbwt1 0 64k 0x22
-	check_status cbwt1 "64KiB 1024 1 1023 1 0 valid"
+	check_status cbwt1 "64KiB 1024 1024 1 1023 1/1024 1 0 active valid"
 	_pattern_check /dev/mapper/cbwt1 0 64k 0x22
 	_pattern_check /dev/ram0 0 64k 0x22
 	_pattern_check /dev/mapper/cbwt1-snap 0 64k 0x11
@@ -271,7 +278,7 @@ test_main() {
 	if dmsetup info cbwt2 >/dev/null 2>&1 || dmsetup info cbwt2-snap >/dev/null 2>&1; then
 		_fail "the refused create left cbwt2 behind"
 	fi
-	check_status cbwt1 "64KiB 1024 1 1023 1 0 valid"
+	check_status cbwt1 "64KiB 1024 1024 1 1023 1/1024 1 0 active valid"
 
 	_log "remove refuses while NAME or NAME-snap is open, and keeps both"
 	exec {fd}</dev/mapper/cbwt1
@@ -285,6 +292,10 @@ test_main() {
 	done
 	_pattern_check /dev/mapper/cbwt1-snap 0 64k 0x11
 
+	_log "a broken snapshot"
+	_expect_ok "break" dmsetup message cbwt1 0 break
+	check_status cbwt1 "64KiB 1024 1024 1 1023 1/1024 1 0 broken:user broken"
+
 	_log "remove"
 	cbwctl_remove cbwt1
 	cbwctl_fails 4 "no device cbwt1" remove cbwt1
@@ -293,16 +304,16 @@ test_main() {
 	_log "a cbw device not made by cbwctl"
 	_dm_create cbwraw "0 $(_size_sectors /dev/ram0) cbw $(devno /dev/ram0) $(devno /dev/ram1) 8"
 	cbwctl_fails 4 "cbwraw is a cbw device not made by cbwctl" remove cbwraw
-	check_status cbwraw "4KiB 16384 0 16384 0 0 none"
+	check_status cbwraw "4KiB 16384 16384 0 16384 0/16384 0 0 active none"
 	_dm_remove cbwraw
 
 	_log "1MiB chunks, DM_DISABLE_UDEV unset"
 	CBWCTL=(env -u DM_DISABLE_UDEV cbwctl)
 	cbwctl_create cbwt3 --origin /dev/ram0 --cow /dev/ram1 --chunk 1MiB
 	check_devices cbwt3 2048
-	check_status cbwt3 "1MiB 64 0 64 0 0 valid"
+	check_status cbwt3 "1MiB 64 64 0 64 0/64 0 0 active valid"
 	_pattern_write /dev/mapper/cbwt3 2M 4k 0x33
-	check_status cbwt3 "1MiB 64 1 63 1 0 valid"
+	check_status cbwt3 "1MiB 64 64 1 63 1/64 1 0 active valid"
 	_pattern_check /dev/mapper/cbwt3-snap 2M 1M 0
 	_pattern_check /dev/mapper/cbwt3-snap 0 64k 0x22
 	_pattern_check /dev/mapper/cbwt3 2M 4k 0x33

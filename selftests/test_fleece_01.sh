@@ -22,7 +22,7 @@ check_snapshot() {
 }
 
 test_main() {
-	local sz p
+	local sz p copies
 
 	_brd_setup 2 64
 	sz=$(_size_sectors /dev/ram0)
@@ -38,7 +38,7 @@ test_main() {
 
 	_log "snapshot before the overwrites"
 	check_snapshot
-	_expect_eq "$(_status_field fleece 3)" 0 "chunks copied before any write"
+	_cbw_expect fleece copied=0 to_copy=1024 in_snapshot=1024 state=active
 
 	for p in "${OVERWRITE[@]}"; do
 		set -- $p
@@ -52,16 +52,16 @@ test_main() {
 	check_all /dev/ram0 "${OVERWRITE[@]}" "${REMAINDER[@]}"
 
 	# Chunks 0, 15, 16, 512, 513 and 1022.
-	_expect_eq "$(_status_field fleece 3)" 6 "chunks copied"
-	_expect_eq "$(_status_field fleece 4)" $((1024 - 6)) "chunks still to copy"
-	_expect_eq "$(_status_field fleece 6)" 0 "copy errors"
+	_cbw_expect fleece copied=6 to_copy=$((1024 - 6)) in_snapshot=1024 \
+		slots=6/1024 copy_errors=0 state=active first_error=-
 
 	# Writing the same chunks again copies nothing more.
+	copies=$(_cbw_field fleece copies)
 	for p in "${OVERWRITE[@]}"; do
 		set -- $p
 		_pattern_write /dev/mapper/fleece "$2" "$3" "$1"
 	done
-	_expect_eq "$(_status_field fleece 3)" 6 "chunks copied after rewrites"
+	_cbw_expect fleece copied=6 slots=6/1024 copies="$copies"
 	check_snapshot
 
 	_dm_remove fleece-snap

@@ -3,7 +3,7 @@
 DESCRIPTION="cbw table lines: valid ones load, status and table read back, bad ones refused with a clear message"
 
 test_main() {
-	local sz c cow4k disk
+	local sz c cow4k disk line w
 
 	_brd_setup 3 8
 	sz=$(_size_sectors /dev/ram0)	# 16384 sectors
@@ -12,19 +12,24 @@ test_main() {
 	_dm_create cbwt "0 $sz cbw /dev/ram0 /dev/ram1 128"
 	_expect_eq "$(dmsetup table cbwt)" "0 $sz cbw /dev/ram0 /dev/ram1 128" \
 		"table status reproduces the line"
-	_expect_eq "$(dmsetup status cbwt)" "0 $sz cbw 128 128 0 128 0 0 0" \
+	# 18 fields; the tracking memory (the last) is some positive number.
+	line=$(dmsetup status cbwt)
+	read -ra w <<<"$line"
+	_expect_eq "${#w[@]} ${w[*]:0:20}" \
+		"21 0 $sz cbw 128 128 128 0 128 0 0 0/128 active - fail 0 0 0 0 0 0" \
 		"fresh status"
+	[[ ${w[20]:-} =~ ^[1-9][0-9]*$ ]] || _fail "tracking bytes '${w[20]:-}' in '$line'"
 	_dm_remove cbwt
 
 	# Chunk 8 (4 KiB) and a target shorter than the origin.
 	_dm_create cbwt "0 $((sz - 100)) cbw 1:0 1:1 8"
-	_expect_eq "$(_status_field cbwt 2)" "$(((sz - 100 + 7) / 8))" \
-		"chunks of a partial last chunk"
+	_cbw_expect cbwt chunks=$(((sz - 100 + 7) / 8)) in_snapshot=$(((sz - 100 + 7) / 8)) \
+		slots=0/$((sz / 8)) chunk_sectors=8
 	_dm_remove cbwt
 
 	# Bad lines.
 	_expect_refused bad "0 $sz cbw /dev/ram0 /dev/ram1" "Invalid argument count"
-	_expect_refused bad "0 $sz cbw /dev/ram0 /dev/ram1 128 x" "Invalid argument count"
+	_expect_refused bad "0 $sz cbw /dev/ram0 /dev/ram1 128 0 x" "Invalid argument count"
 	_expect_refused bad "0 $sz cbw /dev/nonexistent /dev/ram1 128" "Error opening origin device"
 	_expect_refused bad "0 $sz cbw /dev/ram0 /dev/nonexistent 128" "Error opening COW device"
 	_expect_refused bad "0 $sz cbw /dev/ram0 /dev/ram0 128" "COW device is the origin"
@@ -33,12 +38,15 @@ test_main() {
 	done
 	_expect_refused bad "0 $((sz + 8)) cbw /dev/ram0 /dev/ram1 128" "Origin device too small"
 	_expect_refused bad "0 8 zero
-8 $((sz - 8)) cbw /dev/ram0 /dev/ram1 128" "must start at sector 0"
+8 $((sz - 8)) cbw /dev/ram0 /dev/ram1 128" "cbw target must start at sector 0"
 
-	# The largest chunk, 1 GiB, is accepted (one partial chunk here).
-	_dm_create cbwt "0 $sz cbw /dev/ram0 /dev/ram1 2097152"
-	_expect_eq "$(_status_field cbwt 2)" 1 "chunks with a 1 GiB chunk"
+	# The largest chunk, 1 GiB, is accepted (one partial chunk here) with
+	# a COW device of one chunk (a zero target: nothing is written).
+	_dm_create zcow "0 2097152 zero"
+	_dm_create cbwt "0 $sz cbw /dev/ram0 /dev/mapper/zcow 2097152"
+	_cbw_expect cbwt chunks=1 in_snapshot=1 to_copy=1 slots=0/1
 	_dm_remove cbwt
+	_dm_remove zcow
 
 	# A COW device with 4 KiB logical blocks: chunk and length must fit it.
 	_tmpdir
@@ -65,10 +73,18 @@ test_main() {
 	_dm_remove cbwt
 	losetup -d "$disk"
 
-	# A COW device smaller than the target.
+	# The COW store is packed: a COW device smaller than the target is
+	# fine, down to one chunk; smaller than one chunk is refused.
 	_dm_create smallcow "0 $((sz / 2)) linear /dev/ram2 0"
-	_expect_refused bad "0 $sz cbw /dev/ram0 /dev/mapper/smallcow 128" \
-		"COW device smaller than the target"
+	_dm_create cbwt "0 $sz cbw /dev/ram0 /dev/mapper/smallcow 128"
+	_cbw_expect cbwt chunks=$((sz / 128)) slots=0/$((sz / 2 / 128))
+	_dm_remove cbwt
+	_dm_create tinycow "0 64 linear /dev/ram2 0"
+	_expect_refused bad "0 $sz cbw /dev/ram0 /dev/mapper/tinycow 128" \
+		"COW device smaller than one chunk"
+	_dm_create cbwt "0 $sz cbw /dev/ram0 /dev/mapper/tinycow 64"
+	_cbw_expect cbwt chunks=$((sz / 64)) slots=0/1
+	_dm_remove cbwt
 
 	# Two cbw targets on one origin.
 	_dm_create cbwa "0 $sz cbw /dev/ram0 /dev/ram1 128"

@@ -12,60 +12,151 @@
 
 #define MAX "18446744073709551615"
 
+/* A fresh snapshot of 1024 chunks of 64 KiB on a COW of 1024 slots. */
+#define FRESH "128 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 320"
+
 static const struct {
 	const char *line;
 	struct cbw_status st;
 } good_cbw[] = {
-	{ "128 1024 0 1024 0 0 0", { 128, 1024, 0, 1024, 0, 0, 0 } },
-	{ "128 1024 1 1023 1 0 0", { 128, 1024, 1, 1023, 1, 0, 0 } },
-	{ "8 1 1 0 5 2 9", { 8, 1, 1, 0, 5, 2, 9 } },
-	{ "2048 64 64 0 3 0 17", { 2048, 64, 64, 0, 3, 0, 17 } },
-	{ "128 0 0 0 0 0 0", { 128, 0, 0, 0, 0, 0, 0 } },
-	{ "2147483648 1 0 1 0 0 0", { 2147483648ULL, 1, 0, 1, 0, 0, 0 } },
-	{ "8 " MAX " 0 " MAX " " MAX " " MAX " " MAX,
-	  { 8, UINT64_MAX, 0, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX } },
-	{ "8 " MAX " " MAX " 0 0 0 0", { 8, UINT64_MAX, UINT64_MAX, 0, 0, 0, 0 } },
+	{ FRESH,
+	  { 128, 1024, 1024, 0, 1024, 0, 0, 0, 1024, CBW_STATE_ACTIVE,
+	    CBW_REASON_NONE, CBW_REASON_NONE, CBW_POLICY_FAIL,
+	    0, 0, 0, 0, 0, 0, 320 } },
+	{ "128 1024 1024 1 1023 0 0 1/1024 active - fail 0 1 0 0 1 3 400",
+	  { 128, 1024, 1024, 1, 1023, 0, 0, 1, 1024, CBW_STATE_ACTIVE,
+	    CBW_REASON_NONE, CBW_REASON_NONE, CBW_POLICY_FAIL,
+	    0, 1, 0, 0, 1, 3, 400 } },
+	/* Incremental, never resumed: 4 chunks in the set. */
+	{ "128 1024 4 0 4 0 0 0/8 setup - break 5000 0 0 0 0 0 96",
+	  { 128, 1024, 4, 0, 4, 0, 0, 0, 8, CBW_STATE_SETUP,
+	    CBW_REASON_NONE, CBW_REASON_NONE, CBW_POLICY_BREAK,
+	    5000, 0, 0, 0, 0, 0, 96 } },
+	{ "8 16 0 0 0 0 0 0/1 broken:user - fail 0 0 0 0 0 0 0",
+	  { 8, 16, 0, 0, 0, 0, 0, 0, 1, CBW_STATE_BROKEN,
+	    CBW_REASON_USER, CBW_REASON_NONE, CBW_POLICY_FAIL,
+	    0, 0, 0, 0, 0, 0, 0 } },
+	{ "8 16 10 2 8 3 3 2/2 broken:cow_full cow_full drop 86400000 9 4 1 7 12345 64",
+	  { 8, 16, 10, 2, 8, 3, 3, 2, 2, CBW_STATE_BROKEN,
+	    CBW_REASON_COW_FULL, CBW_REASON_COW_FULL, CBW_POLICY_DROP,
+	    86400000, 9, 4, 1, 7, 12345, 64 } },
+	{ "2048 64 64 64 0 0 0 64/64 broken:io_error timeout fail 10 3 1 1 17 2 8",
+	  { 2048, 64, 64, 64, 0, 0, 0, 64, 64, CBW_STATE_BROKEN,
+	    CBW_REASON_IO_ERROR, CBW_REASON_TIMEOUT, CBW_POLICY_FAIL,
+	    10, 3, 1, 1, 17, 2, 8 } },
+	{ "128 4 4 0 4 0 0 0/4 broken:timeout - fail 1 0 0 0 0 0 0",
+	  { 128, 4, 4, 0, 4, 0, 0, 0, 4, CBW_STATE_BROKEN,
+	    CBW_REASON_TIMEOUT, CBW_REASON_NONE, CBW_POLICY_FAIL,
+	    1, 0, 0, 0, 0, 0, 0 } },
+	{ "128 4 4 0 4 0 0 0/4 broken:no_memory no_memory fail 0 0 0 0 0 0 0",
+	  { 128, 4, 4, 0, 4, 0, 0, 0, 4, CBW_STATE_BROKEN,
+	    CBW_REASON_NO_MEMORY, CBW_REASON_NO_MEMORY, CBW_POLICY_FAIL,
+	    0, 0, 0, 0, 0, 0, 0 } },
+	{ "128 0 0 0 0 0 0 0/0 active io_error fail 0 0 0 0 0 0 0",
+	  { 128, 0, 0, 0, 0, 0, 0, 0, 0, CBW_STATE_ACTIVE,
+	    CBW_REASON_NONE, CBW_REASON_IO_ERROR, CBW_POLICY_FAIL,
+	    0, 0, 0, 0, 0, 0, 0 } },
+	{ "2097152 1 1 0 1 0 0 0/3 active - fail 0 0 0 0 0 0 0",
+	  { 2097152, 1, 1, 0, 1, 0, 0, 0, 3, CBW_STATE_ACTIVE,
+	    CBW_REASON_NONE, CBW_REASON_NONE, CBW_POLICY_FAIL,
+	    0, 0, 0, 0, 0, 0, 0 } },
+	{ "8 " MAX " " MAX " 0 " MAX " 0 0 " MAX "/" MAX " active - fail 0 "
+	  MAX " " MAX " " MAX " " MAX " " MAX " " MAX,
+	  { 8, UINT64_MAX, UINT64_MAX, 0, UINT64_MAX, 0, 0, UINT64_MAX,
+	    UINT64_MAX, CBW_STATE_ACTIVE, CBW_REASON_NONE, CBW_REASON_NONE,
+	    CBW_POLICY_FAIL, 0, UINT64_MAX, UINT64_MAX, UINT64_MAX,
+	    UINT64_MAX, UINT64_MAX, UINT64_MAX } },
+	/* Everything dropped or discarded. */
+	{ "8 " MAX " 0 0 0 1 18446744073709551614 0/0 active - drop 0 0 0 0 0 0 0",
+	  { 8, UINT64_MAX, 0, 0, 0, 1, UINT64_MAX - 1, 0, 0, CBW_STATE_ACTIVE,
+	    CBW_REASON_NONE, CBW_REASON_NONE, CBW_POLICY_DROP,
+	    0, 0, 0, 0, 0, 0, 0 } },
 	/* Errors can outnumber the jobs read just before them. */
-	{ "128 16 0 16 3 4 0", { 128, 16, 0, 16, 3, 4, 0 } },
+	{ "128 16 16 0 16 0 0 0/16 active - fail 0 3 4 0 0 0 0",
+	  { 128, 16, 16, 0, 16, 0, 0, 0, 16, CBW_STATE_ACTIVE,
+	    CBW_REASON_NONE, CBW_REASON_NONE, CBW_POLICY_FAIL,
+	    0, 3, 4, 0, 0, 0, 0 } },
 };
 
 static const char *const bad_cbw[] = {
 	"",
 	" ",
 	"128",
-	"128 1024 0 1024 0 0",			/* 6 fields */
-	"128 1024 0 1024 0 0 0 0",		/* 8 fields */
-	"128 1024 0 1024 0 0 0 ",		/* trailing space */
-	" 128 1024 0 1024 0 0 0",		/* leading space */
-	"128  1024 0 1024 0 0 0",		/* double space */
-	"128\t1024 0 1024 0 0 0",
-	"128 1024 0 1024 0 0 0\n",
-	"128 1024 0 1024 0 0 x",
-	"128 1024 0 1024 0 0 -1",
-	"128 1024 0 1024 0 0 +1",
-	"128 1024 0 1024 0 0 1x",
-	"0x80 1024 0 1024 0 0 0",
-	"128 1024 0 1024 0 0 18446744073709551616",	/* 2^64 */
-	"128 1024 0 1024 0 0 000000000000000000000000000001",
-	"128 1024 1 1024 0 0 0",		/* 1 + 1024 != 1024 */
-	"128 1024 0 1023 0 0 0",
-	"128 1024 1025 0 0 0 0",		/* copied > chunks */
-	"128 1024 1025 " MAX " 0 0 0",		/* ... even if it wraps */
-	"0 1024 0 1024 0 0 0",			/* chunk 0 */
-	"4 1024 0 1024 0 0 0",			/* chunk < 8 */
-	"100 1024 0 1024 0 0 0",		/* not a power of two */
+	/* The format before issue 3 (7 fields). */
+	"128 1024 0 1024 0 0 0",
+	"128 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0",	/* 17 */
+	FRESH " 0",							/* 19 */
+	FRESH " ",
+	" " FRESH,
+	FRESH "\n",
+	"128  1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 320",
+	"128\t1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 x",
+	"128 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 -1",
+	"128 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 +1",
+	"128 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 1x",
+	"0x80 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 18446744073709551616",
+	"128 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 000000000000000000000000000000000000000000000000001",
+	/* slots */
+	"128 1024 1024 0 1024 0 0 0 active - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 1024 active - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/ active - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 /1024 active - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024/1 active - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0-1024 active - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 x/1024 active - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/18446744073709551616 active - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 5/4 active - fail 0 0 0 0 0 0 320",	/* used > total */
+	/* state */
+	"128 1024 1024 0 1024 0 0 0/1024 Active - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 valid - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 broken - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 broken: - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 broken:- - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 broken:eio - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 broken:user: - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 setup:user - fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 - - fail 0 0 0 0 0 0 320",
+	/* first error */
+	"128 1024 1024 0 1024 0 0 0/1024 active none fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 active -- fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 active IO_ERROR fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 active 0 fail 0 0 0 0 0 0 320",
+	/* policy */
+	"128 1024 1024 0 1024 0 0 0/1024 active - Fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 active - ignore 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 active - 0 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 0/1024 active - fail fail 0 0 0 0 0 320",
+	/* fields swapped */
+	"128 1024 1024 0 1024 0 0 0/1024 - active fail 0 0 0 0 0 0 320",
+	"128 1024 1024 0 1024 0 0 active 0/1024 - fail 0 0 0 0 0 0 320",
+	/* numbers that do not agree */
+	"128 1024 1025 0 1025 0 0 0/1024 active - fail 0 0 0 0 0 0 320",	/* in > chunks */
+	"128 1024 1024 1 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 320",	/* 1 + 1024 */
+	"128 1024 1024 0 1023 0 0 0/1024 active - fail 0 0 0 0 0 0 320",
+	"128 1024 4 5 " MAX " 0 0 0/1024 active - fail 0 0 0 0 0 0 320",	/* wraps */
+	"128 1024 1024 0 1024 1 0 0/1024 active - fail 0 0 0 0 0 0 320",	/* + dropped */
+	"128 1024 1024 0 1024 0 1 0/1024 active - fail 0 0 0 0 0 0 320",	/* + discarded */
+	"128 1024 1000 0 1000 20 5 0/1024 active - fail 0 0 0 0 0 0 320",
+	"8 " MAX " 0 0 0 1 " MAX " 0/0 active - drop 0 0 0 0 0 0 0",	/* wraps */
+	"128 1024 1024 0 1024 0 0 0/1024 active - fail 86400001 0 0 0 0 0 320",
+	"0 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 320",	/* chunk 0 */
+	"4 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 320",	/* chunk < 8 */
+	"100 1024 1024 0 1024 0 0 0/1024 active - fail 0 0 0 0 0 0 320",
 	"valid 0 0 0",				/* the other target's line */
-	"128 1024 0 1024 0 0 0 valid",
+	FRESH " valid",
 };
 
 static const struct {
 	const char *line;
 	struct access_status st;
 } good_access[] = {
-	{ "valid 0 0 0", { true, 0, 0, 0 } },
-	{ "invalid 5 6 7", { false, 5, 6, 7 } },
-	{ "valid 12 34 56", { true, 12, 34, 56 } },
-	{ "valid " MAX " " MAX " " MAX, { true, UINT64_MAX, UINT64_MAX, UINT64_MAX } },
+	{ "valid 0 0 0", { ACCESS_VALID, 0, 0, 0 } },
+	{ "invalid 5 6 7", { ACCESS_INVALID, 5, 6, 7 } },
+	{ "broken 12 34 56", { ACCESS_BROKEN, 12, 34, 56 } },
+	{ "valid " MAX " " MAX " " MAX,
+	  { ACCESS_VALID, UINT64_MAX, UINT64_MAX, UINT64_MAX } },
 };
 
 static const char *const bad_access[] = {
@@ -81,28 +172,71 @@ static const char *const bad_access[] = {
 	"VALID 0 0 0",
 	"valid, 0 0 0",
 	"validx 0 0 0",
+	"broken:user 0 0 0",
+	"active 0 0 0",
 	"ok 0 0 0",
 	"1 0 0 0",
 	"valid -1 0 0",
 	"valid 0 0 x",
 	"valid 0 0 18446744073709551616",
 	"valid\t0 0 0",
-	"128 1024 0 1024 0 0 0",
+	FRESH,
 };
 
 static bool same_cbw(const struct cbw_status *a, const struct cbw_status *b)
 {
 	return a->chunk_sectors == b->chunk_sectors && a->chunks == b->chunks &&
-	       a->copied == b->copied && a->to_copy == b->to_copy &&
+	       a->in_snapshot == b->in_snapshot && a->copied == b->copied &&
+	       a->to_copy == b->to_copy && a->dropped == b->dropped &&
+	       a->discarded == b->discarded && a->slots_used == b->slots_used &&
+	       a->slots_total == b->slots_total && a->state == b->state &&
+	       a->broken == b->broken && a->first_error == b->first_error &&
+	       a->policy == b->policy && a->timeout_ms == b->timeout_ms &&
 	       a->copies == b->copies && a->copy_errors == b->copy_errors &&
-	       a->waited == b->waited;
+	       a->timeouts == b->timeouts && a->waited == b->waited &&
+	       a->wait_ms == b->wait_ms && a->bytes == b->bytes;
 }
 
 static bool same_access(const struct access_status *a,
 			const struct access_status *b)
 {
-	return a->valid == b->valid && a->origin_reads == b->origin_reads &&
-	       a->cow_reads == b->cow_reads && a->waited == b->waited;
+	return a->state == b->state && a->origin_reads == b->origin_reads &&
+	       a->cow_reads == b->cow_reads && a->failed_reads == b->failed_reads;
+}
+
+/* The words a parsed status gives back are the ones of the line. */
+static void check_words(void)
+{
+	static const char *const states[] = {
+		"setup", "active", "broken:io_error", "broken:timeout",
+		"broken:cow_full", "broken:no_memory", "broken:user",
+	};
+	static const char *const errors[] = {
+		"-", "io_error", "timeout", "cow_full", "no_memory", "user",
+	};
+	static const char *const policies[] = { "fail", "break", "drop" };
+	static const char *const access[] = { "valid", "broken", "invalid" };
+	struct access_status ast;
+	struct cbw_status st;
+	char line[160], word[24];
+	size_t i;
+
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		snprintf(line, sizeof(line),
+			 "128 8 8 0 8 0 0 0/8 %s %s %s 0 0 0 0 0 0 0", states[i],
+			 errors[i % 6], policies[i % 3]);
+		tap_ok(!cbw_status_parse(line, &st) &&
+		       !strcmp(cbw_state_format(&st, word, sizeof(word)), states[i]) &&
+		       !strcmp(cbw_reason_name(st.first_error), errors[i % 6]) &&
+		       !strcmp(cbw_policy_name(st.policy), policies[i % 3]),
+		       "cbw status \"%s\" gives its words back", line);
+	}
+	for (i = 0; i < sizeof(access) / sizeof(access[0]); i++) {
+		snprintf(line, sizeof(line), "%s 1 2 3", access[i]);
+		tap_ok(!access_status_parse(line, &ast) &&
+		       !strcmp(access_state_name(ast.state), access[i]),
+		       "snapshot-access status \"%s\" gives its state back", line);
+	}
 }
 
 int main(void)
@@ -143,6 +277,7 @@ int main(void)
 		       tap_quote(bad_access[i], q, sizeof(q)),
 		       why ? ": " : "", why ? why : "");
 	}
+	check_words();
 
 	return tap_done();
 }
