@@ -7,6 +7,10 @@
 #   make KDIR=/lib/modules/$(uname -r)/build   the module for this machine
 #   make demo             the fleecing demo in a VM
 #   make check            unit tests + the selftests in VMs on 6.1 and 6.12
+#   make debug-kernel     build the debug kernel (KASAN, lockdep, kmemleak,
+#                         fault injection; long) into $(CBW_CACHE)
+#   make check-debug      the selftests in a VM on the debug kernel
+#   make KVER=debug       the module for the debug kernel
 #   make sparse           the module through sparse (C=2)
 #   make lint             checkpatch, W=1 and sparse on both test kernels
 #   make clean
@@ -16,8 +20,14 @@ CBW_CACHE ?= /var/cache/dm-cbw
 export CBW_CACHE
 
 ifeq ($(origin KDIR),undefined)
+ifeq ($(KVER),debug)
+KREL := $(shell scripts/debug-kernel --print-release 2>/dev/null)
+KDIR := $(CBW_CACHE)/kernels/debug/build
+KREL_HINT := ; make debug-kernel first
+else
 KREL := $(shell scripts/deps --quiet --print-release $(KVER))
 KDIR := /usr/src/linux-headers-$(KREL)
+endif
 DEPS := deps
 else
 KREL := $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
@@ -28,7 +38,8 @@ BUILD ?= $(CURDIR)/build/$(KREL)
 MODSRC := $(wildcard module/*.c module/*.h) module/Kbuild
 KBUILD_ARGS := -C $(KDIR) M=$(BUILD) W=1
 
-.PHONY: all deps module cbwctl sparse lint demo check unit clean
+.PHONY: all deps module cbwctl sparse lint demo check unit clean debug-kernel \
+	check-debug
 
 all: module cbwctl
 
@@ -38,7 +49,7 @@ deps:
 # The module is built in a per-kernel tree of links to module/, so builds for
 # several kernels live side by side and the source folder stays clean.
 module: $(DEPS)
-	@test -n "$(KREL)" || { echo "no kernel release for KDIR=$(KDIR)" >&2; exit 1; }
+	@test -n "$(KREL)" || { echo "no kernel release for KDIR=$(KDIR)$(KREL_HINT)" >&2; exit 1; }
 	@mkdir -p $(BUILD)/module
 	@ln -sf $(CURDIR)/Kbuild $(BUILD)/Kbuild
 	@ln -sf $(addprefix $(CURDIR)/,$(MODSRC)) $(BUILD)/module/
@@ -56,13 +67,24 @@ cbwctl: $(DEPS)
 	@$(MAKE) -s -C dmtools
 
 unit:
-	@$(MAKE) -s -C dmtools check
+	@fail=0; $(MAKE) -s -C dmtools check || fail=1; \
+	$(MAKE) -s -C tests/bitmap check || fail=1; exit $$fail
 
 demo: deps cbwctl
 	@scripts/demo
 
 check: deps cbwctl
 	@scripts/check
+
+debug-kernel:
+	@scripts/debug-kernel
+
+# The selftests only (no unit tests, no lint) on the debug kernel, which is
+# built first if missing (that takes long).
+check-debug: deps cbwctl
+	@scripts/debug-kernel --quiet
+	@$(MAKE) -s module KVER=debug
+	@CBW_CHECK_KERNELS=debug CBW_CHECK_PARTS=selftests scripts/check
 
 clean:
 	rm -rf build
