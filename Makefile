@@ -80,11 +80,13 @@ debug-kernel:
 	@scripts/debug-kernel
 
 # The selftests only (no unit tests, no lint) on the debug kernel, which is
-# built first if missing (that takes long).
+# built first if missing (that takes long).  slab_nomerge: test_fault_01
+# aims failslab at the bitmap's own slab caches.
 check-debug: deps cbwctl
 	@scripts/debug-kernel --quiet
 	@$(MAKE) -s module KVER=debug
-	@CBW_CHECK_KERNELS=debug CBW_CHECK_PARTS=selftests scripts/check
+	@CBW_VM_APPEND="slab_nomerge $(CBW_VM_APPEND)" CBW_CHECK_KERNELS=debug \
+		CBW_CHECK_PARTS=selftests scripts/check
 
 clean:
 	rm -rf build
