@@ -80,13 +80,12 @@ debug-kernel:
 	@scripts/debug-kernel
 
 # The selftests only (no unit tests, no lint) on the debug kernel, which is
-# built first if missing (that takes long).  slab_nomerge: test_fault_01
-# aims failslab at the bitmap's own slab caches.
+# built first if missing (that takes long).  scripts/vm marks the bitmap
+# caches for failslab at boot (test_fault_01).
 check-debug: deps cbwctl
 	@scripts/debug-kernel --quiet
 	@$(MAKE) -s module KVER=debug
-	@CBW_VM_APPEND="slab_nomerge $(CBW_VM_APPEND)" CBW_CHECK_KERNELS=debug \
-		CBW_CHECK_PARTS=selftests scripts/check
+	@CBW_CHECK_KERNELS=debug CBW_CHECK_PARTS=selftests scripts/check
 
 clean:
 	rm -rf build
