@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "commands.h"
 #include "dm.h"
 #include "msg.h"
@@ -31,13 +32,13 @@ static const char exit_status_help[] =
 	"  2  usage error: unknown command or option, missing or extra argument,\n"
 	"     bad size or name\n"
 	"  3  bad device: missing, not a block device, too small\n"
-	"  4  NAME not found, or not a cbw device\n";
-
-union cmd_opts {
-	struct create_opts create;
-	struct remove_opts remove;
-	struct status_opts status;
-};
+	"  4  NAME not found, or not a cbw device\n"
+	"  5  not a device-mapper device (snapshot DMDEV)\n"
+	"  6  busy: the device is in use, already under a snapshot, or the\n"
+	"     name is taken\n"
+	"  7  bad range or bitmap: outside the device, or not whole chunks\n"
+	"  8  partial: backup wrote the image, but some chunks could not be\n"
+	"     read (the report lists them)\n";
 
 /* Long-only options get values above any character. */
 enum {
@@ -47,38 +48,7 @@ enum {
 	OPT_NOHEADINGS,
 };
 
-#define HELP_OPTION { "help", no_argument, NULL, 'h' }
-
-/**
- * struct command - one cbwctl command.
- * @name: what the user types.
- * @args: the synopsis after the name.
- * @help: one line for 'cbwctl --help'.
- * @details: the rest of 'cbwctl COMMAND --help': description and options.
- * @min_args: fewest positional arguments.
- * @max_args: most positional arguments.
- * @options: getopt_long options, --help included.
- * @set_option: store one option's value in the options struct; returns an
- *		exit code.
- * @fn: take the positional arguments, check what is still unchecked and
- *	run the command; returns an exit code.
- */
-struct command {
-	const char *name;
-	const char *args;
-	const char *help;
-	const char *details;
-	int min_args;
-	int max_args;
-	const struct option *options;
-	int (*set_option)(const struct command *cmd, union cmd_opts *o,
-			  int opt, const char *arg);
-	int (*fn)(const struct command *cmd, union cmd_opts *o,
-		  char **args, int nargs);
-};
-
-__attribute__((format(printf, 2, 3)))
-static int usage_error(const struct command *cmd, const char *fmt, ...)
+int usage_error(const struct command *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -93,8 +63,7 @@ static int usage_error(const struct command *cmd, const char *fmt, ...)
 	return CBW_EXIT_USAGE;
 }
 
-static int check_name(const struct command *cmd, const char *name,
-		      bool for_create)
+int check_name(const struct command *cmd, const char *name, bool for_create)
 {
 	const char *why = name_check(name, for_create);
 
@@ -110,13 +79,13 @@ static const struct option create_options[] = {
 	{ "cow", required_argument, NULL, OPT_COW },
 	{ "chunk", required_argument, NULL, OPT_CHUNK },
 	HELP_OPTION,
-	{ NULL, 0, NULL, 0 }
+	OPTIONS_END
 };
 
-static int create_option(const struct command *cmd, union cmd_opts *o,
+static int create_option(const struct command *cmd, void *opts,
 			 int opt, const char *arg)
 {
-	struct create_opts *c = &o->create;
+	struct create_opts *c = opts;
 	const char *why;
 	uint64_t bytes;
 
@@ -141,10 +110,10 @@ static int create_option(const struct command *cmd, union cmd_opts *o,
 	return usage_error(cmd, "unhandled option %d", opt);
 }
 
-static int create_run(const struct command *cmd, union cmd_opts *o,
+static int create_run(const struct command *cmd, void *opts,
 		      char **args, int nargs)
 {
-	struct create_opts *c = &o->create;
+	struct create_opts *c = opts;
 	int r;
 
 	(void)nargs;
@@ -165,13 +134,13 @@ static int create_run(const struct command *cmd, union cmd_opts *o,
 
 static const struct option remove_options[] = {
 	HELP_OPTION,
-	{ NULL, 0, NULL, 0 }
+	OPTIONS_END
 };
 
-static int remove_run(const struct command *cmd, union cmd_opts *o,
+static int remove_run(const struct command *cmd, void *opts,
 		      char **args, int nargs)
 {
-	struct remove_opts *rm = &o->remove;
+	struct remove_opts *rm = opts;
 	int r;
 
 	(void)nargs;
@@ -187,24 +156,26 @@ static int remove_run(const struct command *cmd, union cmd_opts *o,
 static const struct option status_options[] = {
 	{ "noheadings", no_argument, NULL, OPT_NOHEADINGS },
 	HELP_OPTION,
-	{ NULL, 0, NULL, 0 }
+	OPTIONS_END
 };
 
-static int status_option(const struct command *cmd, union cmd_opts *o,
+static int status_option(const struct command *cmd, void *opts,
 			 int opt, const char *arg)
 {
+	struct status_opts *st = opts;
+
 	(void)arg;
 	if (opt == OPT_NOHEADINGS) {
-		o->status.noheadings = true;
+		st->noheadings = true;
 		return CBW_EXIT_OK;
 	}
 	return usage_error(cmd, "unhandled option %d", opt);
 }
 
-static int status_run(const struct command *cmd, union cmd_opts *o,
+static int status_run(const struct command *cmd, void *opts,
 		      char **args, int nargs)
 {
-	struct status_opts *st = &o->status;
+	struct status_opts *st = opts;
 	int r;
 
 	if (nargs) {
@@ -216,12 +187,11 @@ static int status_run(const struct command *cmd, union cmd_opts *o,
 	return cbw_status(st);
 }
 
-static const struct command commands[] = {
-	{
-		.name = "create",
-		.args = "NAME --origin DEV --cow DEV [--chunk SIZE]",
-		.help = "make the cbw device NAME and its snapshot NAME-snap",
-		.details =
+const struct command cmd_create = {
+	.name = "create",
+	.args = "NAME --origin DEV --cow DEV [--chunk SIZE]",
+	.help = "make the cbw device NAME and its snapshot NAME-snap",
+	.details =
 "Stack the cbw device NAME on the origin DEV, keeping the old data of each\n"
 "chunk on the COW device before its first write, and make NAME-snap, the\n"
 "read-only image of the origin as it is now.  Both cover the whole origin.\n"
@@ -239,17 +209,19 @@ static const struct command commands[] = {
 "                 64KiB); bytes, or with a suffix: k K KiB, M MiB, G GiB,\n"
 "                 T TiB (all binary: 64k = 64KiB = 65536)\n"
 "  -h, --help     show this help\n",
-		.min_args = 1,
-		.max_args = 1,
-		.options = create_options,
-		.set_option = create_option,
-		.fn = create_run,
-	},
-	{
-		.name = "remove",
-		.args = "NAME",
-		.help = "remove NAME-snap and NAME",
-		.details =
+	.min_args = 1,
+	.max_args = 1,
+	.options = create_options,
+	.set_option = create_option,
+	.opts_size = sizeof(struct create_opts),
+	.fn = create_run,
+};
+
+const struct command cmd_remove = {
+	.name = "remove",
+	.args = "NAME",
+	.help = "remove NAME-snap and NAME",
+	.details =
 "Remove the snapshot NAME-snap, if it exists, then the cbw device NAME.\n"
 "NAME must be a cbw device made by cbwctl (uuid CBW-...); others are\n"
 "refused.  If either device is in use (open or mounted), nothing is\n"
@@ -258,16 +230,18 @@ static const struct command commands[] = {
 "\n"
 "Options:\n"
 "  -h, --help     show this help\n",
-		.min_args = 1,
-		.max_args = 1,
-		.options = remove_options,
-		.fn = remove_run,
-	},
-	{
-		.name = "status",
-		.args = "[--noheadings] [NAME]",
-		.help = "show the copy state of NAME, or of every cbw device",
-		.details =
+	.min_args = 1,
+	.max_args = 1,
+	.options = remove_options,
+	.opts_size = sizeof(struct remove_opts),
+	.fn = remove_run,
+};
+
+const struct command cmd_status = {
+	.name = "status",
+	.args = "[--noheadings] [NAME]",
+	.help = "show the copy state of NAME, or of every cbw device",
+	.details =
 "Show one row per cbw device: NAME, or every device whose table is one cbw\n"
 "target.  Columns:\n"
 "  NAME      the cbw device\n"
@@ -286,12 +260,18 @@ static const struct command commands[] = {
 "Options:\n"
 "  --noheadings   leave out the heading line\n"
 "  -h, --help     show this help\n",
-		.min_args = 0,
-		.max_args = 1,
-		.options = status_options,
-		.set_option = status_option,
-		.fn = status_run,
-	},
+	.min_args = 0,
+	.max_args = 1,
+	.options = status_options,
+	.set_option = status_option,
+	.opts_size = sizeof(struct status_opts),
+	.fn = status_run,
+};
+
+static const struct command *const commands[] = {
+	&cmd_create,
+	&cmd_remove,
+	&cmd_status,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -311,13 +291,13 @@ static void main_help(void)
 	       "\n"
 	       "Commands:\n");
 	for (i = 0; i < NR_COMMANDS; i++) {
-		int len = printf("  %s %s", commands[i].name, commands[i].args);
+		int len = printf("  %s %s", commands[i]->name, commands[i]->args);
 
 		if (len > 22)
 			printf("\n%24s", "");
 		else
 			printf("%*s", 24 - len, "");
-		printf("%s\n", commands[i].help);
+		printf("%s\n", commands[i]->help);
 	}
 	printf("\n"
 	       "Options:\n"
@@ -338,8 +318,8 @@ static const struct command *find_command(const char *name)
 	size_t i;
 
 	for (i = 0; i < NR_COMMANDS; i++)
-		if (!strcmp(commands[i].name, name))
-			return &commands[i];
+		if (!strcmp(commands[i]->name, name))
+			return commands[i];
 	return NULL;
 }
 
@@ -366,12 +346,11 @@ static int option_error(const struct command *cmd, char **argv, int opt,
 			   argv[optind - 1]);
 }
 
-static int run_command(const struct command *cmd, int argc, char **argv)
+static int parse_and_run(const struct command *cmd, void *o, int argc,
+			 char **argv)
 {
-	union cmd_opts o;
 	int opt, nargs, r;
 
-	memset(&o, 0, sizeof(o));
 	optind = 0;		/* start over: this is a new argument vector */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", cmd->options, NULL)) != -1) {
@@ -385,7 +364,7 @@ static int run_command(const struct command *cmd, int argc, char **argv)
 		default:
 			if (!cmd->set_option)
 				return usage_error(cmd, "unhandled option %d", opt);
-			r = cmd->set_option(cmd, &o, opt, optarg);
+			r = cmd->set_option(cmd, o, opt, optarg);
 			if (r)
 				return r;
 		}
@@ -398,7 +377,22 @@ static int run_command(const struct command *cmd, int argc, char **argv)
 	if (nargs > cmd->max_args)
 		return usage_error(cmd, "unexpected argument '%s'",
 				   argv[optind + cmd->max_args]);
-	return cmd->fn(cmd, &o, argv + optind, nargs);
+	return cmd->fn(cmd, o, argv + optind, nargs);
+}
+
+static int run_command(const struct command *cmd, int argc, char **argv)
+{
+	void *o;
+	int r;
+
+	o = calloc(1, cmd->opts_size ? cmd->opts_size : 1);
+	if (!o) {
+		msg_error("out of memory");
+		return CBW_EXIT_FAILED;
+	}
+	r = parse_and_run(cmd, o, argc, argv);
+	free(o);
+	return r;
 }
 
 static const struct option main_options[] = {

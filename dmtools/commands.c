@@ -178,7 +178,7 @@ static int check_free(const char *name, const char *uuid)
 	else
 		msg_error("device %s already has the uuid %s", dev.name, uuid);
 	cbwdm_dev_release(&dev);
-	return CBW_EXIT_FAILED;
+	return CBW_EXIT_BUSY;
 }
 
 int cbw_create(const struct create_opts *o)
@@ -308,8 +308,7 @@ static int find_snap(const struct cbwdm_dev *dev, struct cbwdm_dev *snap,
 	const char *why;
 	int r;
 
-	if (snprintf(uuid, sizeof(uuid), "%s" CBW_SNAP_SUFFIX, dev->uuid) >=
-	    (int)sizeof(uuid))
+	if (!cbw_snap_uuid(dev, uuid, sizeof(uuid)))
 		return CBWDM_NOTFOUND;	/* no uuid that long can exist */
 
 	r = cbwdm_status(NULL, uuid, snap);
@@ -360,7 +359,7 @@ static int check_unused(const struct cbwdm_dev *dev, bool has_snap)
 	if (count > allowed) {
 		msg_error("%s is in use (open or mounted); nothing was removed",
 			  dev->name);
-		return CBW_EXIT_FAILED;
+		return CBW_EXIT_BUSY;
 	}
 	return CBW_EXIT_OK;
 }
@@ -393,7 +392,7 @@ int cbw_remove(const struct remove_opts *o)
 	if (found == CBWDM_FOUND && !cbwdm_remove(snap.name, &cookie, &busy)) {
 		msg_error("cannot remove %s: %s; nothing was removed", snap.name,
 			  busy ? "it is in use (open or mounted)" : cbwdm_error());
-		r = CBW_EXIT_FAILED;
+		r = busy ? CBW_EXIT_BUSY : CBW_EXIT_FAILED;
 		goto wait;
 	}
 	if (!cbwdm_remove(dev.name, &cookie, &busy)) {
@@ -401,7 +400,7 @@ int cbw_remove(const struct remove_opts *o)
 			  busy ? "it is in use (open or mounted)" : cbwdm_error(),
 			  found == CBWDM_FOUND ? "; removed " : "",
 			  found == CBWDM_FOUND ? snap.name : "");
-		r = CBW_EXIT_FAILED;
+		r = busy ? CBW_EXIT_BUSY : CBW_EXIT_FAILED;
 	}
 wait:
 	if (!cbwdm_udev_wait(cookie) && !r) {
@@ -415,6 +414,60 @@ out_snap:
 out:
 	cbwdm_dev_release(&dev);
 	return r;
+}
+
+bool cbw_snap_uuid(const struct cbwdm_dev *dev, char *buf, size_t len)
+{
+	int n;
+
+	if (made_by_cbwctl(dev))
+		n = snprintf(buf, len, "%s" CBW_SNAP_SUFFIX, dev->uuid);
+	else
+		n = snprintf(buf, len, CBW_UUID_PREFIX "%s" CBW_SNAP_SUFFIX,
+			     dev->name);
+	return n >= 0 && (size_t)n < len;
+}
+
+int cbw_find(const char *name, bool ours, struct cbw_dev *d)
+{
+	const char *why;
+	int r, found;
+
+	memset(d, 0, sizeof(*d));
+	r = find_cbw(name, false, &d->dev);
+	if (r)
+		return r;
+	why = cbw_status_parse(d->dev.params, &d->st);
+	if (why) {
+		msg_error("%s: unexpected cbw status '%s': %s", name,
+			  d->dev.params, why);
+		r = CBW_EXIT_FAILED;
+		goto bad;
+	}
+	found = find_snap(&d->dev, &d->snap, &d->snap_st);
+	if (found == CBWDM_ERROR) {
+		r = CBW_EXIT_FAILED;
+		goto bad;
+	}
+	d->has_snap = found == CBWDM_FOUND;
+	if (ours && !made_by_cbwctl(&d->dev) && !d->has_snap) {
+		msg_error("%s is a cbw device not made by cbwctl (no uuid " CBW_UUID_PREFIX "..., no snapshot of cbwctl's); use dmsetup",
+			  name);
+		r = CBW_EXIT_NOTFOUND;
+		goto bad;
+	}
+	return CBW_EXIT_OK;
+bad:
+	cbw_dev_release(d);
+	return r;
+}
+
+void cbw_dev_release(struct cbw_dev *d)
+{
+	cbwdm_dev_release(&d->dev);
+	if (d->has_snap)
+		cbwdm_dev_release(&d->snap);
+	memset(d, 0, sizeof(*d));
 }
 
 /* The status table. */
@@ -546,15 +599,13 @@ static int status_row(struct table *t, const struct cbwdm_dev *dev)
 			  dev->params, why);
 		return CBW_EXIT_FAILED;
 	}
-	if (made_by_cbwctl(dev)) {
-		switch (find_snap(dev, &snap, &ast)) {
-		case CBWDM_FOUND:
-			snapshot = access_state_name(ast.state);
-			cbwdm_dev_release(&snap);
-			break;
-		case CBWDM_ERROR:
-			return CBW_EXIT_FAILED;
-		}
+	switch (find_snap(dev, &snap, &ast)) {
+	case CBWDM_FOUND:
+		snapshot = access_state_name(ast.state);
+		cbwdm_dev_release(&snap);
+		break;
+	case CBWDM_ERROR:
+		return CBW_EXIT_FAILED;
 	}
 
 	for (c = 0; c < NR_COLS; c++)

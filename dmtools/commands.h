@@ -20,7 +20,11 @@
 #define CBWCTL_COMMANDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "dm.h"
+#include "status_line.h"
 
 #define CBW_UUID_PREFIX		"CBW-"
 #define CBW_SNAP_SUFFIX		"-snap"
@@ -57,6 +61,55 @@ struct status_opts {
  * Return: NULL if it is, else a short static text saying why not.
  */
 const char *name_check(const char *name, bool for_create);
+
+/**
+ * struct cbw_dev - a cbw device and its snapshot, as cbw_find() found them.
+ * @dev: the cbw device (name, uuid, numbers, open count, first target).
+ * @st: its status, parsed.
+ * @has_snap: its snapshot device exists (found by uuid, see
+ *	      cbw_snap_uuid()).
+ * @snap: the snapshot device, if @has_snap.
+ * @snap_st: the snapshot's status, parsed, if @has_snap.
+ */
+struct cbw_dev {
+	struct cbwdm_dev dev;
+	struct cbw_status st;
+	bool has_snap;
+	struct cbwdm_dev snap;
+	struct access_status snap_st;
+};
+
+/**
+ * cbw_find() - look up the cbw device @name and its snapshot device.
+ * @name: a device name.
+ * @ours: also require that cbwctl made it (uuid CBW-..., or a snapshot
+ *	  device of cbwctl's).
+ * @d: filled on success; release with cbw_dev_release().
+ *
+ * Prints the reason when it fails.
+ *
+ * Return: CBW_EXIT_OK, CBW_EXIT_NOTFOUND (no such device, not a one-target
+ * cbw table, not cbwctl's) or CBW_EXIT_FAILED.
+ */
+int cbw_find(const char *name, bool ours, struct cbw_dev *d);
+
+/** cbw_dev_release() - free what cbw_find() put into @d. */
+void cbw_dev_release(struct cbw_dev *d);
+
+/**
+ * cbw_snap_uuid() - the uuid of the snapshot device of the cbw device @dev.
+ * @dev: a cbw device.
+ * @buf: where to write the uuid.
+ * @len: the size of @buf.
+ *
+ * A cbw device made by create has the uuid CBW-NAME, and its snapshot
+ * CBW-NAME-snap.  A cbw device put under a live device by the snapshot
+ * command keeps that device's uuid; its snapshot has CBW-NAME-snap for the
+ * name NAME the device had then.
+ *
+ * Return: false if the uuid does not fit @buf.
+ */
+bool cbw_snap_uuid(const struct cbwdm_dev *dev, char *buf, size_t len);
 
 /* cbwctl create: make NAME and NAME-snap, print their nodes. */
 int cbw_create(const struct create_opts *o);

@@ -255,6 +255,39 @@ out:
 	return ok;
 }
 
+bool cbwdm_message(const char *name, const char *message, char **result,
+		   int *err)
+{
+	struct dm_task *dmt;
+	const char *answer;
+	bool ok = false;
+
+	clear_error();
+	if (result)
+		*result = NULL;
+	if (err)
+		*err = 0;
+	if (!(dmt = dm_task_create(DM_DEVICE_TARGET_MSG)))
+		return false;
+	if (!dm_task_set_name(dmt, name) || !dm_task_set_sector(dmt, 0) ||
+	    !dm_task_set_message(dmt, message))
+		goto out;
+	if (!dm_task_run(dmt)) {
+		if (err)
+			*err = dm_task_get_errno(dmt);
+		goto out;
+	}
+	if (result) {
+		answer = dm_task_get_message_response(dmt);
+		if (!(*result = copy(answer ? answer : "")))
+			goto out;
+	}
+	ok = true;
+out:
+	dm_task_destroy(dmt);
+	return ok;
+}
+
 static int compare_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -170,6 +170,22 @@ bool cbwdm_create(const char *name, const char *uuid, bool read_only,
 bool cbwdm_remove(const char *name, uint32_t *cookie, bool *busy);
 
 /**
+ * cbwdm_message() - send a target message to sector 0 of a device, like
+ * 'dmsetup message NAME 0 MESSAGE'.
+ * @name: the device's name.
+ * @message: the message.
+ * @result: if not NULL, set to the target's answer (malloc'ed, "" when it
+ *	    gave none) on success, NULL on failure.
+ * @err: if not NULL, set to the errno of a failed ioctl (EINVAL for a
+ *	 malformed message, EBUSY, ...), 0 on success.
+ *
+ * Return: true on success, else false (see cbwdm_error(); the kernel logs
+ * its reason).
+ */
+bool cbwdm_message(const char *name, const char *message, char **result,
+		   int *err);
+
+/**
  * cbwdm_list() - the names of all device-mapper devices, sorted.
  * @names: set to a malloc'ed array of malloc'ed names.
  * @count: set to the number of names.

@@ -266,7 +266,7 @@ test_main() {
 	_dm_remove cbwtest-small
 
 	_log "refusals: an existing NAME, a non-cbw NAME, a table the kernel refuses"
-	cbwctl_fails 1 "device cbwt1 already exists" create cbwt1 --origin /dev/ram0 --cow /dev/ram1
+	cbwctl_fails 6 "device cbwt1 already exists" create cbwt1 --origin /dev/ram0 --cow /dev/ram1
 	cbwctl_fails 4 "cbwt1-snap is not a cbw device" remove cbwt1-snap
 	mark="cbwctl-selftest-$$-$RANDOM"
 	echo "$mark" >/dev/kmsg
@@ -282,10 +282,10 @@ test_main() {
 
 	_log "remove refuses while NAME or NAME-snap is open, and keeps both"
 	exec {fd}</dev/mapper/cbwt1
-	cbwctl_fails 1 "cbwt1 is in use \(open or mounted\); nothing was removed" remove cbwt1
+	cbwctl_fails 6 "cbwt1 is in use \(open or mounted\); nothing was removed" remove cbwt1
 	exec {fd}<&-
 	exec {fd}</dev/mapper/cbwt1-snap
-	cbwctl_fails 1 "cannot remove cbwt1-snap: it is in use.*; nothing was removed" remove cbwt1
+	cbwctl_fails 6 "cannot remove cbwt1-snap: it is in use.*; nothing was removed" remove cbwt1
 	exec {fd}<&-
 	for d in cbwt1 cbwt1-snap; do
 		dmsetup info "$d" >/dev/null 2>&1 || _fail "$d is gone after a refused remove"
