@@ -181,12 +181,44 @@ static int check_free(const char *name, const char *uuid)
 	return CBW_EXIT_BUSY;
 }
 
+void cbw_table_params(const struct cbw_table *t, char *buf)
+{
+	const char *words[8];
+	char timeout[24];
+	int n = 0, i, len;
+
+	if (t->timeout_ms) {
+		snprintf(timeout, sizeof(timeout), "%llu",
+			 (unsigned long long)t->timeout_ms);
+		words[n++] = "timeout";
+		words[n++] = timeout;
+	}
+	if (t->policy != CBW_POLICY_FAIL) {
+		words[n++] = "on_error";
+		words[n++] = cbw_policy_name(t->policy);
+	}
+	if (t->incremental)
+		words[n++] = "incremental";
+	if (t->no_discard_passdown)
+		words[n++] = "no_discard_passdown";
+
+	len = snprintf(buf, CBW_TABLE_PARAMS_LEN, "%u:%u %u:%u %llu",
+		       major(t->origin), minor(t->origin),
+		       major(t->cow), minor(t->cow),
+		       (unsigned long long)(t->chunk_bytes >> SECTOR_SHIFT));
+	if (n)
+		len += snprintf(buf + len, CBW_TABLE_PARAMS_LEN - len, " %d", n);
+	for (i = 0; i < n; i++)
+		len += snprintf(buf + len, CBW_TABLE_PARAMS_LEN - len, " %s",
+				words[i]);
+}
+
 int cbw_create(const struct create_opts *o)
 {
 	struct blockdev origin = { .role = "origin", .path = o->origin };
 	struct blockdev cow = { .role = "COW", .path = o->cow };
 	char snap_name[DM_NAME_LEN], uuid[DM_UUID_LEN], snap_uuid[DM_UUID_LEN];
-	char table[128], snap_table[32];
+	char table[CBW_TABLE_PARAMS_LEN], snap_table[32];
 	uint32_t cookie, major, minor, snap_major, snap_minor;
 	uint64_t sectors;
 	bool busy;
@@ -210,10 +242,10 @@ int cbw_create(const struct create_opts *o)
 	 * The devices go into the table as major:minor, the ones checked
 	 * above, so the kernel cannot resolve a path to something else.
 	 */
-	snprintf(table, sizeof(table), "%u:%u %u:%u %llu",
-		 major(origin.rdev), minor(origin.rdev),
-		 major(cow.rdev), minor(cow.rdev),
-		 (unsigned long long)(o->chunk_bytes >> SECTOR_SHIFT));
+	cbw_table_params(&(struct cbw_table){ .origin = origin.rdev,
+					      .cow = cow.rdev,
+					      .chunk_bytes = o->chunk_bytes },
+			 table);
 
 	if (!cbwdm_udev_begin(&cookie)) {
 		msg_error("cannot start udev synchronisation: %s", cbwdm_error());

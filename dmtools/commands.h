@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dm.h"
 #include "status_line.h"
@@ -110,6 +111,39 @@ void cbw_dev_release(struct cbw_dev *d);
  * Return: false if the uuid does not fit @buf.
  */
 bool cbw_snap_uuid(const struct cbwdm_dev *dev, char *buf, size_t len);
+
+/**
+ * struct cbw_table - what goes into a cbw table line.
+ * @origin: the origin's device number.
+ * @cow: the COW device's device number.
+ * @chunk_bytes: the chunk size in bytes, checked by chunk_size_check().
+ * @timeout_ms: the copy timeout, 0 for none (the default).
+ * @policy: the error policy; CBW_POLICY_FAIL is the default.
+ * @incremental: start with an empty snapshot set (the incremental
+ *		 feature).
+ * @no_discard_passdown: do not discard freed COW slots.
+ */
+struct cbw_table {
+	dev_t origin;
+	dev_t cow;
+	uint64_t chunk_bytes;
+	uint64_t timeout_ms;
+	enum cbw_policy policy;
+	bool incremental;
+	bool no_discard_passdown;
+};
+
+/* Long enough for any cbw_table_params() result. */
+#define CBW_TABLE_PARAMS_LEN	192
+
+/**
+ * cbw_table_params() - the cbw constructor arguments for @t, devices as
+ * major:minor, the features only those that differ from the defaults,
+ * e.g. "253:0 253:1 128 4 timeout 500 on_error break".
+ * @t: the table.
+ * @buf: at least CBW_TABLE_PARAMS_LEN bytes.
+ */
+void cbw_table_params(const struct cbw_table *t, char *buf);
 
 /* cbwctl create: make NAME and NAME-snap, print their nodes. */
 int cbw_create(const struct create_opts *o);

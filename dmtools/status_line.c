@@ -226,6 +226,16 @@ const char *cbw_policy_name(enum cbw_policy policy)
 	return policy_names[policy];
 }
 
+bool cbw_policy_parse(const char *word, enum cbw_policy *policy)
+{
+	int r = lookup(word, policy_names, ARRAY_SIZE(policy_names));
+
+	if (r < 0)
+		return false;
+	*policy = r;
+	return true;
+}
+
 const char *access_status_parse(const char *line, struct access_status *st)
 {
 	uint64_t *const fields[] = {
