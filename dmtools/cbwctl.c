@@ -45,7 +45,6 @@ enum {
 	OPT_ORIGIN = 256,
 	OPT_COW,
 	OPT_CHUNK,
-	OPT_NOHEADINGS,
 };
 
 int usage_error(const struct command *cmd, const char *fmt, ...)
@@ -153,40 +152,6 @@ static int remove_run(const struct command *cmd, void *opts,
 
 /* status */
 
-static const struct option status_options[] = {
-	{ "noheadings", no_argument, NULL, OPT_NOHEADINGS },
-	HELP_OPTION,
-	OPTIONS_END
-};
-
-static int status_option(const struct command *cmd, void *opts,
-			 int opt, const char *arg)
-{
-	struct status_opts *st = opts;
-
-	(void)arg;
-	if (opt == OPT_NOHEADINGS) {
-		st->noheadings = true;
-		return CBW_EXIT_OK;
-	}
-	return usage_error(cmd, "unhandled option %d", opt);
-}
-
-static int status_run(const struct command *cmd, void *opts,
-		      char **args, int nargs)
-{
-	struct status_opts *st = opts;
-	int r;
-
-	if (nargs) {
-		st->name = args[0];
-		r = check_name(cmd, st->name, false);
-		if (r)
-			return r;
-	}
-	return cbw_status(st);
-}
-
 const struct command cmd_create = {
 	.name = "create",
 	.args = "NAME --origin DEV --cow DEV [--chunk SIZE]",
@@ -237,41 +202,12 @@ const struct command cmd_remove = {
 	.fn = remove_run,
 };
 
-const struct command cmd_status = {
-	.name = "status",
-	.args = "[--noheadings] [NAME]",
-	.help = "show the copy state of NAME, or of every cbw device",
-	.details =
-"Show one row per cbw device: NAME, or every device whose table is one cbw\n"
-"target.  Columns:\n"
-"  NAME      the cbw device\n"
-"  CHUNK     the chunk size\n"
-"  CHUNKS    chunks in the device\n"
-"  IN_SNAP   chunks in the snapshot (readable through NAME-snap)\n"
-"  COPIED    chunks whose old data is on the COW device\n"
-"  TO_COPY   chunks not yet written since the snapshot\n"
-"  SLOTS     COW slots (chunks) used/total\n"
-"  COPIES    copy jobs run (one per run of adjacent chunks)\n"
-"  ERRORS    copy jobs that failed or timed out\n"
-"  WAITED    I/Os that had to wait for a copy or a snapshot read\n"
-"  STATE     setup, active, or broken:REASON\n"
-"  SNAPSHOT  NAME-snap: valid, broken, invalid, or none\n"
-"\n"
-"Options:\n"
-"  --noheadings   leave out the heading line\n"
-"  -h, --help     show this help\n",
-	.min_args = 0,
-	.max_args = 1,
-	.options = status_options,
-	.set_option = status_option,
-	.opts_size = sizeof(struct status_opts),
-	.fn = status_run,
-};
 
 static const struct command *const commands[] = {
 	&cmd_create,
 	&cmd_remove,
 	&cmd_status,
+	&cmd_set,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -346,21 +282,44 @@ static int option_error(const struct command *cmd, char **argv, int opt,
 			   argv[optind - 1]);
 }
 
+/*
+ * The getopt string of @cmd: ':' (report a missing value as ':'), then
+ * each option whose value is a character, with ':' if it takes a value.
+ */
+static void short_options(const struct command *cmd, char *buf, size_t len)
+{
+	const struct option *o;
+	size_t n = 0;
+
+	buf[n++] = ':';
+	for (o = cmd->options; o->name && n + 3 < len; o++) {
+		if (o->val <= 0 || o->val >= 256 || o->flag)
+			continue;
+		buf[n++] = (char)o->val;
+		if (o->has_arg == required_argument)
+			buf[n++] = ':';
+	}
+	buf[n] = '\0';
+}
+
 static int parse_and_run(const struct command *cmd, void *o, int argc,
 			 char **argv)
 {
 	int opt, nargs, r;
 
+	char shorts[64];
+
+	short_options(cmd, shorts, sizeof(shorts));
 	optind = 0;		/* start over: this is a new argument vector */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", cmd->options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shorts, cmd->options, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			command_help(cmd);
 			return CBW_EXIT_OK;
 		case ':':
 		case '?':
-			return option_error(cmd, argv, opt, "h");
+			return option_error(cmd, argv, opt, shorts);
 		default:
 			if (!cmd->set_option)
 				return usage_error(cmd, "unhandled option %d", opt);

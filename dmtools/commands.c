@@ -297,14 +297,17 @@ static bool made_by_cbwctl(const struct cbwdm_dev *dev)
 
 /*
  * Look up the cbw device @name; with @ours, it must be one made by cbwctl.
+ * With @quiet, no message when it does not exist or is not a cbw device.
  * Return an exit code; on success release @dev with cbwdm_dev_release().
  */
-static int find_cbw(const char *name, bool ours, struct cbwdm_dev *dev)
+static int find_cbw_quiet(const char *name, bool ours, bool quiet,
+			  struct cbwdm_dev *dev)
 {
 	int r = cbwdm_status(name, NULL, dev);
 
 	if (r == CBWDM_NOTFOUND) {
-		msg_error("no device %s", name);
+		if (!quiet)
+			msg_error("no device %s", name);
 		return CBW_EXIT_NOTFOUND;
 	}
 	if (r == CBWDM_ERROR) {
@@ -313,8 +316,9 @@ static int find_cbw(const char *name, bool ours, struct cbwdm_dev *dev)
 		return CBW_EXIT_FAILED;
 	}
 	if (!is_cbw(dev)) {
-		msg_error("%s is not a cbw device (its table is not one cbw target)",
-			  name);
+		if (!quiet)
+			msg_error("%s is not a cbw device (its table is not one cbw target)",
+				  name);
 		cbwdm_dev_release(dev);
 		return CBW_EXIT_NOTFOUND;
 	}
@@ -325,6 +329,12 @@ static int find_cbw(const char *name, bool ours, struct cbwdm_dev *dev)
 		return CBW_EXIT_NOTFOUND;
 	}
 	return CBW_EXIT_OK;
+}
+
+/* find_cbw_quiet() with messages. */
+static int find_cbw(const char *name, bool ours, struct cbwdm_dev *dev)
+{
+	return find_cbw_quiet(name, ours, false, dev);
 }
 
 /*
@@ -460,13 +470,14 @@ bool cbw_snap_uuid(const struct cbwdm_dev *dev, char *buf, size_t len)
 	return n >= 0 && (size_t)n < len;
 }
 
-int cbw_find(const char *name, bool ours, struct cbw_dev *d)
+static int find_dev(const char *name, bool ours, bool quiet,
+		    struct cbw_dev *d)
 {
 	const char *why;
 	int r, found;
 
 	memset(d, 0, sizeof(*d));
-	r = find_cbw(name, false, &d->dev);
+	r = find_cbw_quiet(name, false, quiet, &d->dev);
 	if (r)
 		return r;
 	why = cbw_status_parse(d->dev.params, &d->st);
@@ -494,225 +505,20 @@ bad:
 	return r;
 }
 
+int cbw_find(const char *name, bool ours, struct cbw_dev *d)
+{
+	return find_dev(name, ours, false, d);
+}
+
+int cbw_find_any(const char *name, struct cbw_dev *d)
+{
+	return find_dev(name, false, true, d);
+}
+
 void cbw_dev_release(struct cbw_dev *d)
 {
 	cbwdm_dev_release(&d->dev);
 	if (d->has_snap)
 		cbwdm_dev_release(&d->snap);
 	memset(d, 0, sizeof(*d));
-}
-
-/* The status table. */
-enum { COL_NAME, COL_CHUNK, COL_CHUNKS, COL_IN_SNAP, COL_COPIED, COL_TO_COPY,
-       COL_SLOTS, COL_COPIES, COL_ERRORS, COL_WAITED, COL_STATE, COL_SNAPSHOT,
-       NR_COLS };
-
-static const struct {
-	const char *heading;
-	bool right;		/* right-aligned */
-} columns[NR_COLS] = {
-	[COL_NAME]	= { "NAME",	false },
-	[COL_CHUNK]	= { "CHUNK",	true },
-	[COL_CHUNKS]	= { "CHUNKS",	true },
-	[COL_IN_SNAP]	= { "IN_SNAP",	true },
-	[COL_COPIED]	= { "COPIED",	true },
-	[COL_TO_COPY]	= { "TO_COPY",	true },
-	[COL_SLOTS]	= { "SLOTS",	true },
-	[COL_COPIES]	= { "COPIES",	true },
-	[COL_ERRORS]	= { "ERRORS",	true },
-	[COL_WAITED]	= { "WAITED",	true },
-	[COL_STATE]	= { "STATE",	false },
-	[COL_SNAPSHOT]	= { "SNAPSHOT",	false },
-};
-
-struct row {
-	char *cell[NR_COLS];
-};
-
-struct table {
-	struct row *rows;
-	size_t nr;
-	size_t size;
-};
-
-static void table_free(struct table *t)
-{
-	size_t i, c;
-
-	for (i = 0; i < t->nr; i++)
-		for (c = 0; c < NR_COLS; c++)
-			free(t->rows[i].cell[c]);
-	free(t->rows);
-}
-
-/* Add a row of cells (copied); return false when out of memory. */
-static bool table_add(struct table *t, const char *const cells[NR_COLS])
-{
-	struct row *row;
-	size_t c;
-
-	if (t->nr == t->size) {
-		size_t size = t->size ? 2 * t->size : 8;
-		struct row *rows = realloc(t->rows, size * sizeof(*rows));
-
-		if (!rows)
-			return false;
-		t->rows = rows;
-		t->size = size;
-	}
-	row = &t->rows[t->nr];
-	for (c = 0; c < NR_COLS; c++) {
-		row->cell[c] = strdup(cells[c]);
-		if (!row->cell[c]) {
-			while (c--)
-				free(row->cell[c]);
-			return false;
-		}
-	}
-	t->nr++;
-	return true;
-}
-
-static void print_row(const char *const cells[NR_COLS],
-		      const int width[NR_COLS])
-{
-	int c;
-
-	for (c = 0; c < NR_COLS; c++) {
-		const char *sep = c ? "  " : "";
-
-		if (c == NR_COLS - 1 && !columns[c].right)
-			printf("%s%s\n", sep, cells[c]);	/* no trailing blanks */
-		else
-			printf("%s%*s", sep, columns[c].right ? width[c] : -width[c],
-			       cells[c]);
-	}
-}
-
-static void table_print(const struct table *t, bool headings)
-{
-	const char *cells[NR_COLS];
-	int width[NR_COLS];
-	size_t i;
-	int c;
-
-	for (c = 0; c < NR_COLS; c++) {
-		width[c] = headings ? (int)strlen(columns[c].heading) : 0;
-		for (i = 0; i < t->nr; i++)
-			if ((int)strlen(t->rows[i].cell[c]) > width[c])
-				width[c] = strlen(t->rows[i].cell[c]);
-	}
-	if (headings) {
-		for (c = 0; c < NR_COLS; c++)
-			cells[c] = columns[c].heading;
-		print_row(cells, width);
-	}
-	for (i = 0; i < t->nr; i++) {
-		for (c = 0; c < NR_COLS; c++)
-			cells[c] = t->rows[i].cell[c];
-		print_row(cells, width);
-	}
-}
-
-/* Add the row of the cbw device @dev; return an exit code. */
-static int status_row(struct table *t, const struct cbwdm_dev *dev)
-{
-	char num[NR_COLS][48], chunk[SIZE_BUF_LEN];
-	const char *cells[NR_COLS];
-	const char *why, *snapshot = "none";
-	struct access_status ast;
-	struct cbwdm_dev snap;
-	struct cbw_status st;
-	int c;
-
-	why = cbw_status_parse(dev->params, &st);
-	if (why) {
-		msg_error("%s: unexpected cbw status '%s': %s", dev->name,
-			  dev->params, why);
-		return CBW_EXIT_FAILED;
-	}
-	switch (find_snap(dev, &snap, &ast)) {
-	case CBWDM_FOUND:
-		snapshot = access_state_name(ast.state);
-		cbwdm_dev_release(&snap);
-		break;
-	case CBWDM_ERROR:
-		return CBW_EXIT_FAILED;
-	}
-
-	for (c = 0; c < NR_COLS; c++)
-		cells[c] = num[c];
-	cells[COL_NAME] = dev->name;
-	cells[COL_CHUNK] = size_format(st.chunk_sectors << SECTOR_SHIFT, chunk,
-				       sizeof(chunk));
-	snprintf(num[COL_CHUNKS], sizeof(num[0]), "%llu", (unsigned long long)st.chunks);
-	snprintf(num[COL_IN_SNAP], sizeof(num[0]), "%llu", (unsigned long long)st.in_snapshot);
-	snprintf(num[COL_COPIED], sizeof(num[0]), "%llu", (unsigned long long)st.copied);
-	snprintf(num[COL_TO_COPY], sizeof(num[0]), "%llu", (unsigned long long)st.to_copy);
-	snprintf(num[COL_SLOTS], sizeof(num[0]), "%llu/%llu",
-		 (unsigned long long)st.slots_used, (unsigned long long)st.slots_total);
-	snprintf(num[COL_COPIES], sizeof(num[0]), "%llu", (unsigned long long)st.copies);
-	snprintf(num[COL_ERRORS], sizeof(num[0]), "%llu", (unsigned long long)st.copy_errors);
-	snprintf(num[COL_WAITED], sizeof(num[0]), "%llu", (unsigned long long)st.waited);
-	cbw_state_format(&st, num[COL_STATE], sizeof(num[0]));
-	cells[COL_SNAPSHOT] = snapshot;
-
-	if (!table_add(t, cells)) {
-		msg_error("out of memory");
-		return CBW_EXIT_FAILED;
-	}
-	return CBW_EXIT_OK;
-}
-
-/* Add a row for every cbw device; return an exit code. */
-static int status_all(struct table *t)
-{
-	struct cbwdm_dev dev;
-	char **names;
-	size_t i, count;
-	int r = CBW_EXIT_OK;
-
-	if (!cbwdm_list(&names, &count)) {
-		msg_error("cannot list the device-mapper devices: %s",
-			  cbwdm_error());
-		return CBW_EXIT_FAILED;
-	}
-	for (i = 0; i < count; i++) {
-		switch (cbwdm_status(names[i], NULL, &dev)) {
-		case CBWDM_NOTFOUND:
-			continue;	/* removed since the list was made */
-		case CBWDM_ERROR:
-			msg_error("cannot read the status of %s: %s", names[i],
-				  cbwdm_error());
-			r = CBW_EXIT_FAILED;
-			continue;
-		}
-		if (is_cbw(&dev) && status_row(t, &dev))
-			r = CBW_EXIT_FAILED;
-		cbwdm_dev_release(&dev);
-	}
-	cbwdm_list_free(names, count);
-	return r;
-}
-
-int cbw_status(const struct status_opts *o)
-{
-	struct table t = { 0 };
-	struct cbwdm_dev dev;
-	int r;
-
-	if (o->name) {
-		r = find_cbw(o->name, false, &dev);
-		if (r)
-			return r;
-		r = status_row(&t, &dev);
-		cbwdm_dev_release(&dev);
-	} else {
-		r = status_all(&t);
-	}
-	/* A device that failed has no row; the others are still shown. */
-	if (t.nr || (!o->name && !r))
-		table_print(&t, !o->noheadings);
-	table_free(&t);
-	return r;
 }

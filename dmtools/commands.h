@@ -49,7 +49,11 @@ struct remove_opts {
 
 struct status_opts {
 	const char *name;	/* NULL: every cbw device */
+	const char *fields;	/* -o: NULL for the default fields */
+	const char *sort;	/* -O: sort keys, NULL for none */
+	const char *separator;	/* --separator: NULL for aligned columns */
 	bool noheadings;
+	bool json;
 };
 
 /**
@@ -93,6 +97,16 @@ struct cbw_dev {
  * cbw table, not cbwctl's) or CBW_EXIT_FAILED.
  */
 int cbw_find(const char *name, bool ours, struct cbw_dev *d);
+
+/**
+ * cbw_find_any() - cbw_find() without @ours, and without a message when
+ * @name does not exist or is not a cbw device (for going through a list).
+ * @name: a device name.
+ * @d: filled on success; release with cbw_dev_release().
+ *
+ * Return: as cbw_find().
+ */
+int cbw_find_any(const char *name, struct cbw_dev *d);
 
 /** cbw_dev_release() - free what cbw_find() put into @d. */
 void cbw_dev_release(struct cbw_dev *d);

@@ -19,7 +19,9 @@
  */
 #define LIBDM_LEVEL_MASK	0x0f
 #define LIBDM_LOG_ERR		3
+#define LIBDM_LOG_WARN		4
 #define LIBDM_LOG_NOTICE	5
+#define LIBDM_LOG_STDERR	0x80	/* a warning, not output */
 
 static int verbose;
 static char first_error[512];
@@ -35,6 +37,18 @@ static void log_fn(int level, const char *file, int line, int dm_errno_or_class,
 	(void)file;
 	(void)line;
 	(void)dm_errno_or_class;
+
+	/*
+	 * log_print(): the warning level without the stderr flag is output,
+	 * e.g. the lines of a report (cbwctl status).
+	 */
+	if (level == LIBDM_LOG_WARN) {
+		va_start(ap, f);
+		vprintf(f, ap);
+		va_end(ap);
+		putchar('\n');
+		return;
+	}
 
 	level &= LIBDM_LEVEL_MASK;
 	keep = level <= LIBDM_LOG_ERR && !first_error[0];

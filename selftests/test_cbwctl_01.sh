@@ -185,7 +185,7 @@ test_main() {
 	cbwctl_help '^Usage: cbwctl \[-v\] COMMAND' --help
 	cbwctl_help '^Usage: cbwctl create NAME --origin DEV --cow DEV \[--chunk SIZE\]$' create --help
 	cbwctl_help '^Usage: cbwctl remove NAME$' remove --help
-	cbwctl_help '^Usage: cbwctl status \[--noheadings\] \[NAME\]$' status --help
+	cbwctl_help '^Usage: cbwctl status \[-o FIELDS\] .*\[--json\] \[NAME\]$' status --help
 	cbwctl_help '^Usage: cbwctl create ' create -h
 	out=$(cbwctl --version)
 	[[ $out =~ ^cbwctl\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || _fail "--version printed '$out'"
