@@ -30,12 +30,13 @@ static const char exit_status_help[] =
 	"  0  success\n"
 	"  1  the operation failed (kernel or libdevmapper error)\n"
 	"  2  usage error: unknown command or option, missing or extra argument,\n"
-	"     bad size or name\n"
+	"     bad size or name, a FILE that cannot be opened or has a syntax\n"
+	"     error\n"
 	"  3  bad device: missing, not a block device, too small\n"
 	"  4  NAME not found, or not a cbw device\n"
 	"  5  not a device-mapper device (snapshot DMDEV)\n"
 	"  6  busy: the device is in use, already under a snapshot, or the\n"
-	"     name is taken\n"
+	"     name is taken; bitmap: NAME is not in incremental set-up\n"
 	"  7  bad range or bitmap: outside the device, or not whole chunks\n"
 	"  8  partial: backup wrote the image, but some chunks could not be\n"
 	"     read (the report lists them)\n";
@@ -45,6 +46,12 @@ enum {
 	OPT_ORIGIN = 256,
 	OPT_COW,
 	OPT_CHUNK,
+	OPT_TIMEOUT,
+	OPT_ON_ERROR,
+	OPT_NO_DISCARD_PASSDOWN,
+	OPT_BITMAP,
+	OPT_BITMAP_FORMAT,
+	OPT_ERA_BLOCK_SIZE,
 };
 
 int usage_error(const struct command *cmd, const char *fmt, ...)
@@ -77,9 +84,52 @@ static const struct option create_options[] = {
 	{ "origin", required_argument, NULL, OPT_ORIGIN },
 	{ "cow", required_argument, NULL, OPT_COW },
 	{ "chunk", required_argument, NULL, OPT_CHUNK },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "on-error", required_argument, NULL, OPT_ON_ERROR },
+	{ "no-discard-passdown", no_argument, NULL, OPT_NO_DISCARD_PASSDOWN },
+	{ "bitmap", required_argument, NULL, OPT_BITMAP },
+	{ "bitmap-format", required_argument, NULL, OPT_BITMAP_FORMAT },
+	{ "era-block-size", required_argument, NULL, OPT_ERA_BLOCK_SIZE },
 	HELP_OPTION,
 	OPTIONS_END
 };
+
+/* The options of create that set a cbw feature or the snapshot set. */
+static int create_feature_option(const struct command *cmd,
+				 struct create_opts *c, int opt,
+				 const char *arg)
+{
+	const char *why;
+
+	switch (opt) {
+	case OPT_TIMEOUT:
+		why = decimal_parse(arg, CBW_MAX_TIMEOUT_MS, &c->timeout_ms);
+		if (why)
+			return usage_error(cmd, "invalid --timeout '%s': %s (want milliseconds, 0 to %llu)",
+					   arg, why, CBW_MAX_TIMEOUT_MS);
+		return CBW_EXIT_OK;
+	case OPT_ON_ERROR:
+		if (!cbw_policy_parse(arg, &c->policy))
+			return usage_error(cmd, "invalid --on-error '%s': want fail, break or drop",
+					   arg);
+		return CBW_EXIT_OK;
+	case OPT_NO_DISCARD_PASSDOWN:
+		c->no_discard_passdown = true;
+		return CBW_EXIT_OK;
+	case OPT_BITMAP:
+		if (!*arg)
+			return usage_error(cmd, "--bitmap needs a file name");
+		c->bitmap = arg;
+		return CBW_EXIT_OK;
+	case OPT_BITMAP_FORMAT:
+		c->bitmap_format_option = true;
+		return format_option(cmd, "--bitmap-format", arg,
+				     &c->bitmap_format);
+	case OPT_ERA_BLOCK_SIZE:
+		return era_block_option(cmd, arg, &c->era_block_sectors);
+	}
+	return usage_error(cmd, "unhandled option %d", opt);
+}
 
 static int create_option(const struct command *cmd, void *opts,
 			 int opt, const char *arg)
@@ -106,7 +156,7 @@ static int create_option(const struct command *cmd, void *opts,
 		c->chunk_bytes = bytes;
 		return CBW_EXIT_OK;
 	}
-	return usage_error(cmd, "unhandled option %d", opt);
+	return create_feature_option(cmd, c, opt, arg);
 }
 
 static int create_run(const struct command *cmd, void *opts,
@@ -124,6 +174,10 @@ static int create_run(const struct command *cmd, void *opts,
 		return usage_error(cmd, "--origin DEV is required");
 	if (!c->cow)
 		return usage_error(cmd, "--cow DEV is required");
+	if (!c->bitmap && (c->bitmap_format_option || c->era_block_sectors))
+		return usage_error(cmd, "%s needs --bitmap FILE",
+				   c->era_block_sectors ? "--era-block-size" :
+				   "--bitmap-format");
 	if (!c->chunk_bytes)
 		c->chunk_bytes = CHUNK_DEFAULT_BYTES;
 	return cbw_create(c);
@@ -154,26 +208,56 @@ static int remove_run(const struct command *cmd, void *opts,
 
 const struct command cmd_create = {
 	.name = "create",
-	.args = "NAME --origin DEV --cow DEV [--chunk SIZE]",
+	.args = "NAME --origin DEV --cow DEV [--chunk SIZE] [OPTION...]",
 	.help = "make the cbw device NAME and its snapshot NAME-snap",
 	.details =
 "Stack the cbw device NAME on the origin DEV, keeping the old data of each\n"
 "chunk on the COW device before its first write, and make NAME-snap, the\n"
 "read-only image of the origin as it is now.  Both cover the whole origin.\n"
-"Prints the two device nodes, one per line.  If NAME-snap cannot be made,\n"
-"NAME is removed again.\n"
+"Prints the two device nodes, one per line.  If anything fails, nothing\n"
+"that was made stays.\n"
 "\n"
 "NAME is at most 119 characters from A-Z a-z 0-9 # + - . : = @ _.  The\n"
 "devices get the uuids CBW-NAME and CBW-NAME-snap.\n"
 "\n"
+"With --bitmap, only the chunks listed in FILE are in the snapshot (an\n"
+"incremental backup): NAME gets the incremental feature, the chunks are\n"
+"added to its set, the set-up is ended, then NAME-snap is made; reading\n"
+"NAME-snap outside those chunks fails.  FILE is read and checked before\n"
+"any device is made; '-' is standard input.  Its formats, and how the\n"
+"format is detected, are those of 'cbwctl bitmap' (see 'cbwctl bitmap\n"
+"--help'): ranges (text, chunk numbers N or N-M per line), raw (a bitmap,\n"
+"bit N = chunk N) or era (era_invalidate output).\n"
+"\n"
 "Options:\n"
-"  --origin DEV   the block device to snapshot\n"
-"  --cow DEV      the block device that receives the old data; at least as\n"
-"                 large as the origin; its contents are overwritten\n"
-"  --chunk SIZE   the copy unit, a power of two from 4KiB to 1GiB (default\n"
-"                 64KiB); bytes, or with a suffix: k K KiB, M MiB, G GiB,\n"
-"                 T TiB (all binary: 64k = 64KiB = 65536)\n"
-"  -h, --help     show this help\n",
+"  --origin DEV      the block device to snapshot\n"
+"  --cow DEV         the block device that receives the old data; its\n"
+"                    contents are overwritten.  It may be smaller than the\n"
+"                    origin (slots are taken in order, one chunk each) but\n"
+"                    not smaller than one chunk; when it is full, copies\n"
+"                    fail with the reason cow_full\n"
+"  --chunk SIZE      the copy unit, a power of two from 4KiB to 1GiB\n"
+"                    (default 64KiB); bytes, or with a suffix: k K KiB,\n"
+"                    M MiB, G GiB, T TiB (all binary: 64k = 64KiB = 65536)\n"
+"  --timeout MS      the copy timeout in milliseconds, 0 to 86400000\n"
+"                    (default 0: none)\n"
+"  --on-error POLICY what a failed or timed-out copy does: fail (the\n"
+"                    default: the write fails, the snapshot stays whole),\n"
+"                    break (the snapshot is given up, writes go on) or drop\n"
+"                    (only the chunks concerned leave the snapshot)\n"
+"  --no-discard-passdown\n"
+"                    do not discard the COW slots that snapshot discards\n"
+"                    free\n"
+"  --bitmap FILE     the chunks of the snapshot (see above)\n"
+"  --bitmap-format FORMAT\n"
+"                    ranges, raw or era (default: detect)\n"
+"  --era-block-size SECTORS\n"
+"                    for an era FILE: the dm-era block size in 512-byte\n"
+"                    sectors\n"
+"  -h, --help        show this help\n"
+"\n"
+"A syntax error in FILE exits 2 with FILE:LINE in the message; a chunk\n"
+"outside the origin exits 7.\n",
 	.min_args = 1,
 	.max_args = 1,
 	.options = create_options,
@@ -208,6 +292,8 @@ static const struct command *const commands[] = {
 	&cmd_remove,
 	&cmd_status,
 	&cmd_set,
+	&cmd_map,
+	&cmd_bitmap,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -16,6 +16,9 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "ranges.h"
 
 /**
  * struct command - one cbwctl command.
@@ -71,10 +74,37 @@ int usage_error(const struct command *cmd, const char *fmt, ...)
  */
 int check_name(const struct command *cmd, const char *name, bool for_create);
 
+/**
+ * format_option() - parse the value of a bitmap format option (--format,
+ * --bitmap-format): "ranges", "raw" or "era".
+ * @cmd: the command.
+ * @option: the option's name, for the message ("--format").
+ * @arg: its value.
+ * @format: set on success.
+ *
+ * Return: CBW_EXIT_OK, or CBW_EXIT_USAGE after usage_error().
+ */
+int format_option(const struct command *cmd, const char *option,
+		  const char *arg, enum bitmap_format *format);
+
+/**
+ * era_block_option() - parse the value of --era-block-size: a number of
+ * 512-byte sectors from 1 to 2^32 - 1 (dm-era's limit).
+ * @cmd: the command.
+ * @arg: the value.
+ * @sectors: set on success.
+ *
+ * Return: CBW_EXIT_OK, or CBW_EXIT_USAGE after usage_error().
+ */
+int era_block_option(const struct command *cmd, const char *arg,
+		     uint64_t *sectors);
+
 /* The commands, in the order 'cbwctl --help' lists them. */
 extern const struct command cmd_create;
 extern const struct command cmd_remove;
 extern const struct command cmd_status;
 extern const struct command cmd_set;
+extern const struct command cmd_map;
+extern const struct command cmd_bitmap;
 
 #endif /* CBWCTL_CMD_H */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "bitmap.h"
 #include "commands.h"
 #include "dm.h"
 #include "msg.h"
@@ -140,10 +141,11 @@ static int check_devices(const struct create_opts *o, struct blockdev *origin,
 		msg_error("origin device %s is empty", origin->path);
 		return CBW_EXIT_DEVICE;
 	}
-	if (cow->bytes < origin->bytes) {
-		msg_error("COW device %s (%s) is smaller than the origin %s (%s)",
+	/* The COW store is packed: one chunk-sized slot is the least it takes. */
+	if (cow->bytes < o->chunk_bytes) {
+		msg_error("COW device %s (%s) is smaller than one chunk (%s)",
 			  cow->path, size_format(cow->bytes, a, sizeof(a)),
-			  origin->path, size_format(origin->bytes, b, sizeof(b)));
+			  size_format(o->chunk_bytes, b, sizeof(b)));
 		return CBW_EXIT_DEVICE;
 	}
 	bd = origin->block_size > cow->block_size ? origin : cow;
@@ -213,13 +215,66 @@ void cbw_table_params(const struct cbw_table *t, char *buf)
 				words[i]);
 }
 
+/*
+ * Read the snapshot set of create --bitmap for an origin of @sectors into
+ * @runs.  Return an exit code.
+ */
+static int create_read_set(const struct create_opts *o, uint64_t sectors,
+			   struct chunk_runs *runs)
+{
+	uint64_t chunk_sectors = o->chunk_bytes >> SECTOR_SHIFT;
+	struct bitmap_geometry g = {
+		.chunks = (sectors + chunk_sectors - 1) / chunk_sectors,
+		.chunk_sectors = chunk_sectors,
+		.era_block_sectors = o->era_block_sectors,
+	};
+
+	return bitmap_file_read(o->bitmap, o->bitmap_format, &g, runs);
+}
+
+/* With --bitmap: load @runs into the new cbw device and start it. */
+static int create_load_set(const struct create_opts *o,
+			   const struct chunk_runs *runs)
+{
+	int r;
+
+	if (!o->bitmap)
+		return CBW_EXIT_OK;
+	r = cbw_ranges_send(o->name, "add", runs);
+	if (!r)
+		r = cbw_setup_start(o->name);
+	return r;
+}
+
+/*
+ * Make the snapshot device @snap_name with @snap_uuid on the cbw device
+ * @major:@minor; return an exit code.
+ */
+static int create_snap(const char *snap_name, const char *snap_uuid,
+		       uint64_t sectors, uint32_t major, uint32_t minor,
+		       uint32_t *cookie)
+{
+	char snap_table[32];
+	uint32_t snap_major, snap_minor;
+
+	snprintf(snap_table, sizeof(snap_table), "%u:%u", major, minor);
+	if (!cbwdm_create(snap_name, snap_uuid, true, sectors, ACCESS_TARGET,
+			  snap_table, true, cookie, &snap_major, &snap_minor)) {
+		msg_error("cannot create %s: %s (see dmesg for the kernel's reason)",
+			  snap_name, cbwdm_error());
+		return CBW_EXIT_FAILED;
+	}
+	return CBW_EXIT_OK;
+}
+
 int cbw_create(const struct create_opts *o)
 {
 	struct blockdev origin = { .role = "origin", .path = o->origin };
 	struct blockdev cow = { .role = "COW", .path = o->cow };
 	char snap_name[DM_NAME_LEN], uuid[DM_UUID_LEN], snap_uuid[DM_UUID_LEN];
-	char table[CBW_TABLE_PARAMS_LEN], snap_table[32];
-	uint32_t cookie, major, minor, snap_major, snap_minor;
+	char table[CBW_TABLE_PARAMS_LEN];
+	struct chunk_runs runs = { 0 };
+	uint32_t cookie, major, minor;
 	uint64_t sectors;
 	bool busy;
 	int r;
@@ -238,18 +293,28 @@ int cbw_create(const struct create_opts *o)
 	    (r = check_free(NULL, uuid)) || (r = check_free(NULL, snap_uuid)))
 		return r;
 
+	/* The whole file is checked before any device is made. */
+	if (o->bitmap && (r = create_read_set(o, sectors, &runs)))
+		goto out;
+
 	/*
 	 * The devices go into the table as major:minor, the ones checked
 	 * above, so the kernel cannot resolve a path to something else.
 	 */
-	cbw_table_params(&(struct cbw_table){ .origin = origin.rdev,
-					      .cow = cow.rdev,
-					      .chunk_bytes = o->chunk_bytes },
-			 table);
+	cbw_table_params(&(struct cbw_table){
+				.origin = origin.rdev,
+				.cow = cow.rdev,
+				.chunk_bytes = o->chunk_bytes,
+				.timeout_ms = o->timeout_ms,
+				.policy = o->policy,
+				.incremental = o->bitmap != NULL,
+				.no_discard_passdown = o->no_discard_passdown,
+			 }, table);
 
 	if (!cbwdm_udev_begin(&cookie)) {
 		msg_error("cannot start udev synchronisation: %s", cbwdm_error());
-		return CBW_EXIT_FAILED;
+		r = CBW_EXIT_FAILED;
+		goto out;
 	}
 	if (!cbwdm_create(o->name, uuid, false, sectors, CBW_TARGET, table,
 			  false, &cookie, &major, &minor)) {
@@ -259,18 +324,14 @@ int cbw_create(const struct create_opts *o)
 		goto wait;
 	}
 
-	snprintf(snap_table, sizeof(snap_table), "%u:%u", major, minor);
-	if (!cbwdm_create(snap_name, snap_uuid, true, sectors, ACCESS_TARGET,
-			  snap_table, true, &cookie, &snap_major, &snap_minor)) {
-		msg_error("cannot create %s: %s (see dmesg for the kernel's reason)",
-			  snap_name, cbwdm_error());
-		r = CBW_EXIT_FAILED;
-		/* Nothing half-built stays behind. */
-		if (!cbwdm_remove(o->name, &cookie, &busy))
-			msg_error("cannot remove %s again: %s; remove it with 'cbwctl remove %s'",
-				  o->name, cbwdm_error(), o->name);
-		goto wait;
-	}
+	r = create_load_set(o, &runs);
+	if (!r)
+		r = create_snap(snap_name, snap_uuid, sectors, major, minor,
+				&cookie);
+	/* Nothing half-built stays behind. */
+	if (r && !cbwdm_remove(o->name, &cookie, &busy))
+		msg_error("cannot remove %s again: %s; remove it with 'cbwctl remove %s'",
+			  o->name, cbwdm_error(), o->name);
 
 wait:
 	if (!cbwdm_udev_wait(cookie) && !r) {
@@ -281,6 +342,8 @@ wait:
 	if (!r)
 		printf("%s/%s\n%s/%s\n", cbwdm_dir(), o->name, cbwdm_dir(),
 		       snap_name);
+out:
+	runs_free(&runs);
 	return r;
 }
 

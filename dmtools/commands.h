@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include "dm.h"
+#include "ranges.h"
 #include "status_line.h"
 
 #define CBW_UUID_PREFIX		"CBW-"
@@ -41,6 +42,13 @@ struct create_opts {
 	const char *origin;	/* origin block device (path) */
 	const char *cow;	/* COW block device (path) */
 	uint64_t chunk_bytes;	/* chunk size, already checked */
+	uint64_t timeout_ms;	/* copy timeout, 0 for none */
+	enum cbw_policy policy;	/* error policy */
+	bool no_discard_passdown;
+	const char *bitmap;	/* the snapshot set's file; NULL: every chunk */
+	enum bitmap_format bitmap_format;
+	bool bitmap_format_option;	/* --bitmap-format was given */
+	uint64_t era_block_sectors;	/* for an era bitmap; 0: not given */
 };
 
 struct remove_opts {
@@ -159,7 +167,11 @@ struct cbw_table {
  */
 void cbw_table_params(const struct cbw_table *t, char *buf);
 
-/* cbwctl create: make NAME and NAME-snap, print their nodes. */
+/*
+ * cbwctl create: make NAME and NAME-snap, print their nodes.  With
+ * @o->bitmap, NAME gets the incremental feature and the file's chunks
+ * (bitmap.h) before NAME-snap is made; any failure removes what was made.
+ */
 int cbw_create(const struct create_opts *o);
 
 /* cbwctl remove: remove NAME-snap (if there) and NAME. */

@@ -48,6 +48,26 @@ const char *size_parse(const char *s, uint64_t *bytes)
 	return "unknown suffix (use k, M, G, T or KiB, MiB, GiB, TiB)";
 }
 
+const char *decimal_parse(const char *s, uint64_t max, uint64_t *v)
+{
+	uint64_t n = 0;
+	const char *p;
+
+	if (!*s)
+		return "not a number";
+	for (p = s; *p; p++) {
+		unsigned int digit = *p - '0';
+
+		if (*p < '0' || *p > '9')
+			return "not a number";
+		if (digit > max || n > (max - digit) / 10)
+			return "too large";
+		n = n * 10 + digit;
+	}
+	*v = n;
+	return NULL;
+}
+
 const char *chunk_size_check(uint64_t bytes)
 {
 	if (!bytes || (bytes & (bytes - 1)))

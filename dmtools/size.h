@@ -33,6 +33,18 @@
 const char *size_parse(const char *s, uint64_t *bytes);
 
 /**
+ * decimal_parse() - parse a plain decimal number (a count, milliseconds,
+ * sectors): digits only, no sign, no suffix.
+ * @s: the text.
+ * @max: the largest value allowed.
+ * @v: set to the number on success, untouched otherwise.
+ *
+ * Return: NULL on success, else a short static text saying what is wrong
+ * ("not a number", "too large").
+ */
+const char *decimal_parse(const char *s, uint64_t max, uint64_t *v);
+
+/**
  * chunk_size_check() - is @bytes a chunk size cbwctl accepts?
  * @bytes: the size in bytes.
  *

@@ -89,6 +89,33 @@ static const struct {
 	{ UINT64_MAX, "18446744073709551615B" },
 };
 
+static const struct {
+	const char *text;
+	uint64_t max;
+	uint64_t v;
+	const char *why;	/* NULL: accepted */
+} decimals[] = {
+	{ "0", 10, 0, NULL },
+	{ "10", 10, 10, NULL },
+	{ "0010", 10, 10, NULL },
+	{ "11", 10, 0, "too large" },
+	{ "86400000", 86400000, 86400000, NULL },
+	{ "86400001", 86400000, 0, "too large" },
+	{ "4294967295", UINT32_MAX, UINT32_MAX, NULL },
+	{ "4294967296", UINT32_MAX, 0, "too large" },
+	{ "18446744073709551615", UINT64_MAX, UINT64_MAX, NULL },
+	{ "18446744073709551616", UINT64_MAX, 0, "too large" },
+	{ "1", 0, 0, "too large" },
+	{ "0", 0, 0, NULL },
+	{ "", 10, 0, "not a number" },
+	{ "-1", 10, 0, "not a number" },
+	{ "+1", 10, 0, "not a number" },
+	{ "1k", 10, 0, "not a number" },
+	{ " 1", 10, 0, "not a number" },
+	{ "1 ", 10, 0, "not a number" },
+	{ "0x1", 10, 0, "not a number" },
+};
+
 int main(void)
 {
 	char buf[SIZE_BUF_LEN], q[128];
@@ -141,6 +168,21 @@ int main(void)
 			continue;	/* units beyond what sizes take */
 		why = size_parse(buf, &bytes);
 		tap_ok(!why && bytes == formats[i].bytes, "\"%s\" reads back", buf);
+	}
+
+	for (i = 0; i < sizeof(decimals) / sizeof(decimals[0]); i++) {
+		bytes = 12345;
+		why = decimal_parse(decimals[i].text, decimals[i].max, &bytes);
+		if (decimals[i].why)
+			tap_ok(why && !strcmp(why, decimals[i].why) && bytes == 12345,
+			       "decimal_parse(\"%s\", %" PRIu64 ") fails: %s",
+			       tap_quote(decimals[i].text, q, sizeof(q)),
+			       decimals[i].max, decimals[i].why);
+		else
+			tap_ok(!why && bytes == decimals[i].v,
+			       "decimal_parse(\"%s\", %" PRIu64 ") = %" PRIu64,
+			       tap_quote(decimals[i].text, q, sizeof(q)),
+			       decimals[i].max, decimals[i].v);
 	}
 
 	/* A short buffer gets a terminated, cut text. */
