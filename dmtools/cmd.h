@@ -75,5 +75,8 @@ int check_name(const struct command *cmd, const char *name, bool for_create);
 extern const struct command cmd_create;
 extern const struct command cmd_remove;
 extern const struct command cmd_status;
+extern const struct command cmd_backup;
+extern const struct command cmd_discard;
+extern const struct command cmd_export;
 
 #endif /* CBWCTL_CMD_H */
