@@ -29,7 +29,9 @@
 #   - With the COW device swapped for dm-error, backup exits 8: the image
 #     has zeros in the copied chunks 3 and 10-12, the stderr names them
 #     one range per line, and the rest of the image is right.
-#   - A broken snapshot: backup exits 1 and leaves no file behind.
+#   - A broken snapshot: backup exits 1 and leaves no file behind; so
+#     does a backup during which the snapshot breaks, or that gets
+#     SIGTERM (the origin a dm-delay device, to be slow).
 #   - The throughput of a backup is logged (--progress summary line).
 
 DESCRIPTION="cbwctl: backup (sparse, stream, partial, discard-behind), discard and export over NBD"
@@ -390,6 +392,60 @@ partial() {
 	remove_b4
 }
 
+# slow_backup: start 'cbwctl backup' of NAME on the slow origin in the
+# background (pid in $BG), and return once it writes its image.
+BG=
+slow_backup() {
+	local i
+	cbwctl backup $N --to "$CBW_TMP/slow.img" --io-size 64k --no-progress \
+		>"$CBW_TMP/out" 2>"$CBW_TMP/err" &
+	BG=$!
+	for ((i = 0; i < 100; i++)); do
+		[ -n "$(find "$CBW_TMP" -maxdepth 1 -name '.slow.img.*')" ] && return 0
+		sleep 0.1
+	done
+	_fail "backup on the slow origin did not start"
+}
+
+# bg_fails CODE PATTERN: the background backup exits CODE with one line on
+# stderr matching PATTERN, and leaves no file.
+bg_fails() {
+	local rc err
+	wait "$BG"
+	rc=$?
+	mapfile -t err <"$CBW_TMP/err"
+	_expect_eq "$rc" "$1" "exit status of the interrupted backup (stderr: ${err[*]})"
+	if [ ${#err[@]} != 1 ] || ! [[ ${err[0]} =~ ^cbwctl:\ $2 ]]; then
+		_fail "interrupted backup: stderr '${err[*]}', expected '$2'"
+	fi
+	[ ! -e "$CBW_TMP/slow.img" ] || _fail "the interrupted backup left an image"
+	no_leftovers
+}
+
+interrupted() {
+	local sz out
+	_log "the snapshot breaks during a backup: exit 1, no image"
+	sz=$(_size_sectors /dev/ram0)
+	_dm_create b4slow "0 $sz delay /dev/ram0 0 50"
+	out=$(cbwctl create $N --origin /dev/mapper/b4slow --cow /dev/mapper/b4cow 2>&1) ||
+		_die "cbwctl create $N on b4slow: $out"
+	CBW_DM_DEVS+=("$N" "$N-snap")
+	slow_backup
+	_msg $N break
+	bg_fails 1 "the snapshot of $N broke \(broken:user\) during the backup$"
+	remove_b4
+
+	_log "SIGTERM during a backup: exit 1, no image"
+	out=$(cbwctl create $N --origin /dev/mapper/b4slow --cow /dev/mapper/b4cow 2>&1) ||
+		_die "cbwctl create $N on b4slow: $out"
+	CBW_DM_DEVS+=("$N" "$N-snap")
+	slow_backup
+	kill -TERM "$BG"
+	bg_fails 1 "interrupted by signal 15$"
+	remove_b4
+	_dm_remove b4slow
+}
+
 test_main() {
 	_tmpdir
 	_brd_setup 2 64
@@ -417,4 +473,5 @@ test_main() {
 
 	read_only_snap
 	partial
+	interrupted
 }
