@@ -5,9 +5,10 @@
  * end, or a stream of every byte to standard output.
  *
  * File: image_open() makes ".NAME.XXXXXX" in FILE's folder (mode 0600)
- * and sets its size; image_write() puts data where it belongs, everything
- * never written reads as zero (a hole); image_commit() syncs the file and
- * renames it to FILE, replacing an old one; image_abort() removes it.
+ * and sets its size; image_write() puts data where it belongs, in any
+ * order, everything never written reads as zero (a hole); image_commit()
+ * syncs the file and renames it to FILE (replacing an old one only with
+ * force); image_abort() removes it.
  *
  * Stream ("-"): the image goes to standard output in order, the bytes
  * between two writes and up to the end as zeros.  Writes must come in
@@ -16,12 +17,11 @@
  *	struct image im;
  *
  *	if (image_open(&im, path, bytes, force))
- *		return ...;
- *	... image_write(&im, off, buf, len) in increasing order ...
- *	if (failed)
- *		image_abort(&im);
- *	else
- *		image_commit(&im);
+ *		return ...;		(print im.err)
+ *	... image_write(&im, off, buf, len), in increasing order for a
+ *	stream ...
+ *	if (failed || image_commit(&im))
+ *		free(image_abort(&im, false));
  *
  * Each function returns an exit code; on failure the one-line reason is
  * in im->err, for the caller to print (maybe with more to say).
