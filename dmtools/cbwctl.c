@@ -28,15 +28,17 @@
 static const char exit_status_help[] =
 	"Exit status:\n"
 	"  0  success\n"
-	"  1  the operation failed (kernel or libdevmapper error)\n"
+	"  1  the operation failed (kernel or libdevmapper error, an image that\n"
+	"     cannot be written, a snapshot that broke, qemu-nbd failed)\n"
 	"  2  usage error: unknown command or option, missing or extra argument,\n"
 	"     bad size or name, a FILE that cannot be opened or has a syntax\n"
 	"     error\n"
-	"  3  bad device: missing, not a block device, too small\n"
+	"  3  bad device: missing, not a block device, too small, read-only\n"
 	"  4  NAME not found, or not a cbw device\n"
 	"  5  not a device-mapper device (snapshot DMDEV)\n"
-	"  6  busy: the device is in use, already under a snapshot, or the\n"
-	"     name is taken; bitmap: NAME is not in incremental set-up\n"
+	"  6  busy: the device is in use, already under a snapshot, the name\n"
+	"     is taken, or the image file exists; bitmap: NAME is not in\n"
+	"     incremental set-up\n"
 	"  7  bad range or bitmap: outside the device, or not whole chunks\n"
 	"  8  partial: backup wrote the image, but some chunks could not be\n"
 	"     read (the report lists them)\n";
@@ -213,9 +215,13 @@ const struct command cmd_create = {
 	.details =
 "Stack the cbw device NAME on the origin DEV, keeping the old data of each\n"
 "chunk on the COW device before its first write, and make NAME-snap, the\n"
-"read-only image of the origin as it is now.  Both cover the whole origin.\n"
-"Prints the two device nodes, one per line.  If anything fails, nothing\n"
-"that was made stays.\n"
+"image of the origin as it is now.  Both cover the whole origin.  Prints\n"
+"the two device nodes, one per line.  If anything fails, nothing that was\n"
+"made stays.\n"
+"\n"
+"NAME-snap is writable, so that it takes discards (backup\n"
+"--discard-behind, discard, export), but every write to it fails with\n"
+"EIO: mount a file system on it read-only (ext4: -o ro,noload).\n"
 "\n"
 "NAME is at most 119 characters from A-Z a-z 0-9 # + - . : = @ _.  The\n"
 "devices get the uuids CBW-NAME and CBW-NAME-snap.\n"
@@ -294,6 +300,9 @@ static const struct command *const commands[] = {
 	&cmd_set,
 	&cmd_map,
 	&cmd_bitmap,
+	&cmd_backup,
+	&cmd_discard,
+	&cmd_export,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -308,8 +317,9 @@ static void main_help(void)
 	       "\n"
 	       "Copy-before-write snapshots with dm-cbw: the cbw device NAME,\n"
 	       "stacked on an origin device, copies old data to a COW device\n"
-	       "before it is overwritten, so that the read-only device NAME-snap\n"
-	       "shows the origin as it was when NAME was made.\n"
+	       "before it is overwritten, so that the device NAME-snap shows the\n"
+	       "origin as it was when NAME was made.  backup copies NAME-snap\n"
+	       "into an image file, export serves it over NBD.\n"
 	       "\n"
 	       "Commands:\n");
 	for (i = 0; i < NR_COMMANDS; i++) {

@@ -106,5 +106,8 @@ extern const struct command cmd_status;
 extern const struct command cmd_set;
 extern const struct command cmd_map;
 extern const struct command cmd_bitmap;
+extern const struct command cmd_backup;
+extern const struct command cmd_discard;
+extern const struct command cmd_export;
 
 #endif /* CBWCTL_CMD_H */

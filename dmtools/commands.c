@@ -258,7 +258,12 @@ static int create_snap(const char *snap_name, const char *snap_uuid,
 	uint32_t snap_major, snap_minor;
 
 	snprintf(snap_table, sizeof(snap_table), "%u:%u", major, minor);
-	if (!cbwdm_create(snap_name, snap_uuid, true, sectors, ACCESS_TARGET,
+	/*
+	 * NAME-snap is writable so that it takes discards (backup
+	 * --discard-behind, discard, export); the target fails every write
+	 * with EIO, so the image cannot change.
+	 */
+	if (!cbwdm_create(snap_name, snap_uuid, false, sectors, ACCESS_TARGET,
 			  snap_table, true, cookie, &snap_major, &snap_minor)) {
 		msg_error("cannot create %s: %s (see dmesg for the kernel's reason)",
 			  snap_name, cbwdm_error());

@@ -10,7 +10,8 @@
  *   NAME       0 <origin sectors> cbw <origin maj:min> <cow maj:min> <chunk>
  *              uuid CBW-NAME
  *   NAME-snap  0 <origin sectors> snapshot-access <NAME's maj:min>
- *              read-only, uuid CBW-NAME-snap
+ *              uuid CBW-NAME-snap; writable, so that it takes discards
+ *              (the target fails writes with EIO)
  *
  * A cbw device "made by cbwctl" has a uuid starting with CBW- and a
  * one-target cbw table; its snapshot is found by uuid (its own uuid +
