@@ -10,29 +10,13 @@
 
 #include "dm.h"
 #include "msg.h"
+#include "size.h"
 #include "snapmap.h"
 
-/*
- * A decimal number without sign at *pos, moved past it; the number must
- * have at least one digit and fit 64 bits.
- */
+/* The decimal number at *pos (size.h), *pos moved past it. */
 static bool take_u64(const char **pos, uint64_t *val)
 {
-	const char *p = *pos;
-	uint64_t n = 0;
-
-	if (*p < '0' || *p > '9')
-		return false;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned int digit = *p - '0';
-
-		if (n > (UINT64_MAX - digit) / 10)
-			return false;
-		n = n * 10 + digit;
-	}
-	*val = n;
-	*pos = p;
-	return true;
+	return !decimal_take(pos, UINT64_MAX, val);
 }
 
 /* "more <chunk>" at @p, the whole rest of the reply. */
