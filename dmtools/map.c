@@ -10,7 +10,7 @@
 int cbw_map_read(const char *name, uint64_t chunks, struct chunk_runs *out)
 {
 	struct snapmap m;
-	struct snap_run run;
+	struct chunk_run run;
 	int got, r = CBW_EXIT_OK;
 
 	snapmap_init(&m, name, chunks);

@@ -32,12 +32,12 @@ static const char *parse_more(const char *p, uint64_t lowest, uint64_t chunks,
 }
 
 const char *snapmap_parse(const char *reply, uint64_t from, uint64_t chunks,
-			  struct snap_run *runs, size_t max_runs,
+			  struct chunk_run *runs, size_t max_runs,
 			  size_t *count, uint64_t *next)
 {
 	const char *p = reply;
 	uint64_t lowest = from;	/* the next run starts here or later */
-	struct snap_run run;
+	struct chunk_run run;
 
 	*count = 0;
 	for (;;) {
@@ -77,7 +77,7 @@ void snapmap_init(struct snapmap *m, const char *dev, uint64_t chunks)
 static bool make_room(struct snapmap *m, const char *reply)
 {
 	size_t words = 1;
-	struct snap_run *runs;
+	struct chunk_run *runs;
 	const char *p;
 
 	for (p = reply; *p; p++)
@@ -124,7 +124,7 @@ out:
 	return r;
 }
 
-int snapmap_next(struct snapmap *m, struct snap_run *run)
+int snapmap_next(struct snapmap *m, struct chunk_run *run)
 {
 	while (m->pos == m->count) {
 		if (m->next >= m->chunks)

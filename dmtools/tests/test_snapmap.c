@@ -99,7 +99,7 @@ static const struct {
 };
 
 /* The runs as "a-b a-b". */
-static void runs_text(const struct snap_run *runs, size_t count, char *buf,
+static void runs_text(const struct chunk_run *runs, size_t count, char *buf,
 		      size_t len)
 {
 	size_t i, n = 0;
@@ -112,7 +112,7 @@ static void runs_text(const struct snap_run *runs, size_t count, char *buf,
 
 static void test_parse(void)
 {
-	struct snap_run runs[MAX_RUNS];
+	struct chunk_run runs[MAX_RUNS];
 	char got[256], q[256];
 	const char *why;
 	uint64_t next;
@@ -190,7 +190,7 @@ static void walk(uint64_t chunks, char *runs, size_t len, char *msgs,
 		 size_t mlen)
 {
 	struct snapmap m;
-	struct snap_run run;
+	struct chunk_run run;
 	size_t n = 0, k = 0;
 	FILE *err = tmpfile();
 	int got, i, saved;
