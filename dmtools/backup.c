@@ -348,7 +348,7 @@ static int request(struct backup *b, uint64_t pos, uint64_t len,
 }
 
 /* Back up one run of readable chunks. */
-static int backup_run(struct backup *b, const struct snap_run *run)
+static int backup_run(struct backup *b, const struct chunk_run *run)
 {
 	uint64_t pos, end, next;
 	int r;
@@ -373,7 +373,7 @@ static int backup_run(struct backup *b, const struct snap_run *run)
 static int backup_all(struct backup *b)
 {
 	struct snapmap m;
-	struct snap_run run;
+	struct chunk_run run;
 	int got, r = CBW_EXIT_OK;
 
 	snapmap_init(&m, b->sd.d.dev.name, b->sd.d.st.chunks);

@@ -103,13 +103,13 @@ int cbw_setup_start(const char *name)
 	return CBW_EXIT_FAILED;
 }
 
-int cbw_bitmap_import(const char *name, const struct chunk_runs *runs,
-		      bool no_start)
+int cbw_bitmap_import(const char *name, uint64_t chunks,
+		      const struct chunk_runs *runs, bool no_start)
 {
 	struct chunk_runs before = { 0 }, added = { 0 };
 	int r;
 
-	r = cbw_map_read(name, &before);
+	r = cbw_map_read(name, chunks, &before);
 	if (r)
 		goto out;
 	if (!runs_subtract(runs, &before, &added)) {

@@ -69,7 +69,8 @@ int cbw_setup_start(const char *name);
  * cbw_bitmap_import() - add the chunks of @runs to the set of the cbw
  * device @name, and end the set-up unless @no_start.
  * @name: a cbw device in incremental set-up.
- * @runs: the chunks, normalized, each below the device's chunk count.
+ * @chunks: its number of chunks (struct cbw_status).
+ * @runs: the chunks, normalized, each below @chunks.
  * @no_start: leave the device in set-up.
  *
  * Reads the set first (cbw_map_read()) and sends only the chunks not in it
@@ -80,7 +81,7 @@ int cbw_setup_start(const char *name);
  * Return: CBW_EXIT_OK, or an exit code of cbw_ranges_send() or
  * cbw_setup_start().
  */
-int cbw_bitmap_import(const char *name, const struct chunk_runs *runs,
-		      bool no_start);
+int cbw_bitmap_import(const char *name, uint64_t chunks,
+		      const struct chunk_runs *runs, bool no_start);
 
 #endif /* CBWCTL_BITMAP_H */

@@ -114,7 +114,7 @@ static int bitmap_import(const struct bitmap_opts *b, const char *name,
 
 	r = bitmap_file_read(file, b->format, &g, &runs);
 	if (!r)
-		r = cbw_bitmap_import(name, &runs, b->no_start);
+		r = cbw_bitmap_import(name, g.chunks, &runs, b->no_start);
 	runs_free(&runs);
 	return r;
 }

@@ -126,7 +126,7 @@ static int map_run(const struct command *cmd, void *opts, char **args,
 	size = d.dev.length << SECTOR_SHIFT;
 	cbw_dev_release(&d);
 
-	r = cbw_map_read(args[0], &runs);
+	r = cbw_map_read(args[0], chunks, &runs);
 	if (!r && m->json)
 		print_json(&runs, chunk_bytes, chunks, size);
 	else if (!r)

@@ -7,23 +7,17 @@
 #include <string.h>
 
 #include "nbdaddr.h"
+#include "size.h"
 
 /* A decimal port, 1 to 65535, nothing else. */
 static bool parse_port(const char *s, unsigned int *port)
 {
-	unsigned int n = 0;
+	uint64_t n;
 
-	if (!*s)
+	if (decimal_parse(s, 65535, &n) || !n)
 		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return false;
-		n = n * 10 + (*s - '0');
-		if (n > 65535)
-			return false;
-	}
 	*port = n;
-	return n > 0;
+	return true;
 }
 
 /* A host name or address: no blanks, no control characters, no '/'. */

@@ -17,6 +17,7 @@
 
 #include "msg.h"
 #include "ranges.h"
+#include "size.h"
 
 #define READ_BLOCK	65536
 
@@ -100,20 +101,15 @@ static int no_memory(struct bitmap_error *err)
  */
 static const char *parse_number(const char *s, size_t len, uint64_t *v)
 {
-	uint64_t n = 0;
-	size_t i;
+	const char *p = s, *why;
+	uint64_t n;
 
-	if (!len)
-		return "not a number";
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return "not a number";
-		if (n > (UINT64_MAX - (s[i] - '0')) / 10)
-			return "number too large";
-		n = n * 10 + (s[i] - '0');
-	}
-	*v = n;
-	return NULL;
+	why = decimal_take(&p, UINT64_MAX, &n);
+	if (!why && p != s + len)
+		why = "not a number";
+	if (!why)
+		*v = n;
+	return why;
 }
 
 bool bitmap_format_parse(const char *word, enum bitmap_format *format)

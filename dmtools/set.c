@@ -4,16 +4,15 @@
  * it runs, with the target's "timeout" and "on_error" messages.
  */
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "commands.h"
 #include "dm.h"
 #include "msg.h"
+#include "size.h"
 #include "status_line.h"
 
 struct set_opts {
@@ -39,13 +38,7 @@ static const struct option set_options[] = {
 /* A decimal number of milliseconds up to the target's limit. */
 static bool parse_timeout(const char *arg, uint64_t *ms)
 {
-	char *end;
-
-	if (*arg < '0' || *arg > '9')
-		return false;
-	errno = 0;
-	*ms = strtoull(arg, &end, 10);
-	return !errno && !*end && *ms <= CBW_MAX_TIMEOUT_MS;
+	return !decimal_parse(arg, CBW_MAX_TIMEOUT_MS, ms);
 }
 
 static int set_option(const struct command *cmd, void *opts, int opt,

@@ -10,29 +10,13 @@
 
 #include "dm.h"
 #include "msg.h"
+#include "size.h"
 #include "snapmap.h"
 
-/*
- * A decimal number without sign at *pos, moved past it; the number must
- * have at least one digit and fit 64 bits.
- */
+/* The decimal number at *pos (size.h), *pos moved past it. */
 static bool take_u64(const char **pos, uint64_t *val)
 {
-	const char *p = *pos;
-	uint64_t n = 0;
-
-	if (*p < '0' || *p > '9')
-		return false;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned int digit = *p - '0';
-
-		if (n > (UINT64_MAX - digit) / 10)
-			return false;
-		n = n * 10 + digit;
-	}
-	*val = n;
-	*pos = p;
-	return true;
+	return !decimal_take(pos, UINT64_MAX, val);
 }
 
 /* "more <chunk>" at @p, the whole rest of the reply. */
@@ -48,12 +32,12 @@ static const char *parse_more(const char *p, uint64_t lowest, uint64_t chunks,
 }
 
 const char *snapmap_parse(const char *reply, uint64_t from, uint64_t chunks,
-			  struct snap_run *runs, size_t max_runs,
+			  struct chunk_run *runs, size_t max_runs,
 			  size_t *count, uint64_t *next)
 {
 	const char *p = reply;
 	uint64_t lowest = from;	/* the next run starts here or later */
-	struct snap_run run;
+	struct chunk_run run;
 
 	*count = 0;
 	for (;;) {
@@ -93,7 +77,7 @@ void snapmap_init(struct snapmap *m, const char *dev, uint64_t chunks)
 static bool make_room(struct snapmap *m, const char *reply)
 {
 	size_t words = 1;
-	struct snap_run *runs;
+	struct chunk_run *runs;
 	const char *p;
 
 	for (p = reply; *p; p++)
@@ -140,7 +124,7 @@ out:
 	return r;
 }
 
-int snapmap_next(struct snapmap *m, struct snap_run *run)
+int snapmap_next(struct snapmap *m, struct chunk_run *run)
 {
 	while (m->pos == m->count) {
 		if (m->next >= m->chunks)

@@ -21,20 +21,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/**
- * struct snap_run - chunks @first to @last (inclusive) are readable.
- */
-struct snap_run {
-	uint64_t first;
-	uint64_t last;
-};
+#include "runs.h"		/* struct chunk_run */
 
 /**
  * snapmap_parse() - parse one "map" reply.
  * @reply: the reply text.
  * @from: the chunk the "map" message started at.
  * @chunks: the number of chunks of the cbw device.
- * @runs: where the runs go.
+ * @runs: where the runs go (readable chunks, both ends included).
  * @max_runs: the room in @runs; a reply with more runs is refused.
  * @count: set to the number of runs.
  * @next: set to the chunk to ask from for the rest ("more <chunk>"), or to
@@ -49,7 +43,7 @@ struct snap_run {
  * wrong; @runs, @count and @next may then be partly written.
  */
 const char *snapmap_parse(const char *reply, uint64_t from, uint64_t chunks,
-			  struct snap_run *runs, size_t max_runs,
+			  struct chunk_run *runs, size_t max_runs,
 			  size_t *count, uint64_t *next);
 
 /**
@@ -66,7 +60,7 @@ struct snapmap {
 	const char *dev;
 	uint64_t chunks;
 	uint64_t next;
-	struct snap_run *runs;
+	struct chunk_run *runs;
 	size_t size;
 	size_t count;
 	size_t pos;
@@ -93,7 +87,7 @@ void snapmap_init(struct snapmap *m, const char *dev, uint64_t chunks);
  * Return: 1 with @run set, 0 at the end of the map, or -1 after printing
  * why (the message failed, its reply is malformed, out of memory).
  */
-int snapmap_next(struct snapmap *m, struct snap_run *run);
+int snapmap_next(struct snapmap *m, struct chunk_run *run);
 
 /** snapmap_release() - free what the walk allocated. */
 void snapmap_release(struct snapmap *m);

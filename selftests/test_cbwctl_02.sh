@@ -150,7 +150,7 @@ test_features() {
 		"cbwtc1 table"
 	_cbw_expect cbwtc1 policy=drop timeout=500 state=active in_snapshot=1024
 	out=$(cbwctl status --noheadings cbwtc1)
-	[[ $out =~ ^cbwtc1\ .*\ active\ +valid$ ]] || _fail "cbwctl status cbwtc1: '$out'"
+	[[ $out =~ ^cbwtc1\ .*\ active\ +valid\ *$ ]] || _fail "cbwctl status cbwtc1: '$out'"
 	check_map cbwtc1 "0-1023" "0 67108864"
 	_msg cbwtc1 on_error break
 	_msg cbwtc1 timeout 0

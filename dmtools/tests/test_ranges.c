@@ -305,7 +305,7 @@ static void test_ranges(void)
 	bad("a suffix", "4k\n", R, 4096, 8, 0, CBW_EXIT_USAGE,
 	    "f:1: invalid range '4k': not a number (want N or N-M, chunk numbers)");
 	bad("2^64", "18446744073709551616\n", R, 4096, 8, 0, CBW_EXIT_USAGE,
-	    "f:1: invalid range '18446744073709551616': number too large (want N or N-M, chunk numbers)");
+	    "f:1: invalid range '18446744073709551616': too large (want N or N-M, chunk numbers)");
 	bad("long and unprintable", "1-\x01xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
 	    R, 4096, 8, 0, CBW_EXIT_USAGE,
 	    "f:1: invalid range '1-?xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...': not a number (want N or N-M, chunk numbers)");
@@ -318,7 +318,7 @@ static void test_ranges(void)
 	memset(line, '1', RANGES_LINE_MAX);
 	line[RANGES_LINE_MAX] = '\0';
 	bad("a line of 1024 characters", line, R, 4096, 8, 0, CBW_EXIT_USAGE,
-	    "f:1: invalid range '1111111111111111111111111111111111111111...': number too large (want N or N-M, chunk numbers)");
+	    "f:1: invalid range '1111111111111111111111111111111111111111...': too large (want N or N-M, chunk numbers)");
 	memset(line, ' ', RANGES_LINE_MAX);
 	strcpy(line + RANGES_LINE_MAX - 2, "42");
 	good("a line of 1024 characters, blanks first", line, R, 4096, 8, 0, "42");

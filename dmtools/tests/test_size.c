@@ -116,6 +116,52 @@ static const struct {
 	{ "0x1", 10, 0, "not a number" },
 };
 
+/* decimal_take(): a number at the start of a longer text. */
+static const struct {
+	const char *text;
+	uint64_t max;
+	uint64_t v;
+	size_t taken;		/* the characters taken */
+	const char *why;	/* NULL: accepted */
+} prefixes[] = {
+	{ "4-9", UINT64_MAX, 4, 1, NULL },
+	{ "64k", UINT64_MAX, 64, 2, NULL },
+	{ "0010 end", 10, 10, 4, NULL },
+	{ "7", 10, 7, 1, NULL },
+	{ "18446744073709551615-", UINT64_MAX, UINT64_MAX, 20, NULL },
+	{ "18446744073709551616-", UINT64_MAX, 0, 0, "too large" },
+	{ "11-", 10, 0, 0, "too large" },
+	{ "-1", 10, 0, 0, "not a number" },
+	{ " 1", 10, 0, 0, "not a number" },
+	{ "", 10, 0, 0, "not a number" },
+};
+
+static void test_decimal_take(void)
+{
+	const char *why, *p;
+	uint64_t v;
+	char q[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		p = prefixes[i].text;
+		v = 12345;
+		why = decimal_take(&p, prefixes[i].max, &v);
+		if (prefixes[i].why)
+			tap_ok(why && !strcmp(why, prefixes[i].why) && v == 12345 &&
+			       p == prefixes[i].text,
+			       "decimal_take(\"%s\", %" PRIu64 ") fails: %s, nothing taken",
+			       tap_quote(prefixes[i].text, q, sizeof(q)),
+			       prefixes[i].max, prefixes[i].why);
+		else
+			tap_ok(!why && v == prefixes[i].v &&
+			       p == prefixes[i].text + prefixes[i].taken,
+			       "decimal_take(\"%s\", %" PRIu64 ") = %" PRIu64 ", %zu taken",
+			       tap_quote(prefixes[i].text, q, sizeof(q)),
+			       prefixes[i].max, prefixes[i].v, prefixes[i].taken);
+	}
+}
+
 int main(void)
 {
 	char buf[SIZE_BUF_LEN], q[128];
@@ -184,6 +230,8 @@ int main(void)
 			       tap_quote(decimals[i].text, q, sizeof(q)),
 			       decimals[i].max, decimals[i].v);
 	}
+
+	test_decimal_take();
 
 	/* A short buffer gets a terminated, cut text. */
 	size_format(64 * KiB, buf, 3);

@@ -30,6 +30,7 @@ static const struct {
 	{ "0-9 end", 0, 10, "0-9", 10 },
 	{ "0-0 end", 0, 1, "0-0", 1 },
 	{ "0-1 4-9 end", 0, 10, "0-1 4-9", 10 },
+	{ "0-1 4-9 11-1023 end", 0, 1024, "0-1 4-9 11-1023", 1024 },
 	{ "0-1 2-3 end", 0, 10, "0-1 2-3", 10 },	/* adjacent: harmless */
 	{ "5-5 end", 5, 10, "5-5", 10 },
 	{ "7-8 end", 5, 10, "7-8", 10 },
@@ -39,6 +40,8 @@ static const struct {
 	{ "3-3 more 7", 2, 10, "3-3", 7 },
 	{ "4-5 more 9", 4, 10, "4-5", 9 },
 	{ "more 5", 0, 10, "", 5 },
+	{ "more 70", 3, 100, "", 70 },
+	{ "10-20 more 21", 7, 100, "10-20", 21 },
 	{ "0-17179869183 end", 0, 17179869184ULL, "0-17179869183",
 	  17179869184ULL },
 	{ "0-18446744073709551614 end", 0, UINT64_MAX,
@@ -60,6 +63,7 @@ static const struct {
 	{ "0-1  end", 0, 10 },
 	{ "0-1\tend", 0, 10 },
 	{ "0-1 end x", 0, 10 },
+	{ "0-1 end ", 0, 10 },
 	{ "0-1 end end", 0, 10 },
 	{ "1-0 end", 0, 10 },			/* backwards */
 	{ "0-10 end", 0, 10 },			/* past the last chunk */
@@ -67,6 +71,7 @@ static const struct {
 	{ "5-6 3-4 end", 0, 10 },		/* out of order */
 	{ "0-5 5-6 end", 0, 10 },		/* overlap */
 	{ "2-3 end", 3, 10 },			/* before from */
+	{ "3-4 end", 5, 10 },
 	{ "more 0", 0, 10 },			/* no progress */
 	{ "more 3", 3, 10 },
 	{ "0-1 more 1", 0, 10 },		/* points back */
@@ -81,6 +86,7 @@ static const struct {
 	{ "-1-2 end", 0, 10 },
 	{ "+1-2 end", 0, 10 },
 	{ "0x1-2 end", 0, 10 },
+	{ "0-18446744073709551615 end", 0, UINT64_MAX },	/* past the last */
 	{ "0-18446744073709551616 end", 0, UINT64_MAX },
 	{ "0-1,end", 0, 10 },
 	{ "0 end", 0, 10 },
@@ -93,7 +99,7 @@ static const struct {
 };
 
 /* The runs as "a-b a-b". */
-static void runs_text(const struct snap_run *runs, size_t count, char *buf,
+static void runs_text(const struct chunk_run *runs, size_t count, char *buf,
 		      size_t len)
 {
 	size_t i, n = 0;
@@ -106,7 +112,7 @@ static void runs_text(const struct snap_run *runs, size_t count, char *buf,
 
 static void test_parse(void)
 {
-	struct snap_run runs[MAX_RUNS];
+	struct chunk_run runs[MAX_RUNS];
 	char got[256], q[256];
 	const char *why;
 	uint64_t next;
@@ -184,7 +190,7 @@ static void walk(uint64_t chunks, char *runs, size_t len, char *msgs,
 		 size_t mlen)
 {
 	struct snapmap m;
-	struct snap_run run;
+	struct chunk_run run;
 	size_t n = 0, k = 0;
 	FILE *err = tmpfile();
 	int got, i, saved;
