@@ -33,7 +33,7 @@ static const char exit_status_help[] =
 	"     bad size or name\n"
 	"  3  bad device: missing, not a block device, too small\n"
 	"  4  NAME not found, or not a cbw device\n"
-	"  5  not a device-mapper device (snapshot DMDEV)\n"
+	"  5  not a device-mapper device (snapshot, release DMDEV)\n"
 	"  6  busy: the device is in use, already under a snapshot, or the\n"
 	"     name is taken\n"
 	"  7  bad range or bitmap: outside the device, or not whole chunks\n"
@@ -271,6 +271,8 @@ const struct command cmd_status = {
 static const struct command *const commands[] = {
 	&cmd_create,
 	&cmd_remove,
+	&cmd_snapshot,
+	&cmd_release,
 	&cmd_status,
 };
 
@@ -287,7 +289,9 @@ static void main_help(void)
 	       "Copy-before-write snapshots with dm-cbw: the cbw device NAME,\n"
 	       "stacked on an origin device, copies old data to a COW device\n"
 	       "before it is overwritten, so that the read-only device NAME-snap\n"
-	       "shows the origin as it was when NAME was made.\n"
+	       "shows the origin as it was when NAME was made.  snapshot puts a\n"
+	       "cbw table underneath a device-mapper device in use, DMDEV, whose\n"
+	       "image is then DMDEV-snap; release takes it away again.\n"
 	       "\n"
 	       "Commands:\n");
 	for (i = 0; i < NR_COMMANDS; i++) {

@@ -74,6 +74,8 @@ int check_name(const struct command *cmd, const char *name, bool for_create);
 /* The commands, in the order 'cbwctl --help' lists them. */
 extern const struct command cmd_create;
 extern const struct command cmd_remove;
+extern const struct command cmd_snapshot;
+extern const struct command cmd_release;
 extern const struct command cmd_status;
 
 #endif /* CBWCTL_CMD_H */
