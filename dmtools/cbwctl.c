@@ -35,7 +35,7 @@ static const char exit_status_help[] =
 	"     error\n"
 	"  3  bad device: missing, not a block device, too small, read-only\n"
 	"  4  NAME not found, or not a cbw device\n"
-	"  5  not a device-mapper device (snapshot DMDEV)\n"
+	"  5  not a device-mapper device (snapshot, release DMDEV)\n"
 	"  6  busy: the device is in use, already under a snapshot, the name\n"
 	"     is taken, or the image file exists; bitmap: NAME is not in\n"
 	"     incremental set-up\n"
@@ -295,13 +295,15 @@ const struct command cmd_remove = {
 
 static const struct command *const commands[] = {
 	&cmd_create,
+	&cmd_snapshot,
+	&cmd_release,
 	&cmd_remove,
 	&cmd_status,
 	&cmd_set,
-	&cmd_map,
 	&cmd_bitmap,
-	&cmd_backup,
+	&cmd_map,
 	&cmd_discard,
+	&cmd_backup,
 	&cmd_export,
 };
 
@@ -318,8 +320,10 @@ static void main_help(void)
 	       "Copy-before-write snapshots with dm-cbw: the cbw device NAME,\n"
 	       "stacked on an origin device, copies old data to a COW device\n"
 	       "before it is overwritten, so that the device NAME-snap shows the\n"
-	       "origin as it was when NAME was made.  backup copies NAME-snap\n"
-	       "into an image file, export serves it over NBD.\n"
+	       "origin as it was when NAME was made.  snapshot puts a cbw table\n"
+	       "underneath a device-mapper device in use, DMDEV, whose image is\n"
+	       "then DMDEV-snap; release takes it away again.  backup copies the\n"
+	       "image into a file, export serves it over NBD.\n"
 	       "\n"
 	       "Commands:\n");
 	for (i = 0; i < NR_COMMANDS; i++) {

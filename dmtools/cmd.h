@@ -102,6 +102,8 @@ int era_block_option(const struct command *cmd, const char *arg,
 /* The commands, in the order 'cbwctl --help' lists them. */
 extern const struct command cmd_create;
 extern const struct command cmd_remove;
+extern const struct command cmd_snapshot;
+extern const struct command cmd_release;
 extern const struct command cmd_status;
 extern const struct command cmd_set;
 extern const struct command cmd_map;

@@ -20,6 +20,7 @@
 #include "dm.h"
 #include "msg.h"
 #include "size.h"
+#include "stack.h"
 #include "status_line.h"
 
 #define SECTOR_SHIFT 9
@@ -62,17 +63,7 @@ const char *name_check(const char *name, bool for_create)
 	return NULL;
 }
 
-/* A block device given on the command line, and what we learnt of it. */
-struct blockdev {
-	const char *role;	/* "origin" or "COW", for messages */
-	const char *path;
-	dev_t rdev;
-	uint64_t bytes;
-	int block_size;		/* logical block size */
-};
-
-/* Check that bd->path is a block device and read its size. */
-static int blockdev_probe(struct blockdev *bd)
+int blockdev_probe(struct blockdev *bd)
 {
 	struct stat st;
 	int fd, r = CBW_EXIT_DEVICE;
@@ -158,11 +149,7 @@ static int check_devices(const struct create_opts *o, struct blockdev *origin,
 	return CBW_EXIT_OK;
 }
 
-/*
- * Fail unless no device has @name (when not NULL) or @uuid (when not
- * NULL).  Return an exit code.
- */
-static int check_free(const char *name, const char *uuid)
+int cbw_check_free(const char *name, const char *uuid)
 {
 	struct cbwdm_dev dev;
 	int r;
@@ -264,7 +251,7 @@ static int create_snap(const char *snap_name, const char *snap_uuid,
 	 * with EIO, so the image cannot change.
 	 */
 	if (!cbwdm_create(snap_name, snap_uuid, false, sectors, ACCESS_TARGET,
-			  snap_table, true, cookie, &snap_major, &snap_minor)) {
+			  snap_table, CBWDM_UDEV_SNAPSHOT, cookie, &snap_major, &snap_minor)) {
 		msg_error("cannot create %s: %s (see dmesg for the kernel's reason)",
 			  snap_name, cbwdm_error());
 		return CBW_EXIT_FAILED;
@@ -294,8 +281,10 @@ int cbw_create(const struct create_opts *o)
 	snprintf(uuid, sizeof(uuid), CBW_UUID_PREFIX "%s", o->name);
 	snprintf(snap_uuid, sizeof(snap_uuid),
 		 CBW_UUID_PREFIX "%s" CBW_SNAP_SUFFIX, o->name);
-	if ((r = check_free(o->name, NULL)) || (r = check_free(snap_name, NULL)) ||
-	    (r = check_free(NULL, uuid)) || (r = check_free(NULL, snap_uuid)))
+	if ((r = cbw_check_free(o->name, NULL)) ||
+	    (r = cbw_check_free(snap_name, NULL)) ||
+	    (r = cbw_check_free(NULL, uuid)) ||
+	    (r = cbw_check_free(NULL, snap_uuid)))
 		return r;
 
 	/* The whole file is checked before any device is made. */
@@ -322,7 +311,7 @@ int cbw_create(const struct create_opts *o)
 		goto out;
 	}
 	if (!cbwdm_create(o->name, uuid, false, sectors, CBW_TARGET, table,
-			  false, &cookie, &major, &minor)) {
+			  CBWDM_UDEV_DEFAULT, &cookie, &major, &minor)) {
 		msg_error("cannot create %s: %s (see dmesg for the kernel's reason)",
 			  o->name, cbwdm_error());
 		r = CBW_EXIT_FAILED;
@@ -391,8 +380,12 @@ static int find_cbw_quiet(const char *name, bool ours, bool quiet,
 		return CBW_EXIT_NOTFOUND;
 	}
 	if (ours && !made_by_cbwctl(dev)) {
-		msg_error("%s is a cbw device not made by cbwctl (its uuid does not start with " CBW_UUID_PREFIX "); use dmsetup",
-			  name);
+		if (stack_is_snapshotted(dev) == 1)
+			msg_error("%s is a live device under a snapshot of 'cbwctl snapshot': use 'cbwctl release %s'",
+				  name, name);
+		else
+			msg_error("%s is a cbw device not made by cbwctl (its uuid does not start with " CBW_UUID_PREFIX "); use dmsetup",
+				  name);
 		cbwdm_dev_release(dev);
 		return CBW_EXIT_NOTFOUND;
 	}

@@ -77,6 +77,47 @@ struct status_opts {
 const char *name_check(const char *name, bool for_create);
 
 /**
+ * struct blockdev - a block device given on the command line, and what
+ * blockdev_probe() learnt of it.
+ * @role: what it is for, in messages: "origin", "COW".
+ * @path: the path given.
+ * @rdev: its device number.
+ * @bytes: its size.
+ * @block_size: its logical block size.
+ */
+struct blockdev {
+	const char *role;
+	const char *path;
+	dev_t rdev;
+	uint64_t bytes;
+	int block_size;
+};
+
+/**
+ * blockdev_probe() - check that @bd->path is a block device and read its
+ * number and sizes.
+ * @bd: @role and @path set; the rest is filled on success.
+ *
+ * Prints the reason when it fails.
+ *
+ * Return: CBW_EXIT_OK, or CBW_EXIT_DEVICE (missing, not a block device,
+ * cannot be opened or measured).
+ */
+int blockdev_probe(struct blockdev *bd);
+
+/**
+ * cbw_check_free() - fail unless no device has @name, or no device has
+ * @uuid.
+ * @name: a device name, or NULL to check @uuid.
+ * @uuid: a uuid, used when @name is NULL.
+ *
+ * Prints the reason when it fails.
+ *
+ * Return: CBW_EXIT_OK, CBW_EXIT_BUSY (taken) or CBW_EXIT_FAILED.
+ */
+int cbw_check_free(const char *name, const char *uuid);
+
+/**
  * struct cbw_dev - a cbw device and its snapshot, as cbw_find() found them.
  * @dev: the cbw device (name, uuid, numbers, open count, first target).
  * @st: its status, parsed.
