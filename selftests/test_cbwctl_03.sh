@@ -31,7 +31,7 @@
 #     mounted read-only, the files made before have their checksums, and
 #     the writer's files are exactly 1..K, all whole, with K at least the
 #     count before the snapshot and at most the count after it; files
-#     written later are not there.  A dd (O_DIRECT) copy of it is clean
+#     written later are not there.  A 'cbwctl backup' copy of it is clean
 #     for e2fsck and stays equal to it while vol changes.
 #   - release refuses while vol-snap is mounted (6) and changes nothing;
 #     each failing step of release (the test hook) exits 1, keeps the
@@ -383,8 +383,7 @@ test_main() {
 	_log "writer files in the snapshot: $WRITER_K"
 
 	_log "a copy of the snapshot, while vol changes"
-	dd if=/dev/mapper/vol-snap of=/dev/ram3 bs=1M iflag=direct oflag=direct status=none ||
-		_fail "dd of vol-snap failed"
+	cbwctl backup vol --to - >/dev/ram3 || _fail "cbwctl backup vol failed"
 	_expect_ok "e2fsck -fn of the copy" e2fsck -fn /dev/ram3
 	sleep 2
 	_expect_ok "vol-snap still equals its copy" cmp -n $((size * 512)) /dev/mapper/vol-snap /dev/ram3
