@@ -40,6 +40,8 @@ _Static_assert(CBW_NAME_MAX + sizeof(CBW_SNAP_SUFFIX) - 1 < DM_NAME_LEN,
 
 const char *name_check(const char *name, bool for_create)
 {
+	static const char *const layer_suffix[] = { CBW_SNAP_SUFFIX, CBW_REAL_SUFFIX };
+	size_t len, i;
 	const char *p;
 
 	if (!*name)
@@ -60,6 +62,12 @@ const char *name_check(const char *name, bool for_create)
 			continue;
 		return "only A-Z a-z 0-9 # + - . : = @ _ are allowed";
 	}
+	/* The udev rules tell the layers by these uuid endings. */
+	len = strlen(name);
+	for (i = 0; i < 2; i++)
+		if (len >= strlen(layer_suffix[i]) &&
+		    !strcmp(name + len - strlen(layer_suffix[i]), layer_suffix[i]))
+			return "a NAME ending in -snap or -real looks like one of cbwctl's layers";
 	return NULL;
 }
 

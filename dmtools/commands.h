@@ -31,6 +31,7 @@
 
 #define CBW_UUID_PREFIX		"CBW-"
 #define CBW_SNAP_SUFFIX		"-snap"
+#define CBW_REAL_SUFFIX		"-real"	/* snapshot's hidden layer */
 
 /*
  * The longest NAME create accepts: NAME-snap must fit a device-mapper name

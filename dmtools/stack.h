@@ -43,10 +43,10 @@
 
 #include <stdint.h>
 
+#include "commands.h"
 #include "dm.h"
 #include "status_line.h"
 
-#define CBW_REAL_SUFFIX		"-real"
 
 /* The environment variable of the test hook (see above). */
 #define CBW_FAIL_AT_ENV		"CBWCTL_FAIL_AT"
