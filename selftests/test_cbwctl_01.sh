@@ -217,6 +217,8 @@ test_main() {
 	done
 	cbwctl_fails 2 "invalid NAME 'a/b'" create a/b --origin /dev/ram0 --cow /dev/ram1
 	cbwctl_fails 2 "invalid NAME 'a b'" create "a b" --origin /dev/ram0 --cow /dev/ram1
+	cbwctl_fails 2 "invalid NAME 'v-snap': .*cbwctl's layers" create v-snap --origin /dev/ram0 --cow /dev/ram1
+	cbwctl_fails 2 "invalid NAME 'v-real': .*cbwctl's layers" create v-real --origin /dev/ram0 --cow /dev/ram1
 	cbwctl_fails 2 "invalid NAME" create "$(printf 'n%.0s' {1..120})" --origin /dev/ram0 \
 		--cow /dev/ram1
 	cbwctl_fails 2 "invalid NAME 'a/b'" remove a/b
