@@ -6,6 +6,10 @@
 #   make KVER=6.12        the module for the bookworm-backports 6.12 kernel
 #   make KDIR=/lib/modules/$(uname -r)/build   the module for this machine
 #   make demo             the fleecing demo in a VM
+#   make install          cbwctl, its man page and udev rules (PREFIX,
+#                         default /usr/local, and DESTDIR; see
+#                         dmtools/Makefile)
+#   make uninstall
 #   make check            unit tests + the selftests in VMs on 6.1 and 6.12
 #   make debug-kernel     build the debug kernel (KASAN, lockdep, kmemleak,
 #                         fault injection; long) into $(CBW_CACHE)
@@ -39,7 +43,7 @@ MODSRC := $(wildcard module/*.c module/*.h) module/Kbuild
 KBUILD_ARGS := -C $(KDIR) M=$(BUILD) W=1
 
 .PHONY: all deps module cbwctl sparse lint demo check unit clean debug-kernel \
-	check-debug
+	check-debug install uninstall
 
 all: module cbwctl
 
@@ -65,6 +69,14 @@ lint: deps
 
 cbwctl: $(DEPS)
 	@$(MAKE) -s -C dmtools
+
+# Only cbwctl is installed: the module is built for test kernels here
+# (see README.md for loading it).
+install:
+	@$(MAKE) -s -C dmtools install
+
+uninstall:
+	@$(MAKE) -s -C dmtools uninstall
 
 unit:
 	@fail=0; $(MAKE) -s -C dmtools check || fail=1; \

@@ -15,10 +15,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "bitmap.h"
 #include "commands.h"
 #include "dm.h"
 #include "msg.h"
 #include "size.h"
+#include "stack.h"
 #include "status_line.h"
 
 #define SECTOR_SHIFT 9
@@ -38,6 +40,8 @@ _Static_assert(CBW_NAME_MAX + sizeof(CBW_SNAP_SUFFIX) - 1 < DM_NAME_LEN,
 
 const char *name_check(const char *name, bool for_create)
 {
+	static const char *const layer_suffix[] = { CBW_SNAP_SUFFIX, CBW_REAL_SUFFIX };
+	size_t len, i;
 	const char *p;
 
 	if (!*name)
@@ -58,20 +62,16 @@ const char *name_check(const char *name, bool for_create)
 			continue;
 		return "only A-Z a-z 0-9 # + - . : = @ _ are allowed";
 	}
+	/* The udev rules tell the layers by these uuid endings. */
+	len = strlen(name);
+	for (i = 0; i < 2; i++)
+		if (len >= strlen(layer_suffix[i]) &&
+		    !strcmp(name + len - strlen(layer_suffix[i]), layer_suffix[i]))
+			return "a NAME ending in -snap or -real looks like one of cbwctl's layers";
 	return NULL;
 }
 
-/* A block device given on the command line, and what we learnt of it. */
-struct blockdev {
-	const char *role;	/* "origin" or "COW", for messages */
-	const char *path;
-	dev_t rdev;
-	uint64_t bytes;
-	int block_size;		/* logical block size */
-};
-
-/* Check that bd->path is a block device and read its size. */
-static int blockdev_probe(struct blockdev *bd)
+int blockdev_probe(struct blockdev *bd)
 {
 	struct stat st;
 	int fd, r = CBW_EXIT_DEVICE;
@@ -140,10 +140,11 @@ static int check_devices(const struct create_opts *o, struct blockdev *origin,
 		msg_error("origin device %s is empty", origin->path);
 		return CBW_EXIT_DEVICE;
 	}
-	if (cow->bytes < origin->bytes) {
-		msg_error("COW device %s (%s) is smaller than the origin %s (%s)",
+	/* The COW store is packed: one chunk-sized slot is the least it takes. */
+	if (cow->bytes < o->chunk_bytes) {
+		msg_error("COW device %s (%s) is smaller than one chunk (%s)",
 			  cow->path, size_format(cow->bytes, a, sizeof(a)),
-			  origin->path, size_format(origin->bytes, b, sizeof(b)));
+			  size_format(o->chunk_bytes, b, sizeof(b)));
 		return CBW_EXIT_DEVICE;
 	}
 	bd = origin->block_size > cow->block_size ? origin : cow;
@@ -156,11 +157,7 @@ static int check_devices(const struct create_opts *o, struct blockdev *origin,
 	return CBW_EXIT_OK;
 }
 
-/*
- * Fail unless no device has @name (when not NULL) or @uuid (when not
- * NULL).  Return an exit code.
- */
-static int check_free(const char *name, const char *uuid)
+int cbw_check_free(const char *name, const char *uuid)
 {
 	struct cbwdm_dev dev;
 	int r;
@@ -178,7 +175,96 @@ static int check_free(const char *name, const char *uuid)
 	else
 		msg_error("device %s already has the uuid %s", dev.name, uuid);
 	cbwdm_dev_release(&dev);
-	return CBW_EXIT_FAILED;
+	return CBW_EXIT_BUSY;
+}
+
+void cbw_table_params(const struct cbw_table *t, char *buf)
+{
+	const char *words[8];
+	char timeout[24];
+	int n = 0, i, len;
+
+	if (t->timeout_ms) {
+		snprintf(timeout, sizeof(timeout), "%llu",
+			 (unsigned long long)t->timeout_ms);
+		words[n++] = "timeout";
+		words[n++] = timeout;
+	}
+	if (t->policy != CBW_POLICY_FAIL) {
+		words[n++] = "on_error";
+		words[n++] = cbw_policy_name(t->policy);
+	}
+	if (t->incremental)
+		words[n++] = "incremental";
+	if (t->no_discard_passdown)
+		words[n++] = "no_discard_passdown";
+
+	len = snprintf(buf, CBW_TABLE_PARAMS_LEN, "%u:%u %u:%u %llu",
+		       major(t->origin), minor(t->origin),
+		       major(t->cow), minor(t->cow),
+		       (unsigned long long)(t->chunk_bytes >> SECTOR_SHIFT));
+	if (n)
+		len += snprintf(buf + len, CBW_TABLE_PARAMS_LEN - len, " %d", n);
+	for (i = 0; i < n; i++)
+		len += snprintf(buf + len, CBW_TABLE_PARAMS_LEN - len, " %s",
+				words[i]);
+}
+
+/*
+ * Read the snapshot set of create --bitmap for an origin of @sectors into
+ * @runs.  Return an exit code.
+ */
+static int create_read_set(const struct create_opts *o, uint64_t sectors,
+			   struct chunk_runs *runs)
+{
+	uint64_t chunk_sectors = o->chunk_bytes >> SECTOR_SHIFT;
+	struct bitmap_geometry g = {
+		.chunks = (sectors + chunk_sectors - 1) / chunk_sectors,
+		.chunk_sectors = chunk_sectors,
+		.era_block_sectors = o->era_block_sectors,
+	};
+
+	return bitmap_file_read(o->bitmap, o->bitmap_format, &g, runs);
+}
+
+/* With --bitmap: load @runs into the new cbw device and start it. */
+static int create_load_set(const struct create_opts *o,
+			   const struct chunk_runs *runs)
+{
+	int r;
+
+	if (!o->bitmap)
+		return CBW_EXIT_OK;
+	r = cbw_ranges_send(o->name, "add", runs);
+	if (!r)
+		r = cbw_setup_start(o->name);
+	return r;
+}
+
+/*
+ * Make the snapshot device @snap_name with @snap_uuid on the cbw device
+ * @major:@minor; return an exit code.
+ */
+static int create_snap(const char *snap_name, const char *snap_uuid,
+		       uint64_t sectors, uint32_t major, uint32_t minor,
+		       uint32_t *cookie)
+{
+	char snap_table[32];
+	uint32_t snap_major, snap_minor;
+
+	snprintf(snap_table, sizeof(snap_table), "%u:%u", major, minor);
+	/*
+	 * NAME-snap is writable so that it takes discards (backup
+	 * --discard-behind, discard, export); the target fails every write
+	 * with EIO, so the image cannot change.
+	 */
+	if (!cbwdm_create(snap_name, snap_uuid, false, sectors, ACCESS_TARGET,
+			  snap_table, CBWDM_UDEV_SNAPSHOT, cookie, &snap_major, &snap_minor)) {
+		msg_error("cannot create %s: %s (see dmesg for the kernel's reason)",
+			  snap_name, cbwdm_error());
+		return CBW_EXIT_FAILED;
+	}
+	return CBW_EXIT_OK;
 }
 
 int cbw_create(const struct create_opts *o)
@@ -186,8 +272,9 @@ int cbw_create(const struct create_opts *o)
 	struct blockdev origin = { .role = "origin", .path = o->origin };
 	struct blockdev cow = { .role = "COW", .path = o->cow };
 	char snap_name[DM_NAME_LEN], uuid[DM_UUID_LEN], snap_uuid[DM_UUID_LEN];
-	char table[128], snap_table[32];
-	uint32_t cookie, major, minor, snap_major, snap_minor;
+	char table[CBW_TABLE_PARAMS_LEN];
+	struct chunk_runs runs = { 0 };
+	uint32_t cookie, major, minor;
 	uint64_t sectors;
 	bool busy;
 	int r;
@@ -202,43 +289,51 @@ int cbw_create(const struct create_opts *o)
 	snprintf(uuid, sizeof(uuid), CBW_UUID_PREFIX "%s", o->name);
 	snprintf(snap_uuid, sizeof(snap_uuid),
 		 CBW_UUID_PREFIX "%s" CBW_SNAP_SUFFIX, o->name);
-	if ((r = check_free(o->name, NULL)) || (r = check_free(snap_name, NULL)) ||
-	    (r = check_free(NULL, uuid)) || (r = check_free(NULL, snap_uuid)))
+	if ((r = cbw_check_free(o->name, NULL)) ||
+	    (r = cbw_check_free(snap_name, NULL)) ||
+	    (r = cbw_check_free(NULL, uuid)) ||
+	    (r = cbw_check_free(NULL, snap_uuid)))
 		return r;
+
+	/* The whole file is checked before any device is made. */
+	if (o->bitmap && (r = create_read_set(o, sectors, &runs)))
+		goto out;
 
 	/*
 	 * The devices go into the table as major:minor, the ones checked
 	 * above, so the kernel cannot resolve a path to something else.
 	 */
-	snprintf(table, sizeof(table), "%u:%u %u:%u %llu",
-		 major(origin.rdev), minor(origin.rdev),
-		 major(cow.rdev), minor(cow.rdev),
-		 (unsigned long long)(o->chunk_bytes >> SECTOR_SHIFT));
+	cbw_table_params(&(struct cbw_table){
+				.origin = origin.rdev,
+				.cow = cow.rdev,
+				.chunk_bytes = o->chunk_bytes,
+				.timeout_ms = o->timeout_ms,
+				.policy = o->policy,
+				.incremental = o->bitmap != NULL,
+				.no_discard_passdown = o->no_discard_passdown,
+			 }, table);
 
 	if (!cbwdm_udev_begin(&cookie)) {
 		msg_error("cannot start udev synchronisation: %s", cbwdm_error());
-		return CBW_EXIT_FAILED;
+		r = CBW_EXIT_FAILED;
+		goto out;
 	}
 	if (!cbwdm_create(o->name, uuid, false, sectors, CBW_TARGET, table,
-			  false, &cookie, &major, &minor)) {
+			  CBWDM_UDEV_DEFAULT, &cookie, &major, &minor)) {
 		msg_error("cannot create %s: %s (see dmesg for the kernel's reason)",
 			  o->name, cbwdm_error());
 		r = CBW_EXIT_FAILED;
 		goto wait;
 	}
 
-	snprintf(snap_table, sizeof(snap_table), "%u:%u", major, minor);
-	if (!cbwdm_create(snap_name, snap_uuid, true, sectors, ACCESS_TARGET,
-			  snap_table, true, &cookie, &snap_major, &snap_minor)) {
-		msg_error("cannot create %s: %s (see dmesg for the kernel's reason)",
-			  snap_name, cbwdm_error());
-		r = CBW_EXIT_FAILED;
-		/* Nothing half-built stays behind. */
-		if (!cbwdm_remove(o->name, &cookie, &busy))
-			msg_error("cannot remove %s again: %s; remove it with 'cbwctl remove %s'",
-				  o->name, cbwdm_error(), o->name);
-		goto wait;
-	}
+	r = create_load_set(o, &runs);
+	if (!r)
+		r = create_snap(snap_name, snap_uuid, sectors, major, minor,
+				&cookie);
+	/* Nothing half-built stays behind. */
+	if (r && !cbwdm_remove(o->name, &cookie, &busy))
+		msg_error("cannot remove %s again: %s; remove it with 'cbwctl remove %s'",
+			  o->name, cbwdm_error(), o->name);
 
 wait:
 	if (!cbwdm_udev_wait(cookie) && !r) {
@@ -249,6 +344,8 @@ wait:
 	if (!r)
 		printf("%s/%s\n%s/%s\n", cbwdm_dir(), o->name, cbwdm_dir(),
 		       snap_name);
+out:
+	runs_free(&runs);
 	return r;
 }
 
@@ -265,14 +362,17 @@ static bool made_by_cbwctl(const struct cbwdm_dev *dev)
 
 /*
  * Look up the cbw device @name; with @ours, it must be one made by cbwctl.
+ * With @quiet, no message when it does not exist or is not a cbw device.
  * Return an exit code; on success release @dev with cbwdm_dev_release().
  */
-static int find_cbw(const char *name, bool ours, struct cbwdm_dev *dev)
+static int find_cbw_quiet(const char *name, bool ours, bool quiet,
+			  struct cbwdm_dev *dev)
 {
 	int r = cbwdm_status(name, NULL, dev);
 
 	if (r == CBWDM_NOTFOUND) {
-		msg_error("no device %s", name);
+		if (!quiet)
+			msg_error("no device %s", name);
 		return CBW_EXIT_NOTFOUND;
 	}
 	if (r == CBWDM_ERROR) {
@@ -281,18 +381,29 @@ static int find_cbw(const char *name, bool ours, struct cbwdm_dev *dev)
 		return CBW_EXIT_FAILED;
 	}
 	if (!is_cbw(dev)) {
-		msg_error("%s is not a cbw device (its table is not one cbw target)",
-			  name);
+		if (!quiet)
+			msg_error("%s is not a cbw device (its table is not one cbw target)",
+				  name);
 		cbwdm_dev_release(dev);
 		return CBW_EXIT_NOTFOUND;
 	}
 	if (ours && !made_by_cbwctl(dev)) {
-		msg_error("%s is a cbw device not made by cbwctl (its uuid does not start with " CBW_UUID_PREFIX "); use dmsetup",
-			  name);
+		if (stack_is_snapshotted(dev) == 1)
+			msg_error("%s is a live device under a snapshot of 'cbwctl snapshot': use 'cbwctl release %s'",
+				  name, name);
+		else
+			msg_error("%s is a cbw device not made by cbwctl (its uuid does not start with " CBW_UUID_PREFIX "); use dmsetup",
+				  name);
 		cbwdm_dev_release(dev);
 		return CBW_EXIT_NOTFOUND;
 	}
 	return CBW_EXIT_OK;
+}
+
+/* find_cbw_quiet() with messages. */
+static int find_cbw(const char *name, bool ours, struct cbwdm_dev *dev)
+{
+	return find_cbw_quiet(name, ours, false, dev);
 }
 
 /*
@@ -308,8 +419,7 @@ static int find_snap(const struct cbwdm_dev *dev, struct cbwdm_dev *snap,
 	const char *why;
 	int r;
 
-	if (snprintf(uuid, sizeof(uuid), "%s" CBW_SNAP_SUFFIX, dev->uuid) >=
-	    (int)sizeof(uuid))
+	if (!cbw_snap_uuid(dev, uuid, sizeof(uuid)))
 		return CBWDM_NOTFOUND;	/* no uuid that long can exist */
 
 	r = cbwdm_status(NULL, uuid, snap);
@@ -360,7 +470,7 @@ static int check_unused(const struct cbwdm_dev *dev, bool has_snap)
 	if (count > allowed) {
 		msg_error("%s is in use (open or mounted); nothing was removed",
 			  dev->name);
-		return CBW_EXIT_FAILED;
+		return CBW_EXIT_BUSY;
 	}
 	return CBW_EXIT_OK;
 }
@@ -393,7 +503,7 @@ int cbw_remove(const struct remove_opts *o)
 	if (found == CBWDM_FOUND && !cbwdm_remove(snap.name, &cookie, &busy)) {
 		msg_error("cannot remove %s: %s; nothing was removed", snap.name,
 			  busy ? "it is in use (open or mounted)" : cbwdm_error());
-		r = CBW_EXIT_FAILED;
+		r = busy ? CBW_EXIT_BUSY : CBW_EXIT_FAILED;
 		goto wait;
 	}
 	if (!cbwdm_remove(dev.name, &cookie, &busy)) {
@@ -401,7 +511,7 @@ int cbw_remove(const struct remove_opts *o)
 			  busy ? "it is in use (open or mounted)" : cbwdm_error(),
 			  found == CBWDM_FOUND ? "; removed " : "",
 			  found == CBWDM_FOUND ? snap.name : "");
-		r = CBW_EXIT_FAILED;
+		r = busy ? CBW_EXIT_BUSY : CBW_EXIT_FAILED;
 	}
 wait:
 	if (!cbwdm_udev_wait(cookie) && !r) {
@@ -417,219 +527,67 @@ out:
 	return r;
 }
 
-/* The status table. */
-enum { COL_NAME, COL_CHUNK, COL_CHUNKS, COL_IN_SNAP, COL_COPIED, COL_TO_COPY,
-       COL_SLOTS, COL_COPIES, COL_ERRORS, COL_WAITED, COL_STATE, COL_SNAPSHOT,
-       NR_COLS };
-
-static const struct {
-	const char *heading;
-	bool right;		/* right-aligned */
-} columns[NR_COLS] = {
-	[COL_NAME]	= { "NAME",	false },
-	[COL_CHUNK]	= { "CHUNK",	true },
-	[COL_CHUNKS]	= { "CHUNKS",	true },
-	[COL_IN_SNAP]	= { "IN_SNAP",	true },
-	[COL_COPIED]	= { "COPIED",	true },
-	[COL_TO_COPY]	= { "TO_COPY",	true },
-	[COL_SLOTS]	= { "SLOTS",	true },
-	[COL_COPIES]	= { "COPIES",	true },
-	[COL_ERRORS]	= { "ERRORS",	true },
-	[COL_WAITED]	= { "WAITED",	true },
-	[COL_STATE]	= { "STATE",	false },
-	[COL_SNAPSHOT]	= { "SNAPSHOT",	false },
-};
-
-struct row {
-	char *cell[NR_COLS];
-};
-
-struct table {
-	struct row *rows;
-	size_t nr;
-	size_t size;
-};
-
-static void table_free(struct table *t)
+bool cbw_snap_uuid(const struct cbwdm_dev *dev, char *buf, size_t len)
 {
-	size_t i, c;
+	int n;
 
-	for (i = 0; i < t->nr; i++)
-		for (c = 0; c < NR_COLS; c++)
-			free(t->rows[i].cell[c]);
-	free(t->rows);
+	if (made_by_cbwctl(dev))
+		n = snprintf(buf, len, "%s" CBW_SNAP_SUFFIX, dev->uuid);
+	else
+		n = snprintf(buf, len, CBW_UUID_PREFIX "%s" CBW_SNAP_SUFFIX,
+			     dev->name);
+	return n >= 0 && (size_t)n < len;
 }
 
-/* Add a row of cells (copied); return false when out of memory. */
-static bool table_add(struct table *t, const char *const cells[NR_COLS])
+static int find_dev(const char *name, bool ours, bool quiet,
+		    struct cbw_dev *d)
 {
-	struct row *row;
-	size_t c;
+	const char *why;
+	int r, found;
 
-	if (t->nr == t->size) {
-		size_t size = t->size ? 2 * t->size : 8;
-		struct row *rows = realloc(t->rows, size * sizeof(*rows));
-
-		if (!rows)
-			return false;
-		t->rows = rows;
-		t->size = size;
-	}
-	row = &t->rows[t->nr];
-	for (c = 0; c < NR_COLS; c++) {
-		row->cell[c] = strdup(cells[c]);
-		if (!row->cell[c]) {
-			while (c--)
-				free(row->cell[c]);
-			return false;
-		}
-	}
-	t->nr++;
-	return true;
-}
-
-static void print_row(const char *const cells[NR_COLS],
-		      const int width[NR_COLS])
-{
-	int c;
-
-	for (c = 0; c < NR_COLS; c++) {
-		const char *sep = c ? "  " : "";
-
-		if (c == NR_COLS - 1 && !columns[c].right)
-			printf("%s%s\n", sep, cells[c]);	/* no trailing blanks */
-		else
-			printf("%s%*s", sep, columns[c].right ? width[c] : -width[c],
-			       cells[c]);
-	}
-}
-
-static void table_print(const struct table *t, bool headings)
-{
-	const char *cells[NR_COLS];
-	int width[NR_COLS];
-	size_t i;
-	int c;
-
-	for (c = 0; c < NR_COLS; c++) {
-		width[c] = headings ? (int)strlen(columns[c].heading) : 0;
-		for (i = 0; i < t->nr; i++)
-			if ((int)strlen(t->rows[i].cell[c]) > width[c])
-				width[c] = strlen(t->rows[i].cell[c]);
-	}
-	if (headings) {
-		for (c = 0; c < NR_COLS; c++)
-			cells[c] = columns[c].heading;
-		print_row(cells, width);
-	}
-	for (i = 0; i < t->nr; i++) {
-		for (c = 0; c < NR_COLS; c++)
-			cells[c] = t->rows[i].cell[c];
-		print_row(cells, width);
-	}
-}
-
-/* Add the row of the cbw device @dev; return an exit code. */
-static int status_row(struct table *t, const struct cbwdm_dev *dev)
-{
-	char num[NR_COLS][48], chunk[SIZE_BUF_LEN];
-	const char *cells[NR_COLS];
-	const char *why, *snapshot = "none";
-	struct access_status ast;
-	struct cbwdm_dev snap;
-	struct cbw_status st;
-	int c;
-
-	why = cbw_status_parse(dev->params, &st);
+	memset(d, 0, sizeof(*d));
+	r = find_cbw_quiet(name, false, quiet, &d->dev);
+	if (r)
+		return r;
+	why = cbw_status_parse(d->dev.params, &d->st);
 	if (why) {
-		msg_error("%s: unexpected cbw status '%s': %s", dev->name,
-			  dev->params, why);
-		return CBW_EXIT_FAILED;
+		msg_error("%s: unexpected cbw status '%s': %s", name,
+			  d->dev.params, why);
+		r = CBW_EXIT_FAILED;
+		goto bad;
 	}
-	if (made_by_cbwctl(dev)) {
-		switch (find_snap(dev, &snap, &ast)) {
-		case CBWDM_FOUND:
-			snapshot = access_state_name(ast.state);
-			cbwdm_dev_release(&snap);
-			break;
-		case CBWDM_ERROR:
-			return CBW_EXIT_FAILED;
-		}
+	found = find_snap(&d->dev, &d->snap, &d->snap_st);
+	if (found == CBWDM_ERROR) {
+		r = CBW_EXIT_FAILED;
+		goto bad;
 	}
-
-	for (c = 0; c < NR_COLS; c++)
-		cells[c] = num[c];
-	cells[COL_NAME] = dev->name;
-	cells[COL_CHUNK] = size_format(st.chunk_sectors << SECTOR_SHIFT, chunk,
-				       sizeof(chunk));
-	snprintf(num[COL_CHUNKS], sizeof(num[0]), "%llu", (unsigned long long)st.chunks);
-	snprintf(num[COL_IN_SNAP], sizeof(num[0]), "%llu", (unsigned long long)st.in_snapshot);
-	snprintf(num[COL_COPIED], sizeof(num[0]), "%llu", (unsigned long long)st.copied);
-	snprintf(num[COL_TO_COPY], sizeof(num[0]), "%llu", (unsigned long long)st.to_copy);
-	snprintf(num[COL_SLOTS], sizeof(num[0]), "%llu/%llu",
-		 (unsigned long long)st.slots_used, (unsigned long long)st.slots_total);
-	snprintf(num[COL_COPIES], sizeof(num[0]), "%llu", (unsigned long long)st.copies);
-	snprintf(num[COL_ERRORS], sizeof(num[0]), "%llu", (unsigned long long)st.copy_errors);
-	snprintf(num[COL_WAITED], sizeof(num[0]), "%llu", (unsigned long long)st.waited);
-	cbw_state_format(&st, num[COL_STATE], sizeof(num[0]));
-	cells[COL_SNAPSHOT] = snapshot;
-
-	if (!table_add(t, cells)) {
-		msg_error("out of memory");
-		return CBW_EXIT_FAILED;
+	d->has_snap = found == CBWDM_FOUND;
+	if (ours && !made_by_cbwctl(&d->dev) && !d->has_snap) {
+		msg_error("%s is a cbw device not made by cbwctl (no uuid " CBW_UUID_PREFIX "..., no snapshot of cbwctl's); use dmsetup",
+			  name);
+		r = CBW_EXIT_NOTFOUND;
+		goto bad;
 	}
 	return CBW_EXIT_OK;
-}
-
-/* Add a row for every cbw device; return an exit code. */
-static int status_all(struct table *t)
-{
-	struct cbwdm_dev dev;
-	char **names;
-	size_t i, count;
-	int r = CBW_EXIT_OK;
-
-	if (!cbwdm_list(&names, &count)) {
-		msg_error("cannot list the device-mapper devices: %s",
-			  cbwdm_error());
-		return CBW_EXIT_FAILED;
-	}
-	for (i = 0; i < count; i++) {
-		switch (cbwdm_status(names[i], NULL, &dev)) {
-		case CBWDM_NOTFOUND:
-			continue;	/* removed since the list was made */
-		case CBWDM_ERROR:
-			msg_error("cannot read the status of %s: %s", names[i],
-				  cbwdm_error());
-			r = CBW_EXIT_FAILED;
-			continue;
-		}
-		if (is_cbw(&dev) && status_row(t, &dev))
-			r = CBW_EXIT_FAILED;
-		cbwdm_dev_release(&dev);
-	}
-	cbwdm_list_free(names, count);
+bad:
+	cbw_dev_release(d);
 	return r;
 }
 
-int cbw_status(const struct status_opts *o)
+int cbw_find(const char *name, bool ours, struct cbw_dev *d)
 {
-	struct table t = { 0 };
-	struct cbwdm_dev dev;
-	int r;
+	return find_dev(name, ours, false, d);
+}
 
-	if (o->name) {
-		r = find_cbw(o->name, false, &dev);
-		if (r)
-			return r;
-		r = status_row(&t, &dev);
-		cbwdm_dev_release(&dev);
-	} else {
-		r = status_all(&t);
-	}
-	/* A device that failed has no row; the others are still shown. */
-	if (t.nr || (!o->name && !r))
-		table_print(&t, !o->noheadings);
-	table_free(&t);
-	return r;
+int cbw_find_any(const char *name, struct cbw_dev *d)
+{
+	return find_dev(name, false, true, d);
+}
+
+void cbw_dev_release(struct cbw_dev *d)
+{
+	cbwdm_dev_release(&d->dev);
+	if (d->has_snap)
+		cbwdm_dev_release(&d->snap);
+	memset(d, 0, sizeof(*d));
 }

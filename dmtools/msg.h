@@ -15,6 +15,10 @@ enum cbw_exit {
 	CBW_EXIT_USAGE = 2,	/* unknown command or option, bad argument */
 	CBW_EXIT_DEVICE = 3,	/* missing, not a block device, too small */
 	CBW_EXIT_NOTFOUND = 4,	/* NAME not found, or not a cbw device */
+	CBW_EXIT_NOT_DM = 5,	/* snapshot: not a device-mapper device */
+	CBW_EXIT_BUSY = 6,	/* in use, already under a snapshot, name taken */
+	CBW_EXIT_RANGE = 7,	/* range or bitmap outside the device, unaligned */
+	CBW_EXIT_PARTIAL = 8,	/* backup: some chunks could not be read */
 };
 
 /* Print "cbwctl: <message>\n" on stderr. */

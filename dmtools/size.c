@@ -21,19 +21,13 @@ static const struct {
 
 const char *size_parse(const char *s, uint64_t *bytes)
 {
-	uint64_t n = 0;
-	const char *p;
+	const char *p = s, *why;
+	uint64_t n;
 	size_t i;
 
-	if (*s < '0' || *s > '9')
-		return "not a number";
-	for (p = s; *p >= '0' && *p <= '9'; p++) {
-		unsigned int digit = *p - '0';
-
-		if (n > (UINT64_MAX - digit) / 10)
-			return "too large";
-		n = n * 10 + digit;
-	}
+	why = decimal_take(&p, UINT64_MAX, &n);
+	if (why)
+		return why;
 
 	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		unsigned int shift = suffixes[i].shift;
@@ -46,6 +40,38 @@ const char *size_parse(const char *s, uint64_t *bytes)
 		return NULL;
 	}
 	return "unknown suffix (use k, M, G, T or KiB, MiB, GiB, TiB)";
+}
+
+const char *decimal_take(const char **s, uint64_t max, uint64_t *v)
+{
+	const char *p = *s;
+	uint64_t n = 0;
+
+	if (*p < '0' || *p > '9')
+		return "not a number";
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned int digit = *p - '0';
+
+		if (digit > max || n > (max - digit) / 10)
+			return "too large";
+		n = n * 10 + digit;
+	}
+	*s = p;
+	*v = n;
+	return NULL;
+}
+
+const char *decimal_parse(const char *s, uint64_t max, uint64_t *v)
+{
+	const char *p = s, *why;
+	uint64_t n;
+
+	why = decimal_take(&p, max, &n);
+	if (!why && *p)
+		why = "not a number";
+	if (!why)
+		*v = n;
+	return why;
 }
 
 const char *chunk_size_check(uint64_t bytes)

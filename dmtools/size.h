@@ -33,6 +33,33 @@
 const char *size_parse(const char *s, uint64_t *bytes);
 
 /**
+ * decimal_take() - parse the decimal number at the start of *@s (digits
+ * only, at least one, no sign) and move *@s past it: for numbers inside a
+ * longer text ("4-9", "64k").
+ * @s: the text; on success, set to the first character after the digits.
+ * @max: the largest value allowed.
+ * @v: set to the number on success, untouched otherwise.
+ *
+ * Return: NULL on success, else a short static text saying what is wrong
+ * ("not a number" when *@s does not start with a digit, "too large"); *@s
+ * is then unchanged.
+ */
+const char *decimal_take(const char **s, uint64_t max, uint64_t *v);
+
+/**
+ * decimal_parse() - parse a plain decimal number (a count, milliseconds,
+ * sectors): digits only, no sign, no suffix; decimal_take() over the
+ * whole of @s.
+ * @s: the text.
+ * @max: the largest value allowed.
+ * @v: set to the number on success, untouched otherwise.
+ *
+ * Return: NULL on success, else a short static text saying what is wrong
+ * ("not a number", "too large").
+ */
+const char *decimal_parse(const char *s, uint64_t max, uint64_t *v);
+
+/**
  * chunk_size_check() - is @bytes a chunk size cbwctl accepts?
  * @bytes: the size in bytes.
  *

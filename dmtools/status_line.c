@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "size.h"
 #include "status_line.h"
 
 /* A field is at most this long: "<used>/<total>" has 2 x 20 digits + 1. */
@@ -67,22 +68,7 @@ static bool next_word(const char **pos, char word[WORD_MAX + 1])
 /* A decimal number without sign or spaces that fits in 64 bits. */
 static bool parse_u64(const char *word, uint64_t *val)
 {
-	uint64_t n = 0;
-
-	if (!*word)
-		return false;
-	for (; *word; word++) {
-		unsigned int digit;
-
-		if (*word < '0' || *word > '9')
-			return false;
-		digit = *word - '0';
-		if (n > (UINT64_MAX - digit) / 10)
-			return false;
-		n = n * 10 + digit;
-	}
-	*val = n;
-	return true;
+	return !decimal_parse(word, UINT64_MAX, val);
 }
 
 /* Parse @count numbers from *pos into @vals. */
@@ -224,6 +210,16 @@ const char *cbw_reason_name(enum cbw_reason reason)
 const char *cbw_policy_name(enum cbw_policy policy)
 {
 	return policy_names[policy];
+}
+
+bool cbw_policy_parse(const char *word, enum cbw_policy *policy)
+{
+	int r = lookup(word, policy_names, ARRAY_SIZE(policy_names));
+
+	if (r < 0)
+		return false;
+	*policy = r;
+	return true;
 }
 
 const char *access_status_parse(const char *line, struct access_status *st)

@@ -137,6 +137,16 @@ const char *cbw_reason_name(enum cbw_reason reason);
 const char *cbw_policy_name(enum cbw_policy policy);
 
 /**
+ * cbw_policy_parse() - the error policy named @word ("fail", "break" or
+ * "drop", as in the status and the table; lower case only).
+ * @word: the name.
+ * @policy: set on success.
+ *
+ * Return: false if @word names no policy.
+ */
+bool cbw_policy_parse(const char *word, enum cbw_policy *policy);
+
+/**
  * access_status_parse() - parse a snapshot-access status line.
  * @line: the target's status parameters.
  * @st: filled on success; may be partly written on failure.

@@ -9,10 +9,12 @@
 #     codes; --version prints "cbwctl X.Y.Z".
 #   - Wrong use (unknown command or option, missing or extra argument, bad
 #     chunk size, bad NAME) exits 2; a missing device, a non-block device,
-#     a COW smaller than the origin or equal to it exits 3; an unknown NAME
+#     a COW smaller than one chunk or equal to the origin exits 3; an unknown NAME
 #     or one that is not a cbw device (made by cbwctl) exits 4.  Every error
 #     is exactly one line on stderr starting "cbwctl: ", and nothing
 #     reaches stdout.
+#   - A COW of 1 MiB under a 64 MiB origin works: 16 slots, one used
+#     after a write, and the snapshot keeps the old data.
 #   - create prints /dev/mapper/NAME and /dev/mapper/NAME-snap; both nodes
 #     exist; the tables, uuids and read-only flag are the ones cbwctl
 #     documents; status shows nothing copied, the state active and a
@@ -154,7 +156,8 @@ check_devices() {
 	_expect_eq "$(dmsetup info -c --noheadings -o uuid "$name-snap")" "CBW-$name-snap" \
 		"$name-snap uuid"
 	_expect_eq "$(blockdev --getro "/dev/mapper/$name")" 0 "$name read-only flag"
-	_expect_eq "$(blockdev --getro "/dev/mapper/$name-snap")" 1 "$name-snap read-only flag"
+	# Writable, so that it takes discards; the target refuses writes.
+	_expect_eq "$(blockdev --getro "/dev/mapper/$name-snap")" 0 "$name-snap read-only flag"
 }
 
 # check_status NAME "CHUNK CHUNKS IN_SNAP COPIED TO_COPY SLOTS COPIES ERRORS
@@ -183,9 +186,9 @@ test_main() {
 
 	_log "help and version"
 	cbwctl_help '^Usage: cbwctl \[-v\] COMMAND' --help
-	cbwctl_help '^Usage: cbwctl create NAME --origin DEV --cow DEV \[--chunk SIZE\]$' create --help
+	cbwctl_help '^Usage: cbwctl create NAME --origin DEV --cow DEV \[--chunk SIZE\] \[OPTION\.\.\.\]$' create --help
 	cbwctl_help '^Usage: cbwctl remove NAME$' remove --help
-	cbwctl_help '^Usage: cbwctl status \[--noheadings\] \[NAME\]$' status --help
+	cbwctl_help '^Usage: cbwctl status \[-o FIELDS\] .*\[--json\] \[NAME\]$' status --help
 	cbwctl_help '^Usage: cbwctl create ' create -h
 	out=$(cbwctl --version)
 	[[ $out =~ ^cbwctl\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || _fail "--version printed '$out'"
@@ -214,6 +217,8 @@ test_main() {
 	done
 	cbwctl_fails 2 "invalid NAME 'a/b'" create a/b --origin /dev/ram0 --cow /dev/ram1
 	cbwctl_fails 2 "invalid NAME 'a b'" create "a b" --origin /dev/ram0 --cow /dev/ram1
+	cbwctl_fails 2 "invalid NAME 'v-snap': .*cbwctl's layers" create v-snap --origin /dev/ram0 --cow /dev/ram1
+	cbwctl_fails 2 "invalid NAME 'v-real': .*cbwctl's layers" create v-real --origin /dev/ram0 --cow /dev/ram1
 	cbwctl_fails 2 "invalid NAME" create "$(printf 'n%.0s' {1..120})" --origin /dev/ram0 \
 		--cow /dev/ram1
 	cbwctl_fails 2 "invalid NAME 'a/b'" remove a/b
@@ -232,8 +237,8 @@ test_main() {
 		--origin /dev/ram0 --cow "$CBW_TMP/file"
 	cbwctl_fails 3 "COW device /dev/ram0 is the origin" create cbwt1 \
 		--origin /dev/ram0 --cow /dev/ram0
-	cbwctl_fails 3 "COW device /dev/mapper/cbwtest-small \(1MiB\) is smaller than the origin /dev/ram0 \(64MiB\)" \
-		create cbwt1 --origin /dev/ram0 --cow /dev/mapper/cbwtest-small
+	cbwctl_fails 3 "COW device /dev/mapper/cbwtest-small \(1MiB\) is smaller than one chunk \(2MiB\)" \
+		create cbwt1 --origin /dev/ram0 --cow /dev/mapper/cbwtest-small --chunk 2M
 
 	_log "unknown or foreign NAME: exit 4"
 	cbwctl_fails 4 "no device cbwtest-none" remove cbwtest-none
@@ -243,6 +248,15 @@ test_main() {
 	if dmsetup info cbwt1 >/dev/null 2>&1; then
 		_fail "a failed create left cbwt1 behind"
 	fi
+
+	_log "a COW smaller than the origin: 16 slots of 64KiB"
+	cbwctl_create cbwt0 --origin /dev/ram0 --cow /dev/mapper/cbwtest-small
+	check_status cbwt0 "64KiB 1024 1024 0 1024 0/16 0 0 active valid"
+	_pattern_write /dev/mapper/cbwt0 4M 64k 0x44
+	check_status cbwt0 "64KiB 1024 1024 1 1023 1/16 1 0 active valid"
+	_pattern_check /dev/mapper/cbwt0-snap 4M 64k 0
+	_pattern_check /dev/mapper/cbwt0 4M 64k 0x44
+	cbwctl_remove cbwt0
 
 	_log "create, write, status"
 	_pattern_write /dev/ram0 0 1M 0x11
@@ -266,7 +280,7 @@ test_main() {
 	_dm_remove cbwtest-small
 
 	_log "refusals: an existing NAME, a non-cbw NAME, a table the kernel refuses"
-	cbwctl_fails 1 "device cbwt1 already exists" create cbwt1 --origin /dev/ram0 --cow /dev/ram1
+	cbwctl_fails 6 "device cbwt1 already exists" create cbwt1 --origin /dev/ram0 --cow /dev/ram1
 	cbwctl_fails 4 "cbwt1-snap is not a cbw device" remove cbwt1-snap
 	mark="cbwctl-selftest-$$-$RANDOM"
 	echo "$mark" >/dev/kmsg
@@ -282,10 +296,10 @@ test_main() {
 
 	_log "remove refuses while NAME or NAME-snap is open, and keeps both"
 	exec {fd}</dev/mapper/cbwt1
-	cbwctl_fails 1 "cbwt1 is in use \(open or mounted\); nothing was removed" remove cbwt1
+	cbwctl_fails 6 "cbwt1 is in use \(open or mounted\); nothing was removed" remove cbwt1
 	exec {fd}<&-
 	exec {fd}</dev/mapper/cbwt1-snap
-	cbwctl_fails 1 "cannot remove cbwt1-snap: it is in use.*; nothing was removed" remove cbwt1
+	cbwctl_fails 6 "cannot remove cbwt1-snap: it is in use.*; nothing was removed" remove cbwt1
 	exec {fd}<&-
 	for d in cbwt1 cbwt1-snap; do
 		dmsetup info "$d" >/dev/null 2>&1 || _fail "$d is gone after a refused remove"

@@ -89,6 +89,79 @@ static const struct {
 	{ UINT64_MAX, "18446744073709551615B" },
 };
 
+static const struct {
+	const char *text;
+	uint64_t max;
+	uint64_t v;
+	const char *why;	/* NULL: accepted */
+} decimals[] = {
+	{ "0", 10, 0, NULL },
+	{ "10", 10, 10, NULL },
+	{ "0010", 10, 10, NULL },
+	{ "11", 10, 0, "too large" },
+	{ "86400000", 86400000, 86400000, NULL },
+	{ "86400001", 86400000, 0, "too large" },
+	{ "4294967295", UINT32_MAX, UINT32_MAX, NULL },
+	{ "4294967296", UINT32_MAX, 0, "too large" },
+	{ "18446744073709551615", UINT64_MAX, UINT64_MAX, NULL },
+	{ "18446744073709551616", UINT64_MAX, 0, "too large" },
+	{ "1", 0, 0, "too large" },
+	{ "0", 0, 0, NULL },
+	{ "", 10, 0, "not a number" },
+	{ "-1", 10, 0, "not a number" },
+	{ "+1", 10, 0, "not a number" },
+	{ "1k", 10, 0, "not a number" },
+	{ " 1", 10, 0, "not a number" },
+	{ "1 ", 10, 0, "not a number" },
+	{ "0x1", 10, 0, "not a number" },
+};
+
+/* decimal_take(): a number at the start of a longer text. */
+static const struct {
+	const char *text;
+	uint64_t max;
+	uint64_t v;
+	size_t taken;		/* the characters taken */
+	const char *why;	/* NULL: accepted */
+} prefixes[] = {
+	{ "4-9", UINT64_MAX, 4, 1, NULL },
+	{ "64k", UINT64_MAX, 64, 2, NULL },
+	{ "0010 end", 10, 10, 4, NULL },
+	{ "7", 10, 7, 1, NULL },
+	{ "18446744073709551615-", UINT64_MAX, UINT64_MAX, 20, NULL },
+	{ "18446744073709551616-", UINT64_MAX, 0, 0, "too large" },
+	{ "11-", 10, 0, 0, "too large" },
+	{ "-1", 10, 0, 0, "not a number" },
+	{ " 1", 10, 0, 0, "not a number" },
+	{ "", 10, 0, 0, "not a number" },
+};
+
+static void test_decimal_take(void)
+{
+	const char *why, *p;
+	uint64_t v;
+	char q[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		p = prefixes[i].text;
+		v = 12345;
+		why = decimal_take(&p, prefixes[i].max, &v);
+		if (prefixes[i].why)
+			tap_ok(why && !strcmp(why, prefixes[i].why) && v == 12345 &&
+			       p == prefixes[i].text,
+			       "decimal_take(\"%s\", %" PRIu64 ") fails: %s, nothing taken",
+			       tap_quote(prefixes[i].text, q, sizeof(q)),
+			       prefixes[i].max, prefixes[i].why);
+		else
+			tap_ok(!why && v == prefixes[i].v &&
+			       p == prefixes[i].text + prefixes[i].taken,
+			       "decimal_take(\"%s\", %" PRIu64 ") = %" PRIu64 ", %zu taken",
+			       tap_quote(prefixes[i].text, q, sizeof(q)),
+			       prefixes[i].max, prefixes[i].v, prefixes[i].taken);
+	}
+}
+
 int main(void)
 {
 	char buf[SIZE_BUF_LEN], q[128];
@@ -142,6 +215,23 @@ int main(void)
 		why = size_parse(buf, &bytes);
 		tap_ok(!why && bytes == formats[i].bytes, "\"%s\" reads back", buf);
 	}
+
+	for (i = 0; i < sizeof(decimals) / sizeof(decimals[0]); i++) {
+		bytes = 12345;
+		why = decimal_parse(decimals[i].text, decimals[i].max, &bytes);
+		if (decimals[i].why)
+			tap_ok(why && !strcmp(why, decimals[i].why) && bytes == 12345,
+			       "decimal_parse(\"%s\", %" PRIu64 ") fails: %s",
+			       tap_quote(decimals[i].text, q, sizeof(q)),
+			       decimals[i].max, decimals[i].why);
+		else
+			tap_ok(!why && bytes == decimals[i].v,
+			       "decimal_parse(\"%s\", %" PRIu64 ") = %" PRIu64,
+			       tap_quote(decimals[i].text, q, sizeof(q)),
+			       decimals[i].max, decimals[i].v);
+	}
+
+	test_decimal_take();
 
 	/* A short buffer gets a terminated, cut text. */
 	size_format(64 * KiB, buf, 3);
