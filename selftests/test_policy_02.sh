@@ -5,7 +5,8 @@
 # policy.
 #
 # The COW device is dm-delay over a RAM disk that delays every write by
-# DELAY ms (reads are not delayed); the cbw timeout is TIMEOUT ms.  Origin
+# DELAY ms (reads are not delayed; DELAY grows on a machine where a dd
+# takes long, see test_main); the cbw timeout is TIMEOUT ms.  Origin
 # 4 MiB, 64 chunks of 64 KiB: A = chunk 2, B = 5, C = 9, D = 12.  Each
 # timed write is one dd O_DIRECT write of 4 KiB.  Its wall time (the start
 # of dd included, slow under TCG and slower on the debug kernel) must stay
@@ -38,7 +39,7 @@
 DESCRIPTION="COW slower than the copy timeout: each policy answers the guest within the timeout; suspend and remove wait for the copy left running"
 
 CHUNKS=64
-DELAY=4000	# ms, COW write delay
+DELAY=4000	# ms, COW write delay; raised on a slow machine (test_main)
 TIMEOUT=300	# ms, cbw copy timeout
 SLACK=1000	# ms of wall time allowed on top of the timeout and BASE
 BASE=0		# ms, a dd write that needs no copy (measured by setup)
@@ -219,6 +220,14 @@ test_main() {
 	_brd_setup 2 4
 	SZ=$(_size_sectors /dev/ram0)
 	_expect_eq "$SZ" $((CHUNKS * 128)) "origin size"
+	# Every order of events the test relies on holds while a dd, the
+	# timeout and the slack take far less than DELAY.  The debug kernel
+	# under load takes seconds to start a dd: give DELAY three times that.
+	_timed_write /dev/ram0 $((63 * 65536)) 4k
+	if [ $((3 * (CBW_WRITE_MS + TIMEOUT + SLACK))) -gt "$DELAY" ]; then
+		DELAY=$((3 * (CBW_WRITE_MS + TIMEOUT + SLACK)))
+		_log "a dd takes $CBW_WRITE_MS ms here: COW delay raised to $DELAY ms"
+	fi
 	_dm_create p2cow "0 $SZ delay /dev/ram1 0 0 /dev/ram1 0 $DELAY"
 
 	policy_fail
