@@ -49,11 +49,6 @@ requires() {
 # How the helpers below run cbwctl.
 CBWCTL=(cbwctl)
 
-# devno DEV: DEV's device number as major:minor.
-devno() {
-	printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")"
-}
-
 # words TEXT: TEXT with each run of blanks made one space.
 words() {
 	# shellcheck disable=SC2086  # the splitting is the point
@@ -79,29 +74,6 @@ cbwctl_help() {
 		_fail "cbwctl $*: the exit codes are not listed"
 	fi
 	[ ! -s "$CBW_TMP/err" ] || _fail "cbwctl $*: stderr '$(<"$CBW_TMP/err")'"
-}
-
-# cbwctl_fails CODE PATTERN ARG...: 'cbwctl ARG...' exits CODE, prints
-# nothing on stdout and one line on stderr: "cbwctl: " then text matching
-# PATTERN (ERE).
-cbwctl_fails() {
-	local code=$1 re="^cbwctl: .*($2)" rc err
-	shift 2
-	cbwctl "$@" >"$CBW_TMP/out" 2>"$CBW_TMP/err"
-	rc=$?
-	mapfile -t err <"$CBW_TMP/err"
-	if [ "$rc" != "$code" ]; then
-		_fail "cbwctl $*: exit status $rc, expected $code (stderr: ${err[*]})"
-		return 1
-	fi
-	if [ -s "$CBW_TMP/out" ]; then
-		_fail "cbwctl $*: unexpected output '$(<"$CBW_TMP/out")'"
-	fi
-	if [ ${#err[@]} -ne 1 ]; then
-		_fail "cbwctl $*: expected one line on stderr, got '${err[*]}'"
-	elif ! [[ ${err[0]} =~ $re ]]; then
-		_fail "cbwctl $*: error '${err[0]}' does not match '$re'"
-	fi
 }
 
 # cbwctl_create NAME ARG...: 'cbwctl create NAME ARG...' must succeed,
@@ -149,9 +121,9 @@ check_devices() {
 		[ -b "/dev/mapper/$d" ] || _fail "/dev/mapper/$d is missing"
 	done
 	_expect_eq "$(dmsetup table "$name")" \
-		"0 $sectors cbw $(devno /dev/ram0) $(devno /dev/ram1) $chunk" "$name table"
+		"0 $sectors cbw $(_devno /dev/ram0) $(_devno /dev/ram1) $chunk" "$name table"
 	_expect_eq "$(dmsetup table "$name-snap")" \
-		"0 $sectors snapshot-access $(devno "/dev/mapper/$name")" "$name-snap table"
+		"0 $sectors snapshot-access $(_devno "/dev/mapper/$name")" "$name-snap table"
 	_expect_eq "$(dmsetup info -c --noheadings -o uuid "$name")" "CBW-$name" "$name uuid"
 	_expect_eq "$(dmsetup info -c --noheadings -o uuid "$name-snap")" "CBW-$name-snap" \
 		"$name-snap uuid"
@@ -194,57 +166,57 @@ test_main() {
 	[[ $out =~ ^cbwctl\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || _fail "--version printed '$out'"
 
 	_log "usage errors: exit 2"
-	cbwctl_fails 2 "missing command"
-	cbwctl_fails 2 "unknown command 'frobnicate'" frobnicate
-	cbwctl_fails 2 "unknown .*option '--frobnicate'" --frobnicate
-	cbwctl_fails 2 "unknown .*option '--frobnicate'" status --frobnicate
-	cbwctl_fails 2 "unknown .*option '--frobnicate'" create cbwt1 --origin /dev/ram0 \
+	_cbwctl_fails 2 "missing command"
+	_cbwctl_fails 2 "unknown command 'frobnicate'" frobnicate
+	_cbwctl_fails 2 "unknown .*option '--frobnicate'" --frobnicate
+	_cbwctl_fails 2 "unknown .*option '--frobnicate'" status --frobnicate
+	_cbwctl_fails 2 "unknown .*option '--frobnicate'" create cbwt1 --origin /dev/ram0 \
 		--cow /dev/ram1 --frobnicate
-	cbwctl_fails 2 "unknown option '-q'" remove -q cbwt1
-	cbwctl_fails 2 "takes no value" status --noheadings=yes
-	cbwctl_fails 2 "missing argument" create
-	cbwctl_fails 2 "missing argument" create --origin /dev/ram0 --cow /dev/ram1
-	cbwctl_fails 2 "missing argument" remove
-	cbwctl_fails 2 "--origin DEV is required" create cbwt1 --cow /dev/ram1
-	cbwctl_fails 2 "--cow DEV is required" create cbwt1 --origin /dev/ram0
-	cbwctl_fails 2 "'--chunk' needs a value" create cbwt1 --origin /dev/ram0 --cow /dev/ram1 --chunk
-	cbwctl_fails 2 "unexpected argument 'cbwt2'" create cbwt1 cbwt2 --origin /dev/ram0 --cow /dev/ram1
-	cbwctl_fails 2 "unexpected argument 'cbwt2'" remove cbwt1 cbwt2
-	cbwctl_fails 2 "unexpected argument 'cbwt2'" status cbwt1 cbwt2
+	_cbwctl_fails 2 "unknown option '-q'" remove -q cbwt1
+	_cbwctl_fails 2 "takes no value" status --noheadings=yes
+	_cbwctl_fails 2 "missing argument" create
+	_cbwctl_fails 2 "missing argument" create --origin /dev/ram0 --cow /dev/ram1
+	_cbwctl_fails 2 "missing argument" remove
+	_cbwctl_fails 2 "--origin DEV is required" create cbwt1 --cow /dev/ram1
+	_cbwctl_fails 2 "--cow DEV is required" create cbwt1 --origin /dev/ram0
+	_cbwctl_fails 2 "'--chunk' needs a value" create cbwt1 --origin /dev/ram0 --cow /dev/ram1 --chunk
+	_cbwctl_fails 2 "unexpected argument 'cbwt2'" create cbwt1 cbwt2 --origin /dev/ram0 --cow /dev/ram1
+	_cbwctl_fails 2 "unexpected argument 'cbwt2'" remove cbwt1 cbwt2
+	_cbwctl_fails 2 "unexpected argument 'cbwt2'" status cbwt1 cbwt2
 	for size in 3k 2k 4095 6K 64KB 1.5M -4k "" 64q 2T 99999999999999999999; do
-		cbwctl_fails 2 "invalid chunk size '$size'" create cbwt1 --origin /dev/ram0 \
+		_cbwctl_fails 2 "invalid chunk size '$size'" create cbwt1 --origin /dev/ram0 \
 			--cow /dev/ram1 --chunk "$size"
 	done
-	cbwctl_fails 2 "invalid NAME 'a/b'" create a/b --origin /dev/ram0 --cow /dev/ram1
-	cbwctl_fails 2 "invalid NAME 'a b'" create "a b" --origin /dev/ram0 --cow /dev/ram1
-	cbwctl_fails 2 "invalid NAME 'v-snap': .*cbwctl's layers" create v-snap --origin /dev/ram0 --cow /dev/ram1
-	cbwctl_fails 2 "invalid NAME 'v-real': .*cbwctl's layers" create v-real --origin /dev/ram0 --cow /dev/ram1
-	cbwctl_fails 2 "invalid NAME" create "$(printf 'n%.0s' {1..120})" --origin /dev/ram0 \
+	_cbwctl_fails 2 "invalid NAME 'a/b'" create a/b --origin /dev/ram0 --cow /dev/ram1
+	_cbwctl_fails 2 "invalid NAME 'a b'" create "a b" --origin /dev/ram0 --cow /dev/ram1
+	_cbwctl_fails 2 "invalid NAME 'v-snap': .*cbwctl's layers" create v-snap --origin /dev/ram0 --cow /dev/ram1
+	_cbwctl_fails 2 "invalid NAME 'v-real': .*cbwctl's layers" create v-real --origin /dev/ram0 --cow /dev/ram1
+	_cbwctl_fails 2 "invalid NAME" create "$(printf 'n%.0s' {1..120})" --origin /dev/ram0 \
 		--cow /dev/ram1
-	cbwctl_fails 2 "invalid NAME 'a/b'" remove a/b
-	cbwctl_fails 2 "invalid NAME" status ""
+	_cbwctl_fails 2 "invalid NAME 'a/b'" remove a/b
+	_cbwctl_fails 2 "invalid NAME" status ""
 
 	_log "bad devices: exit 3"
 	touch "$CBW_TMP/file"
 	_dm_create cbwtest-small "0 2048 linear /dev/ram1 0"
-	cbwctl_fails 3 "origin device /dev/nonexistent does not exist" create cbwt1 \
+	_cbwctl_fails 3 "origin device /dev/nonexistent does not exist" create cbwt1 \
 		--origin /dev/nonexistent --cow /dev/ram1
-	cbwctl_fails 3 "COW device $CBW_TMP/none does not exist" create cbwt1 \
+	_cbwctl_fails 3 "COW device $CBW_TMP/none does not exist" create cbwt1 \
 		--origin /dev/ram0 --cow "$CBW_TMP/none"
-	cbwctl_fails 3 "origin device /dev/null is not a block device" create cbwt1 \
+	_cbwctl_fails 3 "origin device /dev/null is not a block device" create cbwt1 \
 		--origin /dev/null --cow /dev/ram1
-	cbwctl_fails 3 "COW device $CBW_TMP/file is not a block device" create cbwt1 \
+	_cbwctl_fails 3 "COW device $CBW_TMP/file is not a block device" create cbwt1 \
 		--origin /dev/ram0 --cow "$CBW_TMP/file"
-	cbwctl_fails 3 "COW device /dev/ram0 is the origin" create cbwt1 \
+	_cbwctl_fails 3 "COW device /dev/ram0 is the origin" create cbwt1 \
 		--origin /dev/ram0 --cow /dev/ram0
-	cbwctl_fails 3 "COW device /dev/mapper/cbwtest-small \(1MiB\) is smaller than one chunk \(2MiB\)" \
+	_cbwctl_fails 3 "COW device /dev/mapper/cbwtest-small \(1MiB\) is smaller than one chunk \(2MiB\)" \
 		create cbwt1 --origin /dev/ram0 --cow /dev/mapper/cbwtest-small --chunk 2M
 
 	_log "unknown or foreign NAME: exit 4"
-	cbwctl_fails 4 "no device cbwtest-none" remove cbwtest-none
-	cbwctl_fails 4 "no device cbwtest-none" status cbwtest-none
-	cbwctl_fails 4 "cbwtest-small is not a cbw device" remove cbwtest-small
-	cbwctl_fails 4 "cbwtest-small is not a cbw device" status cbwtest-small
+	_cbwctl_fails 4 "no device cbwtest-none" remove cbwtest-none
+	_cbwctl_fails 4 "no device cbwtest-none" status cbwtest-none
+	_cbwctl_fails 4 "cbwtest-small is not a cbw device" remove cbwtest-small
+	_cbwctl_fails 4 "cbwtest-small is not a cbw device" status cbwtest-small
 	if dmsetup info cbwt1 >/dev/null 2>&1; then
 		_fail "a failed create left cbwt1 behind"
 	fi
@@ -280,11 +252,11 @@ test_main() {
 	_dm_remove cbwtest-small
 
 	_log "refusals: an existing NAME, a non-cbw NAME, a table the kernel refuses"
-	cbwctl_fails 6 "device cbwt1 already exists" create cbwt1 --origin /dev/ram0 --cow /dev/ram1
-	cbwctl_fails 4 "cbwt1-snap is not a cbw device" remove cbwt1-snap
+	_cbwctl_fails 6 "device cbwt1 already exists" create cbwt1 --origin /dev/ram0 --cow /dev/ram1
+	_cbwctl_fails 4 "cbwt1-snap is not a cbw device" remove cbwt1-snap
 	mark="cbwctl-selftest-$$-$RANDOM"
 	echo "$mark" >/dev/kmsg
-	cbwctl_fails 1 "cannot create cbwt2: .*reload ioctl.*failed.*see dmesg" create cbwt2 \
+	_cbwctl_fails 1 "cannot create cbwt2: .*reload ioctl.*failed.*see dmesg" create cbwt2 \
 		--origin /dev/ram0 --cow /dev/ram1
 	if ! dmesg | sed -n "/$mark/,\$p" | grep -q "Origin already has a cbw target"; then
 		_fail "the kernel's reason is not in dmesg"
@@ -296,10 +268,10 @@ test_main() {
 
 	_log "remove refuses while NAME or NAME-snap is open, and keeps both"
 	exec {fd}</dev/mapper/cbwt1
-	cbwctl_fails 6 "cbwt1 is in use \(open or mounted\); nothing was removed" remove cbwt1
+	_cbwctl_fails 6 "cbwt1 is in use \(open or mounted\); nothing was removed" remove cbwt1
 	exec {fd}<&-
 	exec {fd}</dev/mapper/cbwt1-snap
-	cbwctl_fails 6 "cannot remove cbwt1-snap: it is in use.*; nothing was removed" remove cbwt1
+	_cbwctl_fails 6 "cannot remove cbwt1-snap: it is in use.*; nothing was removed" remove cbwt1
 	exec {fd}<&-
 	for d in cbwt1 cbwt1-snap; do
 		dmsetup info "$d" >/dev/null 2>&1 || _fail "$d is gone after a refused remove"
@@ -312,12 +284,12 @@ test_main() {
 
 	_log "remove"
 	cbwctl_remove cbwt1
-	cbwctl_fails 4 "no device cbwt1" remove cbwt1
+	_cbwctl_fails 4 "no device cbwt1" remove cbwt1
 	_expect_eq "$(cbwctl status --noheadings)" "" "status without cbw devices"
 
 	_log "a cbw device not made by cbwctl"
-	_dm_create cbwraw "0 $(_size_sectors /dev/ram0) cbw $(devno /dev/ram0) $(devno /dev/ram1) 8"
-	cbwctl_fails 4 "cbwraw is a cbw device not made by cbwctl" remove cbwraw
+	_dm_create cbwraw "0 $(_size_sectors /dev/ram0) cbw $(_devno /dev/ram0) $(_devno /dev/ram1) 8"
+	_cbwctl_fails 4 "cbwraw is a cbw device not made by cbwctl" remove cbwraw
 	check_status cbwraw "4KiB 16384 16384 0 16384 0/16384 0 0 active none"
 	_dm_remove cbwraw
 

@@ -56,41 +56,19 @@ requires() {
 	fi
 }
 
-# devno DEV: DEV's device number as major:minor.
-devno() {
-	printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")"
-}
-
 # words TEXT: TEXT with each run of blanks made one space.
 words() {
 	# shellcheck disable=SC2086  # the splitting is the point
 	echo $1
 }
 
-# cbwctl_fails CODE PATTERN ARG...: 'cbwctl ARG...' exits CODE, prints
-# nothing on stdout and one line on stderr: "cbwctl: " then text matching
-# PATTERN (ERE).  The NAMEs that failed creates use (cbwtc3, cbwtb4) must
-# not exist afterwards.
+# cbwctl_fails CODE PATTERN ARG...: _cbwctl_fails, and the NAMEs that
+# failed creates use (cbwtc3, cbwtb4) must not exist afterwards.
 cbwctl_fails() {
-	local code=$1 re="^cbwctl: .*($2)" rc err left
-	shift 2
-	cbwctl "$@" >"$CBW_TMP/out" 2>"$CBW_TMP/err"
-	rc=$?
-	mapfile -t err <"$CBW_TMP/err"
-	if [ "$rc" != "$code" ]; then
-		_fail "cbwctl $*: exit status $rc, expected $code (stderr: ${err[*]})"
-		return 1
-	fi
-	if [ -s "$CBW_TMP/out" ]; then
-		_fail "cbwctl $*: unexpected output '$(<"$CBW_TMP/out")'"
-	fi
-	if [ ${#err[@]} -ne 1 ]; then
-		_fail "cbwctl $*: expected one line on stderr, got '${err[*]}'"
-	elif ! [[ ${err[0]} =~ $re ]]; then
-		_fail "cbwctl $*: error '${err[0]}' does not match '$re'"
-	fi
+	local left
+	_cbwctl_fails "$@"
 	left=$(dmsetup ls | awk '$1 ~ /^(cbwtc3|cbwtb4)/ { print $1 }')
-	[ -z "$left" ] || _fail "cbwctl $*: left $left behind"
+	[ -z "$left" ] || _fail "cbwctl ${*:3}: left $left behind"
 }
 
 # cbwctl_create NAME ARG...: 'cbwctl create NAME ARG...' must succeed,
@@ -146,7 +124,7 @@ test_features() {
 	cbwctl_create cbwtc1 --origin /dev/ram0 --cow /dev/ram1 --timeout 500 \
 		--on-error drop --no-discard-passdown
 	_expect_eq "$(dmsetup table cbwtc1)" \
-		"0 $S cbw $(devno /dev/ram0) $(devno /dev/ram1) 128 5 timeout 500 on_error drop no_discard_passdown" \
+		"0 $S cbw $(_devno /dev/ram0) $(_devno /dev/ram1) 128 5 timeout 500 on_error drop no_discard_passdown" \
 		"cbwtc1 table"
 	_cbw_expect cbwtc1 policy=drop timeout=500 state=active in_snapshot=1024
 	out=$(cbwctl status --noheadings cbwtc1)
@@ -159,7 +137,7 @@ test_features() {
 
 	cbwctl_create cbwtc2 --origin /dev/ram0 --cow /dev/ram1 --on-error break --timeout 0
 	_expect_eq "$(dmsetup table cbwtc2)" \
-		"0 $S cbw $(devno /dev/ram0) $(devno /dev/ram1) 128 2 on_error break" \
+		"0 $S cbw $(_devno /dev/ram0) $(_devno /dev/ram1) 128 2 on_error break" \
 		"cbwtc2 table (timeout 0 is the default)"
 	cbwctl_remove cbwtc2
 
@@ -182,7 +160,7 @@ test_bitmap_ranges() {
 	printf '# chunks of 64KiB\n\n0-1\n  16\t# one\n100-103\n1023\n101\n' >"$f"
 	cbwctl_create cbwtb1 --origin /dev/ram0 --cow /dev/ram1 --bitmap "$f"
 	_expect_eq "$(dmsetup table cbwtb1)" \
-		"0 $(_size_sectors /dev/ram0) cbw $(devno /dev/ram0) $(devno /dev/ram1) 128 1 incremental" \
+		"0 $(_size_sectors /dev/ram0) cbw $(_devno /dev/ram0) $(_devno /dev/ram1) 128 1 incremental" \
 		"cbwtb1 table"
 	_cbw_expect cbwtb1 state=active in_snapshot=8 to_copy=8 copied=0
 	chunks=$'0-1\n16-16\n100-103\n1023-1023'
@@ -249,10 +227,10 @@ test_era() {
 	local S=$1 era_dev out
 	_log "dm-era: blocks written since era 2"
 	era_setup "$S"
-	era_dev=$(devno /dev/mapper/cbwtera)
+	era_dev=$(_devno /dev/mapper/cbwtera)
 
 	_log "bitmap import on a cbw device in incremental set-up (4KiB chunks)"
-	_dm_create cbwtb2 "0 $S cbw $era_dev $(devno /dev/ram1) 8 1 incremental"
+	_dm_create cbwtb2 "0 $S cbw $era_dev $(_devno /dev/ram1) 8 1 incremental"
 	_cbw_expect cbwtb2 state=setup in_snapshot=0
 	echo 5000 >"$CBW_TMP/one.txt"
 	expect_out "bitmap import - --no-start" "" bitmap cbwtb2 import - --no-start \
@@ -263,7 +241,7 @@ test_era() {
 	_cbw_expect cbwtb2 state=active in_snapshot=81 to_copy=81
 	check_map cbwtb2 $'0-15\n256-271\n768-799\n5000-5000\n16368-16383' \
 		$'0 65536\n1048576 65536\n3145728 131072\n20480000 4096\n67043328 65536'
-	_dm_create cbwtb2-snap "0 $S snapshot-access $(devno /dev/mapper/cbwtb2)" --readonly
+	_dm_create cbwtb2-snap "0 $S snapshot-access $(_devno /dev/mapper/cbwtb2)" --readonly
 	_pattern_check_all /dev/mapper/cbwtb2-snap "0x33 0 64k" "0x33 1M 4k" "0x33 3M 128k" \
 		"0x33 67104768 4096" "0x11 1028k 60k" "0 20480000 4096"
 	_read_nodata /dev/mapper/cbwtb2-snap "320k 4k" "40M 4k" "64k 4k" "1088k 4k" \
@@ -335,7 +313,7 @@ test_bad_input() {
 	cbwctl_fails 2 "'--bitmap' needs a value" "${create[@]}" --bitmap
 
 	_log "bitmap: bad use, wrong devices, bad files"
-	_dm_create cbwtb5 "0 $S cbw $(devno /dev/ram0) $(devno /dev/ram1) 128 1 incremental"
+	_dm_create cbwtb5 "0 $S cbw $(_devno /dev/ram0) $(_devno /dev/ram1) 128 1 incremental"
 	cbwctl_fails 2 "unknown action 'export': want import or start" bitmap cbwtb5 export "$f"
 	cbwctl_fails 2 "import needs a FILE" bitmap cbwtb5 import
 	cbwctl_fails 2 "missing argument" bitmap cbwtb5

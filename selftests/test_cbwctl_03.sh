@@ -62,34 +62,6 @@ requires() {
 MNT='' SNAPMNT=''
 WRITER_PID='' FIO_PID=''
 
-# devno DEV: DEV's device number as major:minor.
-devno() {
-	printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")"
-}
-
-# cbwctl_fails CODE PATTERN ARG...: 'cbwctl ARG...' exits CODE, prints
-# nothing on stdout and one line on stderr: "cbwctl: " then text matching
-# PATTERN (ERE).
-cbwctl_fails() {
-	local code=$1 re="^cbwctl: .*($2)" rc err
-	shift 2
-	cbwctl "$@" >"$CBW_TMP/out" 2>"$CBW_TMP/err"
-	rc=$?
-	mapfile -t err <"$CBW_TMP/err"
-	if [ "$rc" != "$code" ]; then
-		_fail "cbwctl $*: exit status $rc, expected $code (stderr: ${err[*]})"
-		return 1
-	fi
-	if [ -s "$CBW_TMP/out" ]; then
-		_fail "cbwctl $*: unexpected output '$(<"$CBW_TMP/out")'"
-	fi
-	if [ ${#err[@]} -ne 1 ]; then
-		_fail "cbwctl $*: expected one line on stderr, got '${err[*]}'"
-	elif ! [[ ${err[0]} =~ $re ]]; then
-		_fail "cbwctl $*: error '${err[0]}' does not match '$re'"
-	fi
-}
-
 # dm_create_lines NAME LINE...: a device whose table has these lines,
 # removed by the clean-up.
 dm_create_lines() {
@@ -207,15 +179,15 @@ test_main() {
 	size=131072
 
 	_log "vol: two linear targets, ext4, mounted"
-	dm_create_lines vol "0 98304 linear $(devno /dev/ram0) 0" \
-		"98304 32768 linear $(devno /dev/ram2) 2048"
+	dm_create_lines vol "0 98304 linear $(_devno /dev/ram0) 0" \
+		"98304 32768 linear $(_devno /dev/ram2) 2048"
 	VOL_TABLE=$(dmsetup table vol)
 	_expect_eq "$(blockdev --getsz /dev/mapper/vol)" $size "size of vol"
 	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 /dev/mapper/vol ||
 		_die "mkfs.ext4 failed"
 	# A mounted vol cannot have a device stacked on it: this one first.
 	_dm_create cbwt-above "0 2048 linear /dev/mapper/vol 0"
-	cbwctl_fails 3 "COW device /dev/mapper/cbwt-above is built on vol" snapshot vol \
+	_cbwctl_fails 3 "COW device /dev/mapper/cbwt-above is built on vol" snapshot vol \
 		--cow /dev/mapper/cbwt-above
 	_dm_remove cbwt-above
 	MNT=$CBW_TMP/mnt
@@ -232,18 +204,18 @@ test_main() {
 	sync -f "$MNT"
 
 	_log "usage errors: exit 2"
-	cbwctl_fails 2 "missing argument" snapshot
-	cbwctl_fails 2 "--cow DEV is required" snapshot vol
-	cbwctl_fails 2 "invalid chunk size '3k'" snapshot vol --cow /dev/ram1 --chunk 3k
-	cbwctl_fails 2 "invalid timeout 'x'" snapshot vol --cow /dev/ram1 --timeout x
-	cbwctl_fails 2 "invalid timeout '86400001'" snapshot vol --cow /dev/ram1 --timeout 86400001
-	cbwctl_fails 2 "invalid timeout '-1'" snapshot vol --cow /dev/ram1 --timeout -1
-	cbwctl_fails 2 "invalid policy 'Drop'" snapshot vol --cow /dev/ram1 --on-error Drop
-	cbwctl_fails 2 "'--on-error' needs a value" snapshot vol --cow /dev/ram1 --on-error
-	cbwctl_fails 2 "unexpected argument 'x'" snapshot vol x --cow /dev/ram1
-	cbwctl_fails 2 "missing argument" release
-	cbwctl_fails 2 "unexpected argument 'x'" release vol x
-	cbwctl_fails 2 "unknown option '-q'" release -q vol
+	_cbwctl_fails 2 "missing argument" snapshot
+	_cbwctl_fails 2 "--cow DEV is required" snapshot vol
+	_cbwctl_fails 2 "invalid chunk size '3k'" snapshot vol --cow /dev/ram1 --chunk 3k
+	_cbwctl_fails 2 "invalid timeout 'x'" snapshot vol --cow /dev/ram1 --timeout x
+	_cbwctl_fails 2 "invalid timeout '86400001'" snapshot vol --cow /dev/ram1 --timeout 86400001
+	_cbwctl_fails 2 "invalid timeout '-1'" snapshot vol --cow /dev/ram1 --timeout -1
+	_cbwctl_fails 2 "invalid policy 'Drop'" snapshot vol --cow /dev/ram1 --on-error Drop
+	_cbwctl_fails 2 "'--on-error' needs a value" snapshot vol --cow /dev/ram1 --on-error
+	_cbwctl_fails 2 "unexpected argument 'x'" snapshot vol x --cow /dev/ram1
+	_cbwctl_fails 2 "missing argument" release
+	_cbwctl_fails 2 "unexpected argument 'x'" release vol x
+	_cbwctl_fails 2 "unknown option '-q'" release -q vol
 	out=$(cbwctl snapshot --help) || _fail "snapshot --help failed"
 	[[ $out == "Usage: cbwctl snapshot DMDEV --cow DEV [--chunk SIZE] [--timeout MS] [--on-error POLICY]"* ]] ||
 		_fail "snapshot --help: '${out%%$'\n'*}'"
@@ -254,27 +226,27 @@ test_main() {
 		_fail "cbwctl --help does not list snapshot and release"
 
 	_log "not a device-mapper device: exit 5; unknown: 4; missing path: 3"
-	cbwctl_fails 5 "/dev/ram2 is not a device-mapper device" snapshot /dev/ram2 --cow /dev/ram1
-	cbwctl_fails 5 "/dev/ram2 is not a device-mapper device" snapshot ram2 --cow /dev/ram1
-	cbwctl_fails 5 "/dev/null is not a device-mapper device \(not a block device\)" \
+	_cbwctl_fails 5 "/dev/ram2 is not a device-mapper device" snapshot /dev/ram2 --cow /dev/ram1
+	_cbwctl_fails 5 "/dev/ram2 is not a device-mapper device" snapshot ram2 --cow /dev/ram1
+	_cbwctl_fails 5 "/dev/null is not a device-mapper device \(not a block device\)" \
 		snapshot /dev/null --cow /dev/ram1
-	cbwctl_fails 5 "/dev/ram2 is not a device-mapper device" release /dev/ram2
-	cbwctl_fails 4 "no device-mapper device cbwt-none" snapshot cbwt-none --cow /dev/ram1
-	cbwctl_fails 4 "no device-mapper device cbwt-none" release cbwt-none
-	cbwctl_fails 3 "/dev/mapper/cbwt-none does not exist" snapshot /dev/mapper/cbwt-none \
+	_cbwctl_fails 5 "/dev/ram2 is not a device-mapper device" release /dev/ram2
+	_cbwctl_fails 4 "no device-mapper device cbwt-none" snapshot cbwt-none --cow /dev/ram1
+	_cbwctl_fails 4 "no device-mapper device cbwt-none" release cbwt-none
+	_cbwctl_fails 3 "/dev/mapper/cbwt-none does not exist" snapshot /dev/mapper/cbwt-none \
 		--cow /dev/ram1
 
 	_log "bad COW devices and tables: exit 3"
-	cbwctl_fails 3 "COW device $CBW_TMP/none does not exist" snapshot vol --cow "$CBW_TMP/none"
-	cbwctl_fails 3 "COW device /dev/null is not a block device" snapshot vol --cow /dev/null
-	cbwctl_fails 3 "COW device /dev/mapper/vol is vol" snapshot vol --cow /dev/mapper/vol
-	cbwctl_fails 3 "COW device /dev/ram0 is under vol" snapshot vol --cow /dev/ram0
-	cbwctl_fails 3 "COW device /dev/ram2 is under vol" snapshot /dev/mapper/vol --cow /dev/ram2
+	_cbwctl_fails 3 "COW device $CBW_TMP/none does not exist" snapshot vol --cow "$CBW_TMP/none"
+	_cbwctl_fails 3 "COW device /dev/null is not a block device" snapshot vol --cow /dev/null
+	_cbwctl_fails 3 "COW device /dev/mapper/vol is vol" snapshot vol --cow /dev/mapper/vol
+	_cbwctl_fails 3 "COW device /dev/ram0 is under vol" snapshot vol --cow /dev/ram0
+	_cbwctl_fails 3 "COW device /dev/ram2 is under vol" snapshot /dev/mapper/vol --cow /dev/ram2
 	_dm_create cbwt-delay "0 2048 delay /dev/ram3 0 0"
-	cbwctl_fails 3 "cbwt-delay has a delay target" snapshot cbwt-delay --cow /dev/ram1
+	_cbwctl_fails 3 "cbwt-delay has a delay target" snapshot cbwt-delay --cow /dev/ram1
 	_dm_remove cbwt-delay
 	_dm_create cbwt-ro "0 2048 linear /dev/ram3 0" --readonly
-	cbwctl_fails 3 "cbwt-ro is read-only" snapshot cbwt-ro --cow /dev/ram1
+	_cbwctl_fails 3 "cbwt-ro is read-only" snapshot cbwt-ro --cow /dev/ram1
 	_dm_remove cbwt-ro
 	check_untouched "after the refusals"
 
@@ -282,37 +254,37 @@ test_main() {
 	cbwctl create cbwt-made --origin /dev/ram3 --cow /dev/ram1 >/dev/null ||
 		_die "cbwctl create cbwt-made failed"
 	CBW_DM_DEVS+=(cbwt-made cbwt-made-snap)
-	cbwctl_fails 6 "cbwt-made is one of cbwctl's devices" snapshot cbwt-made --cow /dev/ram2
-	cbwctl_fails 6 "cbwt-made-snap is one of cbwctl's devices" snapshot cbwt-made-snap \
+	_cbwctl_fails 6 "cbwt-made is one of cbwctl's devices" snapshot cbwt-made --cow /dev/ram2
+	_cbwctl_fails 6 "cbwt-made-snap is one of cbwctl's devices" snapshot cbwt-made-snap \
 		--cow /dev/ram2
-	cbwctl_fails 4 "cbwt-made was made by 'cbwctl create': use 'cbwctl remove cbwt-made'" \
+	_cbwctl_fails 4 "cbwt-made was made by 'cbwctl create': use 'cbwctl remove cbwt-made'" \
 		release cbwt-made
-	cbwctl_fails 4 "cbwt-made-snap is part of a snapshot of cbwctl's" release cbwt-made-snap
+	_cbwctl_fails 4 "cbwt-made-snap is part of a snapshot of cbwctl's" release cbwt-made-snap
 	cbwctl remove cbwt-made || _fail "cbwctl remove cbwt-made failed"
 	_dm_forget cbwt-made-snap
 	_dm_forget cbwt-made
-	cbwctl_fails 4 "vol is not under a snapshot" release vol
+	_cbwctl_fails 4 "vol is not under a snapshot" release vol
 	_dm_create vol-real "0 8 zero"
-	cbwctl_fails 6 "device vol-real already exists" snapshot vol --cow /dev/ram1
+	_cbwctl_fails 6 "device vol-real already exists" snapshot vol --cow /dev/ram1
 	_dm_remove vol-real
 	_dm_create cbwt-susp "0 2048 linear /dev/ram3 0"
 	dmsetup suspend cbwt-susp
-	cbwctl_fails 6 "cbwt-susp is suspended" snapshot cbwt-susp --cow /dev/ram1
+	_cbwctl_fails 6 "cbwt-susp is suspended" snapshot cbwt-susp --cow /dev/ram1
 	dmsetup resume cbwt-susp
 	dmsetup load cbwt-susp --table "0 2048 linear /dev/ram3 2048"
-	cbwctl_fails 6 "cbwt-susp has a table loaded in its inactive slot" snapshot cbwt-susp \
+	_cbwctl_fails 6 "cbwt-susp has a table loaded in its inactive slot" snapshot cbwt-susp \
 		--cow /dev/ram1
 	_dm_remove cbwt-susp
 	long=$(printf 'n%.0s' {1..120})
 	_dm_create "$long" "0 2048 linear /dev/ram3 0"
-	cbwctl_fails 2 "the name of $long cannot be used.*longer than 119" snapshot "$long" \
+	_cbwctl_fails 2 "the name of $long cannot be used.*longer than 119" snapshot "$long" \
 		--cow /dev/ram1
 	_dm_remove "$long"
 	check_untouched "after the busy refusals"
 
 	_log "rollback of each step of snapshot"
 	for step in real load suspend resume snap; do
-		CBWCTL_FAIL_AT=snapshot:$step cbwctl_fails 1 \
+		CBWCTL_FAIL_AT=snapshot:$step _cbwctl_fails 1 \
 			"test hook CBWCTL_FAIL_AT=snapshot:$step; vol was left as it was$" \
 			snapshot vol --cow /dev/ram1
 		check_untouched "failed step $step"
@@ -320,7 +292,7 @@ test_main() {
 	_dm_create cbwt-small "0 8 linear /dev/ram3 0"
 	mark="cbwctl-selftest-$$-$RANDOM"
 	echo "$mark" >/dev/kmsg
-	cbwctl_fails 1 "cannot load the cbw table into vol: .*see dmesg.*; vol was left as it was$" \
+	_cbwctl_fails 1 "cannot load the cbw table into vol: .*see dmesg.*; vol was left as it was$" \
 		snapshot vol --cow /dev/mapper/cbwt-small
 	if ! dmesg | sed -n "/$mark/,\$p" | grep -q "COW device smaller than one chunk"; then
 		_fail "the kernel's reason is not in dmesg"
@@ -353,10 +325,10 @@ test_main() {
 	exists vol-snap && CBW_DM_DEVS+=(vol-real vol-snap)
 
 	_expect_eq "$(dmsetup table vol)" \
-		"0 $size cbw $(devno /dev/mapper/vol-real) $(devno /dev/mapper/cbwt-cow) 128" \
+		"0 $size cbw $(_devno /dev/mapper/vol-real) $(_devno /dev/mapper/cbwt-cow) 128" \
 		"vol's cbw table"
 	_expect_eq "$(dmsetup table vol-real)" "$VOL_TABLE" "vol-real's table"
-	_expect_eq "$(dmsetup table vol-snap)" "0 $size snapshot-access $(devno /dev/mapper/vol)" \
+	_expect_eq "$(dmsetup table vol-snap)" "0 $size snapshot-access $(_devno /dev/mapper/vol)" \
 		"vol-snap's table"
 	_expect_eq "$(dmsetup info -c --noheadings -o uuid vol-real)" "CBW-vol-real" "vol-real uuid"
 	_expect_eq "$(dmsetup info -c --noheadings -o uuid vol-snap)" "CBW-vol-snap" "vol-snap uuid"
@@ -366,11 +338,11 @@ test_main() {
 	[[ $out =~ ^vol\ .*\ active\ +valid\ *$ ]] || _fail "cbwctl status vol: '$out'"
 
 	_log "refusals while vol is under the snapshot"
-	cbwctl_fails 6 "vol is already under a snapshot" snapshot vol --cow /dev/ram3
-	cbwctl_fails 6 "vol is already under a snapshot" snapshot /dev/mapper/vol --cow /dev/ram3
-	cbwctl_fails 6 "vol-real is one of cbwctl's devices" snapshot vol-real --cow /dev/ram3
-	cbwctl_fails 4 "vol-real is part of a snapshot of cbwctl's" release vol-real
-	cbwctl_fails 4 "vol is a live device under a snapshot of 'cbwctl snapshot': use 'cbwctl release vol'" \
+	_cbwctl_fails 6 "vol is already under a snapshot" snapshot vol --cow /dev/ram3
+	_cbwctl_fails 6 "vol is already under a snapshot" snapshot /dev/mapper/vol --cow /dev/ram3
+	_cbwctl_fails 6 "vol-real is one of cbwctl's devices" snapshot vol-real --cow /dev/ram3
+	_cbwctl_fails 4 "vol-real is part of a snapshot of cbwctl's" release vol-real
+	_cbwctl_fails 4 "vol is a live device under a snapshot of 'cbwctl snapshot': use 'cbwctl release vol'" \
 		remove vol
 
 	_log "the snapshot is vol at the frozen point"
@@ -389,13 +361,13 @@ test_main() {
 	_expect_ok "vol-snap still equals its copy" cmp -n $((size * 512)) /dev/mapper/vol-snap /dev/ram3
 
 	_log "release refuses while vol-snap is mounted"
-	cbwctl_fails 6 "vol-snap is in use \(open or mounted\); nothing was changed" release vol
+	_cbwctl_fails 6 "vol-snap is in use \(open or mounted\); nothing was changed" release vol
 	umount "$SNAPMNT" || _fail "cannot unmount vol-snap"
 	SNAPMNT=
 
 	_log "rollback of each step of release"
 	for step in load snap suspend resume; do
-		CBWCTL_FAIL_AT=release:$step cbwctl_fails 1 \
+		CBWCTL_FAIL_AT=release:$step _cbwctl_fails 1 \
 			"test hook CBWCTL_FAIL_AT=release:$step; the snapshot of vol goes on$" \
 			release vol
 		[[ $(dmsetup table vol) == "0 $size cbw "* ]] || _fail "release:$step: vol lost its cbw table"
@@ -444,7 +416,7 @@ test_main() {
 		--timeout 500 --on-error break
 	CBW_DM_DEVS+=(vol-real vol-snap)
 	_expect_eq "$(dmsetup table vol)" \
-		"0 $size cbw $(devno /dev/mapper/vol-real) $(devno /dev/ram1) 8 4 timeout 500 on_error break" \
+		"0 $size cbw $(_devno /dev/mapper/vol-real) $(_devno /dev/ram1) 8 4 timeout 500 on_error break" \
 		"vol's cbw table with features"
 	# A snapshot node removed by hand: release does the rest.
 	_dm_remove vol-snap

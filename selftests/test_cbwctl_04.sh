@@ -55,29 +55,6 @@ SNAP=/dev/mapper/$N-snap
 K=64			# chunk size in KiB
 SIZE=$((64 << 20))	# origin size in bytes
 
-# cbwctl_fails CODE PATTERN ARG...: 'cbwctl ARG...' exits CODE, prints
-# nothing on stdout and one line on stderr: "cbwctl: " then text matching
-# PATTERN (ERE).
-cbwctl_fails() {
-	local code=$1 re="^cbwctl: .*($2)" rc err
-	shift 2
-	cbwctl "$@" >"$CBW_TMP/out" 2>"$CBW_TMP/err"
-	rc=$?
-	mapfile -t err <"$CBW_TMP/err"
-	if [ "$rc" != "$code" ]; then
-		_fail "cbwctl $*: exit status $rc, expected $code (stderr: ${err[*]})"
-		return 1
-	fi
-	if [ -s "$CBW_TMP/out" ]; then
-		_fail "cbwctl $*: unexpected output '$(<"$CBW_TMP/out")'"
-	fi
-	if [ ${#err[@]} -ne 1 ]; then
-		_fail "cbwctl $*: expected one line on stderr, got '${err[*]}'"
-	elif ! [[ ${err[0]} =~ $re ]]; then
-		_fail "cbwctl $*: error '${err[0]}' does not match '$re'"
-	fi
-}
-
 # cbwctl_ok ARG...: 'cbwctl ARG...' succeeds silently.
 cbwctl_ok() {
 	if ! cbwctl "$@" >"$CBW_TMP/out" 2>"$CBW_TMP/err"; then
@@ -150,37 +127,37 @@ usage_errors() {
 		[[ $out == "Usage: cbwctl $c NAME "* ]] || _fail "cbwctl $c --help: '${out%%$'\n'*}'"
 		[[ $out == *"  8  partial"* ]] || _fail "cbwctl $c --help lists no exit codes"
 	done
-	cbwctl_fails 2 "--to FILE .* is required" backup $N
-	cbwctl_fails 2 "missing argument" backup --to "$CBW_TMP/x.img"
-	cbwctl_fails 2 "'--to' needs a value" backup $N --to
-	cbwctl_fails 2 "--to needs a FILE" backup $N --to ""
-	cbwctl_fails 2 "invalid I/O size '3k': not a power of two" backup $N --to "$CBW_TMP/x.img" --io-size 3k
-	cbwctl_fails 2 "invalid I/O size '128M': larger than 64MiB" backup $N --to "$CBW_TMP/x.img" --io-size 128M
-	cbwctl_fails 2 "invalid I/O size '2k': smaller than 4KiB" backup $N --to "$CBW_TMP/x.img" --io-size 2k
-	cbwctl_fails 2 "unknown .*option '--frobnicate'" backup $N --to "$CBW_TMP/x.img" --frobnicate
-	cbwctl_fails 2 "takes no value" backup $N --to "$CBW_TMP/x.img" --force=yes
-	cbwctl_fails 2 "unexpected argument 'extra'" backup $N extra --to "$CBW_TMP/x.img"
-	cbwctl_fails 2 "invalid NAME 'a/b'" backup a/b --to "$CBW_TMP/x.img"
+	_cbwctl_fails 2 "--to FILE .* is required" backup $N
+	_cbwctl_fails 2 "missing argument" backup --to "$CBW_TMP/x.img"
+	_cbwctl_fails 2 "'--to' needs a value" backup $N --to
+	_cbwctl_fails 2 "--to needs a FILE" backup $N --to ""
+	_cbwctl_fails 2 "invalid I/O size '3k': not a power of two" backup $N --to "$CBW_TMP/x.img" --io-size 3k
+	_cbwctl_fails 2 "invalid I/O size '128M': larger than 64MiB" backup $N --to "$CBW_TMP/x.img" --io-size 128M
+	_cbwctl_fails 2 "invalid I/O size '2k': smaller than 4KiB" backup $N --to "$CBW_TMP/x.img" --io-size 2k
+	_cbwctl_fails 2 "unknown .*option '--frobnicate'" backup $N --to "$CBW_TMP/x.img" --frobnicate
+	_cbwctl_fails 2 "takes no value" backup $N --to "$CBW_TMP/x.img" --force=yes
+	_cbwctl_fails 2 "unexpected argument 'extra'" backup $N extra --to "$CBW_TMP/x.img"
+	_cbwctl_fails 2 "invalid NAME 'a/b'" backup a/b --to "$CBW_TMP/x.img"
 	cbwctl backup $N --to - --discard-behind 2>"$CBW_TMP/err" | cat >/dev/null
 	out="$(<"$CBW_TMP/err") rc=${PIPESTATUS[0]}"
 	[[ $out == "cbwctl: backup: --discard-behind with --to - needs standard output redirected to a file"*" rc=2" ]] ||
 		_fail "--discard-behind into a pipe: '$out'"
-	cbwctl_fails 2 "missing argument" discard $N 0
-	cbwctl_fails 2 "unexpected argument '3'" discard $N 0 64k 3
-	cbwctl_fails 2 "invalid OFFSET '1x'" discard $N 1x 64k
-	cbwctl_fails 2 "invalid LENGTH '64q'" discard $N 0 64q
-	cbwctl_fails 2 "unknown option '-q'" discard -q $N 0 64k
-	cbwctl_fails 2 "--nbd SOCKET or --nbd HOST:PORT is required" export $N
-	cbwctl_fails 2 "invalid --nbd 'nbd.sock': neither a socket path" export $N --nbd nbd.sock
-	cbwctl_fails 2 "invalid --nbd 'localhost:0'" export $N --nbd localhost:0
-	cbwctl_fails 2 "invalid --nbd ':10809': HOST is missing" export $N --nbd :10809
-	cbwctl_fails 2 "invalid --nbd '::1:10809': an IPv6 address needs brackets" export $N --nbd ::1:10809
+	_cbwctl_fails 2 "missing argument" discard $N 0
+	_cbwctl_fails 2 "unexpected argument '3'" discard $N 0 64k 3
+	_cbwctl_fails 2 "invalid OFFSET '1x'" discard $N 1x 64k
+	_cbwctl_fails 2 "invalid LENGTH '64q'" discard $N 0 64q
+	_cbwctl_fails 2 "unknown option '-q'" discard -q $N 0 64k
+	_cbwctl_fails 2 "--nbd SOCKET or --nbd HOST:PORT is required" export $N
+	_cbwctl_fails 2 "invalid --nbd 'nbd.sock': neither a socket path" export $N --nbd nbd.sock
+	_cbwctl_fails 2 "invalid --nbd 'localhost:0'" export $N --nbd localhost:0
+	_cbwctl_fails 2 "invalid --nbd ':10809': HOST is missing" export $N --nbd :10809
+	_cbwctl_fails 2 "invalid --nbd '::1:10809': an IPv6 address needs brackets" export $N --nbd ::1:10809
 
 	_log "unknown NAME: exit 4"
-	cbwctl_fails 4 "no device b4none" backup b4none --to "$CBW_TMP/x.img"
-	cbwctl_fails 4 "no device b4none" discard b4none 0 64k
-	cbwctl_fails 4 "no device b4none" export b4none --nbd "$CBW_TMP/x.sock"
-	cbwctl_fails 4 "b4cow is not a cbw device" backup b4cow --to "$CBW_TMP/x.img"
+	_cbwctl_fails 4 "no device b4none" backup b4none --to "$CBW_TMP/x.img"
+	_cbwctl_fails 4 "no device b4none" discard b4none 0 64k
+	_cbwctl_fails 4 "no device b4none" export b4none --nbd "$CBW_TMP/x.sock"
+	_cbwctl_fails 4 "b4cow is not a cbw device" backup b4cow --to "$CBW_TMP/x.img"
 	[ ! -e "$CBW_TMP/x.img" ] || _fail "a failed backup left $CBW_TMP/x.img"
 }
 
@@ -200,15 +177,15 @@ full_backups() {
 	no_leftovers
 
 	_log "an existing image: exit 6 without --force, replaced with it"
-	cbwctl_fails 6 "the image $img exists \(--force replaces it\)" backup $N --to "$img"
+	_cbwctl_fails 6 "the image $img exists \(--force replaces it\)" backup $N --to "$img"
 	cbwctl_ok backup $N --to "$img" --force --no-progress
 	same "$img" "$CBW_TMP/t0.img" "backup --force"
 
 	_log "images that cannot be written: exit 1"
-	cbwctl_fails 1 "cannot create the image $CBW_TMP/none/x.img .*No such file" \
+	_cbwctl_fails 1 "cannot create the image $CBW_TMP/none/x.img .*No such file" \
 		backup $N --to "$CBW_TMP/none/x.img"
-	cbwctl_fails 1 "$CBW_TMP exists and is not a regular file" backup $N --to "$CBW_TMP" --force
-	cbwctl_fails 1 "cannot create the image /proc/x.img" backup $N --to /proc/x.img
+	_cbwctl_fails 1 "$CBW_TMP exists and is not a regular file" backup $N --to "$CBW_TMP" --force
+	_cbwctl_fails 1 "cannot create the image /proc/x.img" backup $N --to /proc/x.img
 	no_leftovers
 
 	_log "standard output: a file and a pipe"
@@ -247,11 +224,11 @@ discards() {
 	local img=$CBW_TMP/disc.img want=$CBW_TMP/want.img full
 
 	_log "discard: bad ranges exit 7"
-	cbwctl_fails 7 "OFFSET is not a multiple of the chunk size" discard $N 4k 64k
-	cbwctl_fails 7 "LENGTH is not a multiple of the chunk size" discard $N 0 32k
-	cbwctl_fails 7 "LENGTH is 0" discard $N 0 0
-	cbwctl_fails 7 "the range goes past the end of the device" discard $N 63M 2M
-	cbwctl_fails 7 "OFFSET is at or past the end" discard $N 64M 64k
+	_cbwctl_fails 7 "OFFSET is not a multiple of the chunk size" discard $N 4k 64k
+	_cbwctl_fails 7 "LENGTH is not a multiple of the chunk size" discard $N 0 32k
+	_cbwctl_fails 7 "LENGTH is 0" discard $N 0 0
+	_cbwctl_fails 7 "the range goes past the end of the device" discard $N 63M 2M
+	_cbwctl_fails 7 "OFFSET is at or past the end" discard $N 64M 64k
 	_cbw_expect $N discarded=0 in_snapshot=1024
 
 	_log "discard chunk 0 (copied) and chunks 16-31"
@@ -279,7 +256,7 @@ exports() {
 	_log "export: qemu-nbd missing or failing: exit 1"
 	out=$(PATH=/nonexistent "$(command -v cbwctl)" export $N --nbd "$sock" 2>&1; echo "rc=$?")
 	[[ $out == "cbwctl: qemu-nbd not found in PATH"*"rc=1" ]] || _fail "no qemu-nbd: '$out'"
-	cbwctl_fails 1 "qemu-nbd failed to serve $N: .*" export $N --nbd "$CBW_TMP/none/nbd.sock"
+	_cbwctl_fails 1 "qemu-nbd failed to serve $N: .*" export $N --nbd "$CBW_TMP/none/nbd.sock"
 
 	_log "export over a Unix socket, --persistent"
 	out=$(cbwctl export $N --nbd "$sock" --persistent --pid-file "$pidf" 2>&1) ||
@@ -299,7 +276,7 @@ exports() {
 	out=$(qemu-io -f raw -c "write -P 0x99 20M 64k" "nbd+unix:///?socket=$sock" 2>&1)
 	[[ $out == *"write failed"* ]] || _fail "NBD write: $out"
 	_pattern_check "$SNAP" 20M 64k 0x22
-	cbwctl_fails 6 "in use" remove $N
+	_cbwctl_fails 6 "in use" remove $N
 	kill "$pid"
 	for ((i = 0; i < 50; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -340,9 +317,9 @@ read_only_snap() {
 	sz=$(_size_sectors /dev/ram0)
 	_dm_create b4ro "0 $sz cbw /dev/ram0 /dev/mapper/b4cow 128" --uuid CBW-b4ro
 	_dm_create b4ro-snap "0 $sz snapshot-access /dev/mapper/b4ro" --uuid CBW-b4ro-snap --readonly
-	cbwctl_fails 3 "b4ro-snap is read-only: discards need a writable snapshot device" \
+	_cbwctl_fails 3 "b4ro-snap is read-only: discards need a writable snapshot device" \
 		discard b4ro 0 64k
-	cbwctl_fails 3 "b4ro-snap is read-only" backup b4ro --to "$CBW_TMP/ro.img" --discard-behind
+	_cbwctl_fails 3 "b4ro-snap is read-only" backup b4ro --to "$CBW_TMP/ro.img" --discard-behind
 	cbwctl_ok backup b4ro --to "$CBW_TMP/ro.img"
 	rm -f "$CBW_TMP/ro.img"
 	_dm_remove b4ro-snap
@@ -386,7 +363,7 @@ partial() {
 
 	_log "a broken snapshot: exit 1, no image"
 	_msg $N break
-	cbwctl_fails 1 "the snapshot of $N is broken \(broken:user\)" backup $N --to "$CBW_TMP/broken.img"
+	_cbwctl_fails 1 "the snapshot of $N is broken \(broken:user\)" backup $N --to "$CBW_TMP/broken.img"
 	[ ! -e "$CBW_TMP/broken.img" ] || _fail "a failed backup left an image"
 	no_leftovers
 	remove_b4

@@ -27,18 +27,6 @@ requires() {
 	done
 }
 
-# fails CODE PATTERN ARG...: 'cbwctl ARG...' exits CODE with one line on
-# stderr matching PATTERN.
-fails() {
-	local code=$1 re=$2 rc err
-	shift 2
-	err=$(cbwctl "$@" 2>&1 >/dev/null)
-	rc=$?
-	_expect_eq "$rc" "$code" "cbwctl $* exit status" || return 1
-	[[ $err =~ ^cbwctl:\ .*$re ]] || _fail "cbwctl $*: error '$err' does not match '$re'"
-	[ "$(wc -l <<<"$err")" = 1 ] || _fail "cbwctl $*: more than one line: '$err'"
-}
-
 create() {
 	cbwctl create "$@" >/dev/null || _die "cbwctl create $*"
 	CBW_DM_DEVS+=("$1" "$1-snap")
@@ -61,8 +49,8 @@ test_main() {
 	out=$(cbwctl status -o +policy,timeout_ms cbwa | head -n1)
 	[[ $out =~ ^NAME\ .*SNAPSHOT\ +POLICY\ +TIMEOUT_MS$ ]] || _fail "status -o + heading '$out'"
 	cbwctl status -o help | grep -q '^  tracking_bytes ' || _fail "status -o help lacks tracking_bytes"
-	fails 2 "invalid field list" status -o name,frobs
-	fails 2 "--json goes with neither" status --json --noheadings
+	_cbwctl_fails 2 "invalid field list" status -o name,frobs
+	_cbwctl_fails 2 "--json goes with neither" status --json --noheadings
 
 	_log "status --json"
 	json=$(cbwctl status --json) || _fail "status --json failed"
@@ -86,14 +74,14 @@ test_main() {
 		"250 drop" "status after set"
 	_expect_ok "set back" cbwctl set cbwa --timeout 0 --on-error fail
 	_expect_eq "$(_cbw_field cbwa timeout) $(_cbw_field cbwa policy)" "0 fail" "after set back"
-	fails 2 "nothing to set" set cbwa
-	fails 2 "invalid timeout '-1'" set cbwa --timeout -1
-	fails 2 "invalid timeout '86400001'" set cbwa --timeout 86400001
-	fails 2 "invalid timeout '5ms'" set cbwa --timeout 5ms
-	fails 2 "invalid error policy 'ignore'" set cbwa --on-error ignore
-	fails 2 "needs a value" set cbwa --timeout
-	fails 4 "no device cbwnone" set cbwnone --timeout 5
-	fails 4 "cbwa-snap is not a cbw device" set cbwa-snap --timeout 5
+	_cbwctl_fails 2 "nothing to set" set cbwa
+	_cbwctl_fails 2 "invalid timeout '-1'" set cbwa --timeout -1
+	_cbwctl_fails 2 "invalid timeout '86400001'" set cbwa --timeout 86400001
+	_cbwctl_fails 2 "invalid timeout '5ms'" set cbwa --timeout 5ms
+	_cbwctl_fails 2 "invalid error policy 'ignore'" set cbwa --on-error ignore
+	_cbwctl_fails 2 "needs a value" set cbwa --timeout
+	_cbwctl_fails 4 "no device cbwnone" set cbwnone --timeout 5
+	_cbwctl_fails 4 "cbwa-snap is not a cbw device" set cbwa-snap --timeout 5
 	_expect_eq "$(_cbw_field cbwa timeout) $(_cbw_field cbwa policy)" "0 fail" "after refusals"
 	cbwctl remove cbwb && _dm_forget cbwb-snap && _dm_forget cbwb
 	cbwctl remove cbwa && _dm_forget cbwa-snap && _dm_forget cbwa

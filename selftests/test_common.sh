@@ -396,3 +396,31 @@ _timed_write() {
 		[ -n "$CBW_WRITE_ERR" ] || CBW_WRITE_ERR="dd exit status $rc"
 	fi
 }
+
+# _devno DEV: DEV's device number as major:minor.
+_devno() {
+	printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")"
+}
+
+# _cbwctl_fails CODE PATTERN ARG...: 'cbwctl ARG...' exits CODE, prints
+# nothing on stdout and one line on stderr: "cbwctl: " then text matching
+# PATTERN (ERE).  Needs _tmpdir.
+_cbwctl_fails() {
+	local code=$1 re="^cbwctl: .*($2)" rc err
+	shift 2
+	cbwctl "$@" >"$CBW_TMP/out" 2>"$CBW_TMP/err"
+	rc=$?
+	mapfile -t err <"$CBW_TMP/err"
+	if [ "$rc" != "$code" ]; then
+		_fail "cbwctl $*: exit status $rc, expected $code (stderr: ${err[*]})"
+		return 1
+	fi
+	if [ -s "$CBW_TMP/out" ]; then
+		_fail "cbwctl $*: unexpected output '$(<"$CBW_TMP/out")'"
+	fi
+	if [ ${#err[@]} -ne 1 ]; then
+		_fail "cbwctl $*: expected one line on stderr, got '${err[*]}'"
+	elif ! [[ ${err[0]} =~ $re ]]; then
+		_fail "cbwctl $*: error '${err[0]}' does not match '$re'"
+	fi
+}

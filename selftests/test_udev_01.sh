@@ -56,11 +56,6 @@ requires() {
 	fi
 }
 
-# devno DEV: DEV's device number as major:minor.
-devno() {
-	printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")"
-}
-
 # settle WHAT: udev has nothing left to do, at once.
 settle() {
 	udevadm settle --timeout=20 || _fail "$1: udevadm settle timed out"
@@ -173,7 +168,7 @@ test_main() {
 	[ ! -L "/dev/disk/by-uuid/$uuid" ] || _fail "by-uuid/$uuid is left"
 
 	_log "snapshot under a mounted volume with udev"
-	_dm_create vol "0 $(_size_sectors /dev/ram0) linear $(devno /dev/ram0) 0"
+	_dm_create vol "0 $(_size_sectors /dev/ram0) linear $(_devno /dev/ram0) 0"
 	settle "vol"
 	local table
 	table=$(dmsetup table vol)
