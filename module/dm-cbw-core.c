@@ -86,33 +86,58 @@ const char *cbw_reason_name(enum cbw_reason reason)
 }
 
 /**
- * cbw_snap_change_bits() - set or clear a range of a chunk bitmap.
+ * cbw_snap_add_chunks() - add chunks to the snapshot (the readable set).
  * @snap: the snapshot.
- * @bm: @snap->to_copy or @snap->readable.
- * @start: the first bit.
- * @count: the number of bits.
- * @set: set them, or clear them.
+ * @start: the first chunk.
+ * @count: the number of chunks.
  *
- * One bitmap operation under snap->lock; the nodes it may need are
- * allocated beforehand, without the lock.  Only one thread changes the
- * bitmaps at a time (the worker, or a message during the incremental set-up),
- * so the reserve filled here is still there when the lock is taken.
+ * The chunks have no slot, so they become "to copy".  One bitmap
+ * operation under snap->lock; the nodes it may need are allocated
+ * beforehand, without the lock.  Only one thread changes the readable set
+ * at a time (the worker, or a message during the incremental set-up), so
+ * the reserve filled here is still there when the lock is taken.
  *
  * Context: process context; sleeps.
- * Return: the number of bits that changed, or -ENOMEM (no change).
+ * Return: the number of chunks added, or -ENOMEM (no change).
  */
-s64 cbw_snap_change_bits(struct cbw_snap *snap, struct cbw_bitmap *bm,
-			 u64 start, u64 count, bool set)
+s64 cbw_snap_add_chunks(struct cbw_snap *snap, u64 start, u64 count)
 {
 	s64 r;
 
-	if (cbw_bitmap_refill(bm, GFP_NOIO))
+	if (cbw_bitmap_refill(snap->readable, GFP_NOIO))
 		return -ENOMEM;
 	spin_lock_irq(&snap->lock);
-	if (set)
-		r = cbw_bitmap_set(bm, start, count);
-	else
-		r = cbw_bitmap_clear(bm, start, count);
+	r = cbw_bitmap_set(snap->readable, start, count);
+	spin_unlock_irq(&snap->lock);
+	return r;
+}
+
+/**
+ * cbw_snap_remove_chunks() - take chunks out of the snapshot.
+ * @snap: the snapshot.
+ * @start: the first chunk.
+ * @count: the number of chunks.
+ *
+ * Clears them in the readable set and takes those with a slot off the
+ * copied count, in one step under snap->lock, so that status never sees
+ * one without the other.  Their slots stay in the map; the caller
+ * removes them (cbw_map_remove()) once no read can use them.  Same
+ * serialisation as cbw_snap_add_chunks().
+ *
+ * Context: process context; sleeps.
+ * Return: the number of chunks that left the snapshot, or -ENOMEM (no
+ * change).
+ */
+s64 cbw_snap_remove_chunks(struct cbw_snap *snap, u64 start, u64 count)
+{
+	s64 r;
+
+	if (cbw_bitmap_refill(snap->readable, GFP_NOIO))
+		return -ENOMEM;
+	spin_lock_irq(&snap->lock);
+	r = cbw_bitmap_clear(snap->readable, start, count);
+	if (r > 0)
+		snap->copied -= cbw_map_count(snap->map, start, start + count - 1);
 	spin_unlock_irq(&snap->lock);
 	return r;
 }
@@ -255,9 +280,11 @@ static void access_ref_dead(struct percpu_ref *ref)
 	complete(&snap->access_drained);
 }
 
+/* Slots on the COW device; the map records slot numbers up to its limit. */
 static u64 cow_slots(struct cbw_snap *snap)
 {
-	return bdev_nr_sectors(snap->cow->bdev) >> snap->chunk_shift;
+	return min_t(u64, bdev_nr_sectors(snap->cow->bdev) >> snap->chunk_shift,
+		     CBW_MAP_MAX_SLOTS);
 }
 
 /**
@@ -318,10 +345,10 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	init_waitqueue_head(&snap->copies_done);
 	init_completion(&snap->access_drained);
 
-	snap->to_copy = cbw_bitmap_create(snap->nr_chunks, all, GFP_KERNEL);
 	snap->readable = cbw_bitmap_create(snap->nr_chunks, all, GFP_KERNEL);
-	if (!snap->to_copy || !snap->readable) {
-		ti->error = "Cannot allocate chunk bitmaps";
+	snap->map = cbw_map_create(GFP_KERNEL);
+	if (!snap->readable || !snap->map) {
+		ti->error = "Cannot allocate chunk sets";
 		goto bad_bitmaps;
 	}
 	snap->store = cbw_cow_create(cow_slots(snap));
@@ -370,10 +397,9 @@ bad_pool:
 bad_ref:
 	cbw_cow_destroy(snap->store);
 bad_bitmaps:
+	cbw_map_destroy(snap->map);
 	if (snap->readable)
 		cbw_bitmap_destroy(snap->readable);
-	if (snap->to_copy)
-		cbw_bitmap_destroy(snap->to_copy);
 	kfree(snap);
 	return r;
 }
@@ -384,8 +410,8 @@ static void snap_release(struct kref *kref)
 
 	percpu_ref_exit(&snap->access_ref);
 	cbw_cow_destroy(snap->store);
+	cbw_map_destroy(snap->map);
 	cbw_bitmap_destroy(snap->readable);
-	cbw_bitmap_destroy(snap->to_copy);
 	kfree(snap);
 }
 
@@ -668,17 +694,11 @@ int cbw_snap_change_set(struct cbw_snap *snap, u64 first, u64 last, bool add)
 	if (r)
 		return r;
 
-	/* to_copy implies readable: add to readable first, remove last. */
-	if (add) {
-		if (cbw_snap_change_bits(snap, snap->readable, first, n, true) < 0 ||
-		    cbw_snap_change_bits(snap, snap->to_copy, first, n, true) < 0)
-			return -ENOMEM;
-	} else {
-		if (cbw_snap_change_bits(snap, snap->to_copy, first, n, false) < 0 ||
-		    cbw_snap_change_bits(snap, snap->readable, first, n, false) < 0)
-			return -ENOMEM;
-	}
-	return 0;
+	if (add)
+		r = cbw_snap_add_chunks(snap, first, n) < 0;
+	else
+		r = cbw_snap_remove_chunks(snap, first, n) < 0;
+	return r ? -ENOMEM : 0;
 }
 
 /**
@@ -775,7 +795,7 @@ void cbw_snap_get_stats(struct cbw_snap *snap, struct cbw_snap_stats *st)
 
 	spin_lock_irqsave(&snap->lock, flags);
 	st->in_snapshot = cbw_bitmap_weight(snap->readable);
-	st->to_copy = cbw_bitmap_weight(snap->to_copy);
+	st->copied = snap->copied;
 	st->dropped = snap->dropped;
 	st->discarded = snap->discarded;
 	st->setup = snap->setup;
@@ -783,10 +803,10 @@ void cbw_snap_get_stats(struct cbw_snap *snap, struct cbw_snap_stats *st)
 	st->first_error = snap->first_error;
 	st->dead = snap->state == SNAP_DEAD;
 	st->memory = cbw_bitmap_bytes(snap->readable) +
-		     cbw_bitmap_bytes(snap->to_copy) + cbw_cow_bytes(snap->store);
+		     cbw_map_bytes(snap->map) + cbw_cow_bytes(snap->store);
 	spin_unlock_irqrestore(&snap->lock, flags);
 	st->chunks = snap->nr_chunks;
-	st->copied = st->in_snapshot - st->to_copy;
+	st->to_copy = st->in_snapshot - st->copied;
 	st->slots_used = cbw_cow_used(snap->store);
 	st->slots_total = cbw_cow_total(snap->store);
 	st->policy = READ_ONCE(snap->policy);

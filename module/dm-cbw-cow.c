@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dm-cbw COW store: which slots of the COW device are in use, and which
- * slot holds which copied chunk.
+ * dm-cbw COW store: which slots of the COW device are in use (the map from
+ * copied chunks to slots is dm-cbw-map.c).
  *
  * Slots are handed out next-fit: from a cursor that moves past each
  * allocation and wraps at the end, as long runs as possible, so that a
@@ -9,14 +9,10 @@
  * and freed slots are reused once the cursor comes round.  The used-slot
  * set is a radix bitmap, so it costs memory only where used and free
  * slots alternate.
- *
- * The map is an xarray from chunk number to slot number (a value entry):
- * lookups are lock-free (RCU), stores may allocate (process context).
  */
 
 #include <linux/mutex.h>
 #include <linux/slab.h>
-#include <linux/xarray.h>
 
 #include "dm-cbw-bitmap.h"
 #include "dm-cbw-cow.h"
@@ -28,7 +24,6 @@
  * @total: number of slots; written under @lock, read with READ_ONCE().
  * @nr_used: slots in use; written under @lock, read with READ_ONCE().
  * @cursor: where the next allocation starts looking; @lock.
- * @map: chunk number -> xa_mk_value(slot); the xarray's own lock.
  */
 struct cbw_cow {
 	struct mutex lock;		/* see above */
@@ -36,7 +31,6 @@ struct cbw_cow {
 	u64 total;
 	u64 nr_used;
 	u64 cursor;
-	struct xarray map;
 };
 
 /**
@@ -59,7 +53,6 @@ struct cbw_cow *cbw_cow_create(u64 slots)
 	}
 	mutex_init(&cow->lock);
 	cow->total = slots;
-	xa_init(&cow->map);
 	return cow;
 }
 
@@ -71,7 +64,6 @@ struct cbw_cow *cbw_cow_create(u64 slots)
  */
 void cbw_cow_destroy(struct cbw_cow *cow)
 {
-	xa_destroy(&cow->map);
 	cbw_bitmap_destroy(cow->used);
 	mutex_destroy(&cow->lock);
 	kfree(cow);
@@ -191,10 +183,8 @@ u64 cbw_cow_total(struct cbw_cow *cow)
 }
 
 /**
- * cbw_cow_bytes() - memory held by the used-slot bitmap.
+ * cbw_cow_bytes() - memory held by the store and its used-slot bitmap.
  * @cow: the store.
- *
- * The xarray's nodes are not counted: the xarray does not say.
  *
  * Context: any.
  * Return: bytes.
@@ -202,82 +192,4 @@ u64 cbw_cow_total(struct cbw_cow *cow)
 size_t cbw_cow_bytes(struct cbw_cow *cow)
 {
 	return sizeof(*cow) + cbw_bitmap_bytes(cow->used);
-}
-
-/**
- * cbw_cow_map() - record that chunks now live in slots.
- * @cow: the store.
- * @chunk: the first chunk.
- * @slot: the slot of @chunk; chunk @chunk + i is in slot @slot + i.
- * @count: the number of chunks.
- *
- * Context: process context; may sleep.
- * Return: 0, or -ENOMEM (then none of the chunks is recorded).
- */
-int cbw_cow_map(struct cbw_cow *cow, u64 chunk, u64 slot, u64 count)
-{
-	u64 i;
-	void *old;
-
-	for (i = 0; i < count; i++) {
-		old = xa_store(&cow->map, chunk + i, xa_mk_value(slot + i),
-			       GFP_NOIO);
-		if (xa_is_err(old)) {
-			while (i--)
-				xa_erase(&cow->map, chunk + i);
-			return xa_err(old);
-		}
-		WARN_ON_ONCE(old);
-	}
-	return 0;
-}
-
-/**
- * cbw_cow_lookup() - the slot of a copied chunk.
- * @cow: the store.
- * @chunk: the chunk.
- *
- * Context: any (lock-free).
- * Return: the slot, or CBW_NO_SLOT.
- */
-u64 cbw_cow_lookup(struct cbw_cow *cow, u64 chunk)
-{
-	void *entry = xa_load(&cow->map, chunk);
-
-	return entry ? xa_to_value(entry) : CBW_NO_SLOT;
-}
-
-/**
- * cbw_cow_unmap() - forget the slots of the chunks in a range.
- * @cow: the store.
- * @first: the first chunk.
- * @last: the last chunk.
- * @fn: called with each run of adjacent slots that was unmapped, in
- *	chunk order; the slots are still allocated (@fn usually discards
- *	and frees them).  May be NULL.
- * @ctx: passed to @fn.
- *
- * Context: process context; may sleep if @fn does.
- */
-void cbw_cow_unmap(struct cbw_cow *cow, u64 first, u64 last,
-		   void (*fn)(void *ctx, u64 slot, u64 count), void *ctx)
-{
-	u64 run = 0, len = 0, slot;
-	unsigned long index;
-	void *entry;
-
-	xa_for_each_range(&cow->map, index, entry, first, last) {
-		xa_erase(&cow->map, index);
-		slot = xa_to_value(entry);
-		if (len && slot == run + len) {
-			len++;
-			continue;
-		}
-		if (len && fn)
-			fn(ctx, run, len);
-		run = slot;
-		len = 1;
-	}
-	if (len && fn)
-		fn(ctx, run, len);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * dm-cbw COW store: packed allocation of chunk-sized slots on the COW
- * device, and the map from a copied chunk to its slot.
+ * device.  The map from a copied chunk to its slot is dm-cbw-map.h.
  *
  * Slot N is sectors [N << chunk_shift, (N + 1) << chunk_shift) of the COW
  * device.  The store knows nothing about I/O: the snapshot decides when a
@@ -9,10 +9,7 @@
  * why a reader never sees a slot's earlier contents).
  *
  * Concurrency: allocation, freeing and growing are serialised by the
- * store's own mutex (process context).  cbw_cow_map() and cbw_cow_unmap()
- * are called by one thread at a time (the snapshot's worker);
- * cbw_cow_lookup() may run at any time, from
- * any context.
+ * store's own mutex (process context).
  */
 #ifndef DM_CBW_COW_H
 #define DM_CBW_COW_H
@@ -20,9 +17,6 @@
 #include <linux/types.h>
 
 struct cbw_cow;
-
-/* Returned by cbw_cow_lookup() for a chunk that has no slot. */
-#define CBW_NO_SLOT	U64_MAX
 
 struct cbw_cow *cbw_cow_create(u64 slots);
 void cbw_cow_destroy(struct cbw_cow *cow);
@@ -32,10 +26,5 @@ void cbw_cow_free(struct cbw_cow *cow, u64 slot, u64 count);
 u64 cbw_cow_used(struct cbw_cow *cow);
 u64 cbw_cow_total(struct cbw_cow *cow);
 size_t cbw_cow_bytes(struct cbw_cow *cow);
-
-int cbw_cow_map(struct cbw_cow *cow, u64 chunk, u64 slot, u64 count);
-u64 cbw_cow_lookup(struct cbw_cow *cow, u64 chunk);
-void cbw_cow_unmap(struct cbw_cow *cow, u64 first, u64 last,
-		   void (*fn)(void *ctx, u64 slot, u64 count), void *ctx);
 
 #endif /* DM_CBW_COW_H */

@@ -5,13 +5,17 @@
  *
  * Chunks and sets.  The origin is cut into chunks of 2^chunk_shift
  * sectors (the last one may be partial).  A chunk is "readable" while it
- * is part of the snapshot, and "to copy" while it is readable and its
- * frozen data is still only on the origin; "to copy" implies "readable".
- * A readable chunk that is not to copy lives in a COW slot (dm-cbw-cow.c).
+ * is part of the snapshot (the readable bitmap), and "copied" once its
+ * frozen data is in a COW slot (it is then in the chunk map,
+ * dm-cbw-map.c).  A readable chunk that is not copied is "to copy": its
+ * frozen data is still only on the origin.  The to-copy set is not stored
+ * anywhere: so a copy costs one map entry (8 to 12 bytes), however
+ * scattered the copied chunks are.
  *
  * Guest writes.  A write, write-zeroes or discard whose chunks are not to
- * copy goes straight to the origin: the map function tests the to-copy
- * bitmap under rcu_read_lock() only.  Any other bio goes to the worker,
+ * copy goes straight to the origin: the map function tests the readable
+ * bitmap under rcu_read_lock() and the map under its own spinlock, and
+ * allocates nothing.  Any other bio goes to the worker,
  * which marks the chunk interval busy (a struct cbw_copy in the busy
  * tree), allocates COW slots and copies the to-copy chunks of the
  * interval with kcopyd (one job per run of adjacent chunks in adjacent
@@ -19,23 +23,26 @@
  * where the previous one ended belong to a sequential stream and copy
  * ahead of their bio (copy_ahead()), so that a stream of small writes
  * makes few large copies.  Bios that touch a busy interval wait on
- * it.  When the copy ends the worker publishes the slots,
- * clears the to-copy bits and sends the waiting bios round again: they
- * now go to the origin.
+ * it.  When the copy ends the worker publishes the slots in the map
+ * (the chunks stop being to copy) and sends the waiting bios round again:
+ * they now go to the origin.
  *
  * Synchronisation.  snap->lock (a spinlock, taken with interrupts off)
- * protects the busy tree, the bio lists, and every change of the two
- * bitmaps.  Only the worker changes the bitmaps once the snapshot has
- * started (during an incremental set-up only messages do, and every
- * guest write is held).  So the worker may
- * look at the bitmaps without the lock, and a bit it saw stays as it was
- * until the worker itself changes it.
+ * protects the busy tree, the bio lists, the copied count and every
+ * change of the readable bitmap; the map has a spinlock of its own,
+ * taken inside snap->lock where both are held.  Only the worker changes
+ * the readable bitmap and the map once the snapshot has started (during
+ * an incremental set-up only messages do, and every guest write is
+ * held).  So the worker may look at both without the lock, and what it
+ * saw stays as it was until the worker itself changes it.
  *
- *  - A to-copy bit goes from 1 to 0 only after the chunk's copy has
- *    completed on the COW device and its slot is in the map.  A clear bit
- *    seen by the fast path (READ_ONCE in the bitmap, under RCU) is
- *    therefore final for that bio: its data is safe.  A set bit sends the
- *    bio to the worker, which looks again.
+ *  - A chunk leaves the to-copy set in two ways only: its slot enters
+ *    the map after its copy has completed on the COW device, or it leaves
+ *    the readable set (its frozen data is no longer wanted).  So a bio
+ *    the fast path finds nothing to copy for (readable bit clear, or a
+ *    slot in the map) is safe to send to the origin, whatever happens
+ *    next.  Anything else sends the bio to the worker, which looks
+ *    again.
  *  - A snapshot read of a to-copy chunk reads the origin: it marks the
  *    chunk busy until the read ends, so that a write to the chunk (and the
  *    copy it needs) waits for it.  A snapshot read of a copied chunk reads
@@ -218,10 +225,56 @@ static void bio_chunks(struct cbw_snap *snap, struct bio *bio, u64 *first,
 	*last = sector_to_chunk(snap, s + bio_sectors(bio) - 1);
 }
 
-/* Exact for the worker and under snap->lock; a hint otherwise. */
+/**
+ * cbw_snap_next_to_copy() - the first chunk still to copy in a range.
+ * @snap: the snapshot.
+ * @from: the first chunk to look at.
+ * @last: the last chunk to look at, below the chunk count.
+ *
+ * A chunk is to copy while it is readable and has no slot.  Exact for
+ * the worker (the only writer of both sets) and for callers that exclude
+ * it; otherwise each chunk's answer is true at some moment of the call.
+ *
+ * Context: any context.
+ * Return: the chunk, or @last + 1 if none is to copy.
+ */
+u64 cbw_snap_next_to_copy(struct cbw_snap *snap, u64 from, u64 last)
+{
+	u64 s, e, u;
+
+	for (s = bm_next_set(snap->readable, from); s <= last;
+	     s = bm_next_set(snap->readable, e)) {
+		e = min(bm_next_clear(snap->readable, s), last + 1);
+		u = cbw_map_next_unmapped(snap->map, s, e - 1);
+		if (u < e)
+			return u;
+	}
+	return last + 1;
+}
+
+/**
+ * cbw_snap_to_copy_end() - the end of a run of chunks to copy.
+ * @snap: the snapshot.
+ * @from: a chunk to copy.
+ * @last: the last chunk to look at, below the chunk count.
+ *
+ * Same exactness as cbw_snap_next_to_copy().
+ *
+ * Context: any context.
+ * Return: the first chunk after @from that is not to copy, at most
+ * @last + 1.
+ */
+u64 cbw_snap_to_copy_end(struct cbw_snap *snap, u64 from, u64 last)
+{
+	u64 e = min(bm_next_clear(snap->readable, from), last + 1);
+
+	return e > from ? cbw_map_next_mapped(snap->map, from, e - 1) : e;
+}
+
+/* Exact for the worker; a hint otherwise. */
 static bool any_to_copy(struct cbw_snap *snap, u64 first, u64 last)
 {
-	return bm_next_set(snap->to_copy, first) <= last;
+	return cbw_snap_next_to_copy(snap, first, last) <= last;
 }
 
 /* Submit a bio to a device the worker picked. */
@@ -359,23 +412,22 @@ static void free_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 }
 
 /*
- * Make a successfully copied run readable from its slots: map them, then
- * clear the to-copy bits.  Return: 0, or -ENOMEM (nothing changed).
+ * Make a successfully copied run readable from its slots: map them (the
+ * chunks stop being to copy), then count them.  The chunks are still
+ * readable: the copy's busy interval keeps discards out, and the drop
+ * policy takes only chunks without a slot.  Return: 0, or -ENOMEM
+ * (nothing changed).
  */
 static int publish_run(struct cbw_snap *snap, struct cbw_run *run)
 {
-	s64 r;
+	int r;
 
-	r = cbw_cow_map(snap->store, run->chunk, run->slot, run->count);
+	r = cbw_map_insert(snap->map, run->chunk, run->slot, run->count);
 	if (r)
 		return r;
-	r = cbw_snap_change_bits(snap, snap->to_copy, run->chunk, run->count,
-				 false);
-	if (r < 0) {
-		cbw_cow_unmap(snap->store, run->chunk,
-			      run->chunk + run->count - 1, NULL, NULL);
-		return r;
-	}
+	spin_lock_irq(&snap->lock);
+	snap->copied += run->count;
+	spin_unlock_irq(&snap->lock);
 	return 0;
 }
 
@@ -390,8 +442,8 @@ static void note_error(struct cbw_snap *snap, enum cbw_reason reason)
 /*
  * The drop policy: the chunks of [first, last] that are still to copy
  * leave the snapshot.  Without the memory to do so, the snapshot breaks
- * (a chunk may then be left neither to copy nor in a slot, but readable:
- * no read of a broken snapshot gets that far).  The copy's interval is
+ * (the chunks then stay to copy, but no read of a broken snapshot gets
+ * that far, and no write copies any more).  The copy's interval is
  * busy, so no read sees the chunks half-way.  Return: true if a dm event
  * is due.
  */
@@ -399,12 +451,10 @@ static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
 {
 	u64 s, e, n = 0;
 
-	for (s = bm_next_set(snap->to_copy, first); s <= last;
-	     s = bm_next_set(snap->to_copy, e)) {
-		e = min(bm_next_clear(snap->to_copy, s), last + 1);
-		/* to_copy first: "to copy" implies "readable" at every step. */
-		if (cbw_snap_change_bits(snap, snap->to_copy, s, e - s, false) < 0 ||
-		    cbw_snap_change_bits(snap, snap->readable, s, e - s, false) < 0)
+	for (s = cbw_snap_next_to_copy(snap, first, last); s <= last;
+	     s = cbw_snap_next_to_copy(snap, e, last)) {
+		e = cbw_snap_to_copy_end(snap, s, last);
+		if (cbw_snap_remove_chunks(snap, s, e - s) < 0)
 			return cbw_snap_do_break(snap, CBW_NOMEM);
 		n += e - s;
 	}
@@ -569,10 +619,10 @@ static enum cbw_reason plan_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 	s64 n = 0;
 
 	while (copy->nr_runs < MAX_RUNS) {
-		cs = bm_next_set(snap->to_copy, s);
+		cs = cbw_snap_next_to_copy(snap, s, end - 1);
 		if (cs >= end)
 			break;
-		ce = min(bm_next_clear(snap->to_copy, cs), end);
+		ce = cbw_snap_to_copy_end(snap, cs, end - 1);
 		while (cs < ce && copy->nr_runs < MAX_RUNS) {
 			struct cbw_run *run = &copy->runs[copy->nr_runs];
 
@@ -659,7 +709,7 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	if (!copy)
 		return false;
 	step = max_t(u64, MAX_COPY_SECTORS >> snap->chunk_shift, 1);
-	start = bm_next_set(snap->to_copy, first);
+	start = cbw_snap_next_to_copy(snap, first, last);
 	end = min(last, start + step - 1);
 	ahead = copy_ahead(snap, start, end, step);
 	memset(copy, 0, sizeof(*copy));
@@ -818,13 +868,8 @@ static struct block_device *route_read(struct cbw_snap *snap, struct bio *bio,
 			return NULL;
 		}
 	}
-	if (!bm_test(snap->to_copy, c)) {
-		slot = cbw_cow_lookup(snap->store, c);
-		if (WARN_ON_ONCE(slot == CBW_NO_SLOT)) {
-			spin_unlock_irqrestore(&snap->lock, flags);
-			*status = BLK_STS_IOERR;
-			return NULL;
-		}
+	slot = cbw_map_lookup(snap->map, c);
+	if (slot != CBW_NO_SLOT) {
 		bio->bi_iter.bi_sector += chunk_to_sector(snap, slot) -
 					  chunk_to_sector(snap, c);
 		bdev = io->cow;
@@ -886,7 +931,7 @@ struct discard_ctx {
 	int error;
 };
 
-/* cbw_cow_unmap() callback: discard the slots on the COW device, free them. */
+/* cbw_map_remove() callback: discard the slots on the COW device, free them. */
 static void discard_slots(void *data, u64 slot, u64 count)
 {
 	struct discard_ctx *ctx = data;
@@ -933,21 +978,9 @@ static void process_discard(struct cbw_snap *snap, struct bio *bio,
 	io->in_range = true;
 	spin_unlock_irq(&snap->lock);
 
-	/*
-	 * to_copy first, so that "to copy" implies "readable" at every step.
-	 * If the second step fails, copied-looking chunks without a slot
-	 * would be readable: break the snapshot rather.
-	 */
-	if (cbw_snap_change_bits(snap, snap->to_copy, first, last - first + 1,
-				 false) < 0) {
-		end_access(bio, BLK_STS_IOERR);
-		return;
-	}
-	n = cbw_snap_change_bits(snap, snap->readable, first, last - first + 1,
-				 false);
+	/* Out of the snapshot first: then no read can want the slots. */
+	n = cbw_snap_remove_chunks(snap, first, last - first + 1);
 	if (n < 0) {
-		if (cbw_snap_do_break(snap, CBW_NOMEM))
-			cbw_snap_event(snap);
 		end_access(bio, BLK_STS_IOERR);
 		return;
 	}
@@ -955,7 +988,7 @@ static void process_discard(struct cbw_snap *snap, struct bio *bio,
 	snap->discarded += n;
 	spin_unlock_irq(&snap->lock);
 
-	cbw_cow_unmap(snap->store, first, last, discard_slots, &ctx);
+	cbw_map_remove(snap->map, first, last, discard_slots, &ctx);
 	cbw_snap_check_low_water(snap);
 	if (ctx.error)
 		DMWARN_LIMIT("discard on the COW device failed: %d", ctx.error);

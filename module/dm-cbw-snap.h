@@ -20,6 +20,7 @@
 #include "dm-cbw.h"
 #include "dm-cbw-bitmap.h"
 #include "dm-cbw-cow.h"
+#include "dm-cbw-map.h"
 
 /*
  * enum snap_state - where the cbw target is in its life.
@@ -51,17 +52,19 @@ enum snap_state {
  * @low_water: free-slot count under which an event fires; constant.
  * @node: entry in the list of snapshots; cbw_snaps_lock.
  * @lock: protects the fields marked "@lock" and every change of
- *	  @to_copy and @readable.
+ *	  @readable.
  * @state: enum snap_state; @lock.
  * @setup: incremental set-up: guest writes are held on @held until it
  *	   ends; written under @lock, read with READ_ONCE() by the map
  *	   function (which looks again under @lock).
  * @held: guest writes held during the set-up; @lock.
- * @to_copy: bit set = chunk still to copy.  Changed under @lock; tested
- *	     without it under rcu_read_lock() by the write fast path.
- * @readable: bit set = chunk in the snapshot.  Changed and tested under
- *	      @lock.
- * @store: the COW store (slots and chunk-to-slot map).
+ * @readable: bit set = chunk in the snapshot.  Changed under @lock;
+ *	      tested without it under rcu_read_lock() by the write fast
+ *	      path.
+ * @map: copied chunk -> COW slot; its own lock.  A chunk is "to copy"
+ *	 while it is readable and not in @map (see dm-cbw-io.c).
+ * @copied: chunks both readable and in @map; @lock.
+ * @store: the COW store (slot allocation).
  * @broken: why the snapshot broke, CBW_OK if it did not; written under
  *	    @lock, read with READ_ONCE() by the fast path.
  * @first_error: the first copy failure; @lock.
@@ -118,8 +121,9 @@ struct cbw_snap {
 	enum snap_state state;
 	bool setup;
 	struct bio_list held;
-	struct cbw_bitmap *to_copy;
 	struct cbw_bitmap *readable;
+	struct cbw_map *map;
+	u64 copied;
 	struct cbw_cow *store;
 	enum cbw_reason broken;
 	enum cbw_reason first_error;
@@ -202,14 +206,16 @@ static inline bool bm_test(const struct cbw_bitmap *bm, u64 bit)
 }
 
 /* dm-cbw-io.c */
+u64 cbw_snap_next_to_copy(struct cbw_snap *snap, u64 from, u64 last);
+u64 cbw_snap_to_copy_end(struct cbw_snap *snap, u64 from, u64 last);
 void cbw_snap_work(struct work_struct *work);
 size_t cbw_copy_size(void);
 void cbw_snap_event(struct cbw_snap *snap);
 void cbw_snap_wake(struct cbw_snap *snap);
 
 /* dm-cbw-core.c */
-s64 cbw_snap_change_bits(struct cbw_snap *snap, struct cbw_bitmap *bm,
-			 u64 start, u64 count, bool set);
+s64 cbw_snap_add_chunks(struct cbw_snap *snap, u64 start, u64 count);
+s64 cbw_snap_remove_chunks(struct cbw_snap *snap, u64 start, u64 count);
 void cbw_snap_check_low_water(struct cbw_snap *snap);
 bool cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason);
 

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <linux/bug.h>
@@ -16,6 +17,7 @@
 
 int shim_warnings;
 __thread int shim_lock_depth;
+__thread int shim_noio_depth;
 long shim_fail_countdown;
 bool shim_fail_sticky;
 long shim_allocs;
@@ -103,6 +105,34 @@ void *kzalloc(size_t size, gfp_t gfp)
 	if (p)
 		__atomic_fetch_add(&shim_live, 1, __ATOMIC_RELAXED);
 	return p;
+}
+
+void *kmalloc(size_t size, gfp_t gfp)
+{
+	void *p;
+
+	(void)gfp;
+	if (shim_fail())
+		return NULL;
+	p = malloc(size);
+	if (p) {
+		memset(p, 0x5a, size);
+		__atomic_fetch_add(&shim_live, 1, __ATOMIC_RELAXED);
+	}
+	return p;
+}
+
+/* kvmalloc_array() memory is counted like kmalloc()'s; kvfree() frees both. */
+void *kvmalloc_array(size_t n, size_t size, gfp_t gfp)
+{
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	return kmalloc(n * size, gfp);
+}
+
+void kvfree(const void *p)
+{
+	kfree(p);
 }
 
 void kfree(const void *p)

@@ -28,6 +28,9 @@ void kmem_cache_destroy(struct kmem_cache *s);
 void *kmem_cache_alloc(struct kmem_cache *s, gfp_t gfp);
 void kmem_cache_free(struct kmem_cache *s, void *p);
 void *kzalloc(size_t size, gfp_t gfp);
+void *kmalloc(size_t size, gfp_t gfp);
 void kfree(const void *p);
+void *kvmalloc_array(size_t n, size_t size, gfp_t gfp);
+void kvfree(const void *p);
 
 #endif

@@ -15,6 +15,7 @@
 
 #define min(x, y)		__shim_cmp(x, y, <)
 #define max(x, y)		__shim_cmp(x, y, >)
+#define max3(x, y, z)		({ __typeof__(x) __m3 = max(x, y); max(__m3, z); })
 #define min_t(t, x, y)		__shim_cmp((t)(x), (t)(y), <)
 #define max_t(t, x, y)		__shim_cmp((t)(x), (t)(y), >)
 
