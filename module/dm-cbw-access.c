@@ -123,18 +123,12 @@ static int access_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad_cow;
 	}
 
-	r = dm_set_target_max_io_len(ti, cbw_snap_chunk_sectors(ac->snap));
-	if (r)
-		goto bad_io_len;
-
 	ti->private = ac;
 	ti->per_io_data_size = sizeof(struct cbw_read_io);
 	ti->num_discard_bios = 1;
 	ti->discards_supported = true;
 	return 0;
 
-bad_io_len:
-	dm_put_device(ti, ac->cow);
 bad_cow:
 	dm_put_device(ti, ac->origin);
 bad_origin:

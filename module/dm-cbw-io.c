@@ -824,9 +824,21 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
 }
 
 /*
- * Snapshot-access bios.  The target splits them at chunk boundaries, so a
- * read touches exactly one chunk.
+ * Snapshot-access bios.  A read may span many chunks: the map function
+ * cuts it (dm_accept_partial_bio()) to the longest prefix that goes to one
+ * place in one piece, and dm sends the rest as a new bio.  A read that has
+ * to wait, or is parked, is cut to its first chunk first, so the worker
+ * only ever routes reads inside one chunk.
  */
+
+/* In the map function: keep the read's chunks up to @end, dm sends the rest. */
+static void cut_read(struct cbw_snap *snap, struct bio *bio, u64 end)
+{
+	sector_t s = bio->bi_iter.bi_sector, e = chunk_to_sector(snap, end + 1);
+
+	if (e < bio_end_sector(bio))
+		dm_accept_partial_bio(bio, e - s);
+}
 
 static void end_access(struct bio *bio, blk_status_t status)
 {
@@ -835,24 +847,32 @@ static void end_access(struct bio *bio, blk_status_t status)
 }
 
 /*
- * Decide where a read goes: the COW slot (copied), or the origin (still to
- * copy), holding the chunk busy until the read ends; or nowhere yet (a
- * copy or discard of the chunk is in flight: the bio waits on it and the
- * worker runs this again); or nowhere (the chunk is not in the snapshot,
- * or the snapshot is broken: *status says why).
+ * Decide where a read goes: its first chunk's COW slot (copied), or the
+ * origin (still to copy), holding its chunks busy until the read ends; or
+ * nowhere yet (a copy or discard of its first chunk is in flight: the bio
+ * waits on it and the worker runs this again); or nowhere (the chunk is
+ * not in the snapshot, or the snapshot is broken: *status says why).
+ * In the map function (@in_map), the read is cut to the run of chunks
+ * that go the same way: readable, all to copy or all copied to
+ * consecutive slots, and not under a copy or discard.  Elsewhere the read
+ * is inside one chunk.
  * Return: the device to send the bio to, or NULL.
  */
 static struct block_device *route_read(struct cbw_snap *snap, struct bio *bio,
-				       struct cbw_read_io *io,
+				       struct cbw_read_io *io, bool in_map,
 				       blk_status_t *status)
 {
-	u64 c = sector_to_chunk(snap, bio->bi_iter.bi_sector);
+	u64 c = sector_to_chunk(snap, bio->bi_iter.bi_sector), end, n, slot;
 	struct block_device *bdev = io->origin;
 	struct cbw_range *r;
 	unsigned long flags;
-	u64 slot;
 
 	*status = BLK_STS_OK;
+	end = sector_to_chunk(snap, bio_end_sector(bio) - 1);
+	if (WARN_ON_ONCE(!in_map && end != c)) {
+		*status = BLK_STS_IOERR;
+		return NULL;
+	}
 	spin_lock_irqsave(&snap->lock, flags);
 	if (snap->broken || !bm_test(snap->readable, c)) {
 		spin_unlock_irqrestore(&snap->lock, flags);
@@ -860,21 +880,30 @@ static struct block_device *route_read(struct cbw_snap *snap, struct bio *bio,
 		*status = BLK_STS_MEDIUM;
 		return NULL;
 	}
-	for (r = busy_tree_iter_first(&snap->busy, c, c); r;
-	     r = busy_tree_iter_next(r, c, c)) {
-		if (r->exclusive) {
+	end = min(bm_next_clear(snap->readable, c) - 1, end);
+	slot = cbw_map_lookup_run(snap->map, c, end, &n);
+	end = c + n - 1;
+	for (r = busy_tree_iter_first(&snap->busy, c, end); r;
+	     r = busy_tree_iter_next(r, c, end)) {
+		if (!r->exclusive)
+			continue;
+		if (r->start <= c) {
+			if (in_map)
+				cut_read(snap, bio, c);
 			bio_list_add(&r->readers, bio);
 			spin_unlock_irqrestore(&snap->lock, flags);
 			return NULL;
 		}
+		end = min(end, r->start - 1);
 	}
-	slot = cbw_map_lookup(snap->map, c);
+	if (in_map)
+		cut_read(snap, bio, end);
 	if (slot != CBW_NO_SLOT) {
 		bio->bi_iter.bi_sector += chunk_to_sector(snap, slot) -
 					  chunk_to_sector(snap, c);
 		bdev = io->cow;
 	}
-	init_range(&io->range, c, c, false, false);
+	init_range(&io->range, c, end, false, false);
 	busy_tree_insert(&io->range, &snap->busy);
 	io->in_range = true;
 	spin_unlock_irqrestore(&snap->lock, flags);
@@ -885,10 +914,12 @@ static struct block_device *route_read(struct cbw_snap *snap, struct bio *bio,
 
 /*
  * Let a snapshot-access bio in: take a reference on @access_ref.  Return:
- * true if taken; false if the bio was parked (the cbw target is suspended)
- * or must fail (*dead: the cbw target is gone).
+ * true if taken; false if the bio was parked (the cbw target is suspended;
+ * in the map function, a read is cut to its first chunk first) or must
+ * fail (*dead: the cbw target is gone).
  */
-static bool access_enter(struct cbw_snap *snap, struct bio *bio, bool *dead)
+static bool access_enter(struct cbw_snap *snap, struct bio *bio, bool in_map,
+			 bool *dead)
 {
 	unsigned long flags;
 
@@ -897,6 +928,9 @@ static bool access_enter(struct cbw_snap *snap, struct bio *bio, bool *dead)
 		/* The ref is killed only after @state left SNAP_LIVE. */
 		spin_lock_irqsave(&snap->lock, flags);
 		if (snap->state == SNAP_SUSPENDED) {
+			if (in_map && bio_op(bio) == REQ_OP_READ)
+				cut_read(snap, bio, sector_to_chunk(snap,
+							bio->bi_iter.bi_sector));
 			bio_list_add(&snap->parked, bio);
 			spin_unlock_irqrestore(&snap->lock, flags);
 			return false;
@@ -1004,7 +1038,7 @@ static void process_access(struct cbw_snap *snap, struct bio *bio)
 	bool dead;
 
 	if (!io->holds_ref) {		/* was parked */
-		io->holds_ref = access_enter(snap, bio, &dead);
+		io->holds_ref = access_enter(snap, bio, false, &dead);
 		if (!io->holds_ref) {
 			if (dead)
 				end_access(bio, BLK_STS_IOERR);
@@ -1015,7 +1049,7 @@ static void process_access(struct cbw_snap *snap, struct bio *bio)
 		process_discard(snap, bio, io);
 		return;
 	}
-	bdev = route_read(snap, bio, io, &status);
+	bdev = route_read(snap, bio, io, false, &status);
 	if (bdev)
 		remap_submit(bio, bdev);
 	else if (status != BLK_STS_OK)
@@ -1025,11 +1059,12 @@ static void process_access(struct cbw_snap *snap, struct bio *bio)
 /**
  * cbw_snap_map_access() - map a read or discard of the frozen image.
  * @snap: the snapshot.
- * @bio: a read inside one chunk, or a discard, offset to origin sectors.
+ * @bio: a read or a discard, offset to origin sectors.
  * @io: the bio's per-bio data, with @io->origin and @io->cow set to the
  *	devices the reader opened.
  *
- * Copied chunks are read from their COW slot, the others from the origin;
+ * Copied chunks are read from their COW slot, the others from the origin
+ * (a read is cut where that changes, see route_read());
  * a read of a chunk whose copy or discard is in flight waits for it, and
  * any bio waits while the cbw target is suspended.  A read of a chunk
  * outside the snapshot, or of a broken snapshot, fails with
@@ -1059,7 +1094,7 @@ int cbw_snap_map_access(struct cbw_snap *snap, struct bio *bio,
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	io->holds_ref = access_enter(snap, bio, &dead);
+	io->holds_ref = access_enter(snap, bio, true, &dead);
 	if (!io->holds_ref)
 		return dead ? DM_MAPIO_KILL : DM_MAPIO_SUBMITTED;
 
@@ -1071,7 +1106,7 @@ int cbw_snap_map_access(struct cbw_snap *snap, struct bio *bio,
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	bdev = route_read(snap, bio, io, &status);
+	bdev = route_read(snap, bio, io, true, &status);
 	if (bdev) {
 		bio_set_dev(bio, bdev);
 		return DM_MAPIO_REMAPPED;

@@ -9,13 +9,13 @@
  * buckets and its doubling.  This map is sorted instead, and keeps each
  * entry in 8 bytes whatever the spread:
  *
- *	refs[]:   base 0      base 9000       base 2^30
+ *	refs[]:   base 0      base 9000       base 2^33
  *	          leaf A      leaf B          leaf C
- *	leaf B:   [nr | e0 e1 e2 ... ]     e = (chunk - base) << 36 | slot
+ *	leaf B:   [nr | e0 e1 e2 ... ]     e = (chunk - base) << 32 | slot
  *
  * A leaf is one 4 KiB block holding up to LEAF_CAP (511) entries, sorted
- * by chunk; an entry packs the chunk's offset from the leaf's base (28
- * bits) and the slot (36 bits).  Because the offset is in the high bits,
+ * by chunk; an entry packs the chunk's offset from the leaf's base (32
+ * bits) and the slot (32 bits).  Because the offset is in the high bits,
  * entries sort as plain integers.  The index refs[] is one sorted array
  * of (base, leaf), 16 bytes per leaf.
  *
@@ -58,7 +58,7 @@
 #include "dm-cbw-map.h"
 
 #define LEAF_BYTES	4096
-#define SLOT_BITS	36
+#define SLOT_BITS	32
 #define SLOT_MASK	(CBW_MAP_MAX_SLOTS - 1)
 #define MAX_DELTA	BIT_ULL(64 - SLOT_BITS)
 
@@ -502,6 +502,50 @@ u64 cbw_map_lookup(struct cbw_map *map, u64 chunk)
 	spin_lock_irqsave(&map->lock, flags);
 	if (locate(map, chunk, &i, &p) && key_at(map, i, p) == chunk)
 		slot = e_slot(map->refs[i].leaf->e[p]);
+	spin_unlock_irqrestore(&map->lock, flags);
+	return slot;
+}
+
+/**
+ * cbw_map_lookup_run() - the slot of a chunk, and how far its run goes.
+ * @map: the map.
+ * @chunk: the chunk.
+ * @last: the last chunk to look at, at least @chunk.
+ * @count: set to the length of the run of mapped chunks in consecutive
+ *	   slots, or of unmapped chunks, that starts at @chunk (up to @last).
+ *
+ * Context: any context.
+ * Return: the slot of @chunk, or %CBW_NO_SLOT.
+ */
+u64 cbw_map_lookup_run(struct cbw_map *map, u64 chunk, u64 last, u64 *count)
+{
+	const struct map_leaf *leaf;
+	u64 slot = CBW_NO_SLOT, k;
+	unsigned long flags;
+	unsigned int p;
+	size_t i;
+
+	spin_lock_irqsave(&map->lock, flags);
+	if (!locate(map, chunk, &i, &p) || key_at(map, i, p) != chunk) {
+		k = i < map->nr_refs ? key_at(map, i, p) : U64_MAX;
+		*count = min(k, last + 1) - chunk;
+		goto out;
+	}
+	slot = e_slot(map->refs[i].leaf->e[p]);
+	/* Slots need not follow on where chunks do: step, don't search. */
+	for (k = chunk + 1; k <= last; k++) {
+		leaf = map->refs[i].leaf;
+		if (++p == leaf->nr) {
+			if (++i == map->nr_refs)
+				break;
+			p = 0;
+		}
+		if (key_at(map, i, p) != k ||
+		    e_slot(map->refs[i].leaf->e[p]) != slot + (k - chunk))
+			break;
+	}
+	*count = k - chunk;
+out:
 	spin_unlock_irqrestore(&map->lock, flags);
 	return slot;
 }

@@ -28,8 +28,8 @@ struct cbw_map;
 /* Returned by cbw_map_lookup() for a chunk that has no slot. */
 #define CBW_NO_SLOT		U64_MAX
 
-/* Slot numbers must be below this (36 bits of an entry). */
-#define CBW_MAP_MAX_SLOTS	BIT_ULL(36)
+/* Slot numbers must be below this (32 bits of an entry). */
+#define CBW_MAP_MAX_SLOTS	BIT_ULL(32)
 
 /**
  * cbw_map_create() - an empty map.
@@ -78,6 +78,22 @@ int cbw_map_insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count);
  * Return: the slot, or %CBW_NO_SLOT.
  */
 u64 cbw_map_lookup(struct cbw_map *map, u64 chunk);
+
+/**
+ * cbw_map_lookup_run() - the slot of a chunk, and how far its run goes.
+ * @map: the map.
+ * @chunk: the chunk.
+ * @last: the last chunk to look at, at least @chunk.
+ * @count: set to the number of chunks from @chunk on, up to @last, that
+ *	   are mapped to consecutive slots (1 or more) if @chunk is mapped;
+ *	   else to the number of unmapped chunks from @chunk on, up to @last.
+ *
+ * Cost: a lookup, plus a step per chunk of a mapped run.
+ *
+ * Context: any context.
+ * Return: the slot of @chunk, or %CBW_NO_SLOT.
+ */
+u64 cbw_map_lookup_run(struct cbw_map *map, u64 chunk, u64 last, u64 *count);
 
 /**
  * cbw_map_next_mapped() - the first mapped chunk in a range.

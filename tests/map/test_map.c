@@ -8,7 +8,8 @@
  * chunks placed at several offsets of the chunk space (0, around a
  * MAX_DELTA boundary, near 2^59).  Random insertions (single chunks,
  * short and long runs, ascending and descending), removals of ranges
- * (the runs handed to the callback are checked too) and queries are
+ * (the runs handed to the callback are checked too) and queries (also
+ * lookup_run, whose runs need consecutive slots too) are
  * compared with it.  Then: a million scattered and a million ascending
  * chunks for the memory per chunk, keys far apart, -ENOMEM with nothing
  * changed, bad arguments.
@@ -148,6 +149,17 @@ static u64 model_count(u64 first, u64 last)
 
 static int failures;
 
+static u64 model_run(u64 a, u64 b)
+{
+	u64 i;
+
+	if (m.slot[a] == CBW_NO_SLOT)
+		return model_next(a, b, true) - a;
+	for (i = a + 1; i <= b && m.slot[i] == m.slot[a] + (i - a); i++)
+		;
+	return i - a;
+}
+
 static void fail(const char *what, u64 a, u64 b, u64 g, u64 w)
 {
 	if (failures++ < 10)
@@ -158,7 +170,7 @@ static void fail(const char *what, u64 a, u64 b, u64 g, u64 w)
 
 static void check_queries(struct cbw_map *map, int n)
 {
-	u64 a, b, off = m.off;
+	u64 a, b, off = m.off, run;
 
 	while (n--) {
 		a = rnd_below(MODEL_N);
@@ -175,6 +187,9 @@ static void check_queries(struct cbw_map *map, int n)
 			fail("next_unmapped", a, b,
 			     cbw_map_next_unmapped(map, off + a, off + b) - off,
 			     model_next(a, b, false));
+		if (cbw_map_lookup_run(map, off + a, off + b, &run) != m.slot[a] ||
+		    run != model_run(a, b))
+			fail("lookup_run", a, b, run, model_run(a, b));
 		if (cbw_map_count(map, off + a, off + b) != model_count(a, b))
 			fail("count", a, b, cbw_map_count(map, off + a, off + b),
 			     model_count(a, b));
@@ -186,13 +201,14 @@ static void check_queries(struct cbw_map *map, int n)
 /* Insert the unmapped run that starts at a random unmapped chunk. */
 static void random_insert(struct cbw_map *map, u64 maxlen, bool random_slot)
 {
-	u64 a = rnd_below(MODEL_N), len, i, slot;
+	u64 a = rnd_below(MODEL_N), b, len, i, slot;
 	int r;
 
 	if (m.slot[a] != CBW_NO_SLOT)
 		return;
 	len = 1 + rnd_below(maxlen);
-	len = min(len, model_next(a, min(MODEL_N - 1, a + len - 1), true) - a);
+	b = min(MODEL_N - 1, a + len - 1);
+	len = min(len, model_next(a, b, true) - a);
 	slot = random_slot ? rnd_below(CBW_MAP_MAX_SLOTS - len) : m.next_slot;
 	m.next_slot = slot + len;
 	r = cbw_map_insert(map, m.off + a, slot, len);
@@ -296,11 +312,11 @@ static void model_round(u64 off, int ops)
 	cbw_map_destroy(map);
 }
 
-/* ---- A million chunks ------------------------------------------------------ */
+/* ---- A million chunks (and a tenth of that) ------------------------------------------------------ */
 
-static void million(bool scattered, u64 space)
+static void million(bool scattered, u64 space, u64 n)
 {
-	u64 n = OPS(1000000), i, *keys = malloc(n * sizeof(*keys)), bad = 0;
+	u64 i, *keys = malloc(n * sizeof(*keys)), bad = 0;
 	struct cbw_map *map = cbw_map_create(GFP_KERNEL);
 	double per;
 
@@ -331,14 +347,14 @@ static void million(bool scattered, u64 space)
 	free(keys);
 }
 
-/* Keys 2^28 and more apart, inserted downwards and upwards. */
+/* Keys 2^32 and more apart, inserted downwards and upwards. */
 static void far_apart(void)
 {
 	struct cbw_map *map = cbw_map_create(GFP_KERNEL);
 	u64 keys[64], i, bad = 0;
 
 	for (i = 0; i < 64; i++)
-		keys[i] = (i << 29) + (i & 1 ? MAX_DELTA - 1 : 0) + 5;
+		keys[i] = (i << 33) + (i & 1 ? MAX_DELTA - 1 : 0) + 5;
 	for (i = 64; i-- > 0;)
 		if (i % 2 && cbw_map_insert(map, keys[i], i, 1))
 			bad++;
@@ -356,7 +372,7 @@ static void far_apart(void)
 	    cbw_map_lookup(map, CBW_MAP_MAX_SLOTS) != 1)
 		bad++;
 	tap_ok(!bad && !invariant_error(map),
-	       "keys 2^28 and more apart, both directions: %zu leaves", map->nr_refs);
+	       "keys 2^32 and more apart, both directions: %zu leaves", map->nr_refs);
 	cbw_map_destroy(map);
 }
 
@@ -404,9 +420,10 @@ int main(void)
 
 	model_round(0, OPS(3000));
 	model_round(MAX_DELTA - MODEL_N / 2, OPS(3000));
-	model_round(BIT_ULL(59) - MODEL_N, OPS(3000));
-	million(true, 1ULL << 34);
-	million(false, 0);
+	model_round(BIT_ULL(63) - MODEL_N, OPS(3000));
+	million(true, 1ULL << 34, OPS(1000000));
+	million(true, 1ULL << 34, 100000);
+	million(false, 0, OPS(1000000));
 	far_apart();
 	no_memory();
 
