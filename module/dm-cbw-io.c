@@ -831,6 +831,11 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
  * only ever routes reads inside one chunk.
  */
 
+static u64 bio_chunk(struct cbw_snap *snap, struct bio *bio)
+{
+	return sector_to_chunk(snap, bio->bi_iter.bi_sector);
+}
+
 /* In the map function: keep the read's chunks up to @end, dm sends the rest. */
 static void cut_read(struct cbw_snap *snap, struct bio *bio, u64 end)
 {
@@ -929,8 +934,7 @@ static bool access_enter(struct cbw_snap *snap, struct bio *bio, bool in_map,
 		spin_lock_irqsave(&snap->lock, flags);
 		if (snap->state == SNAP_SUSPENDED) {
 			if (in_map && bio_op(bio) == REQ_OP_READ)
-				cut_read(snap, bio, sector_to_chunk(snap,
-							bio->bi_iter.bi_sector));
+				cut_read(snap, bio, bio_chunk(snap, bio));
 			bio_list_add(&snap->parked, bio);
 			spin_unlock_irqrestore(&snap->lock, flags);
 			return false;
