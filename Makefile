@@ -6,6 +6,8 @@
 #   make KVER=6.12        the module for the bookworm-backports 6.12 kernel
 #   make KDIR=/lib/modules/$(uname -r)/build   the module for this machine
 #   make demo             the fleecing demo in a VM
+#   make bench            the benchmark in a VM (KVER=6.12 for that kernel;
+#                         results in build/bench/KVER; see scripts/bench)
 #   make install          cbwctl, its man page and udev rules (PREFIX,
 #                         default /usr/local, and DESTDIR; see
 #                         dmtools/Makefile)
@@ -42,8 +44,8 @@ BUILD ?= $(CURDIR)/build/$(KREL)
 MODSRC := $(wildcard module/*.c module/*.h) module/Kbuild
 KBUILD_ARGS := -C $(KDIR) M=$(BUILD) W=1
 
-.PHONY: all deps module cbwctl sparse lint demo check unit clean debug-kernel \
-	check-debug install uninstall
+.PHONY: all deps module cbwctl sparse lint demo bench check unit clean \
+	debug-kernel check-debug install uninstall
 
 all: module cbwctl
 
@@ -88,6 +90,9 @@ demo: deps cbwctl
 
 check: deps cbwctl
 	@scripts/check
+
+bench: deps cbwctl
+	@scripts/bench --kernel $(KVER)
 
 debug-kernel:
 	@scripts/debug-kernel
