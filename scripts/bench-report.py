@@ -524,18 +524,19 @@ def scale():
     table('6b. Scale: memory per copied chunk (64 TiB dm-zero origin and COW, '
           '4 KiB chunks)',
           ['pattern', 'copied', 'tracking B/copy', 'kmem B/copy',
-           'radix+bitmap slab B/copy'], rows2,
+           'xarray+bitmap slabs B/copy'], rows2,
           ['random: 4 KiB writes on distinct chunks in random order, over a '
            'region of twice as many chunks (half of them copied)',
            'sequential: 1 MiB writes; kmem: as in 6a, the delta from '
-           'before the create; slab: radix_tree_node (the slot xarray) + '
-           'dm_cbw_bitmap_* caches (num_objs x objsize)',
+           'before the create; slabs: radix_tree_node + dm_cbw_bitmap_* '
+           'caches (num_objs x objsize); the chunk map\'s 4 KiB leaves are '
+           'kmalloc pages, counted in kmem and tracking',
            'target: <= 16 B per copied chunk'])
     panel('scale-create', 'snapshot creation: kernel time (4 KiB chunks)',
           'ms', ['cbw ctr + resume'], plot_rows, 100)
     panel('scale-copies', 'memory per copied chunk (64 TiB origin)',
           'bytes per copied chunk',
-          ['tracking', 'kmem', 'radix+bitmap slab'], plot2, 16)
+          ['tracking', 'kmem', 'xarray+bitmap slabs'], plot2, 16)
 
 
 def main():
