@@ -225,20 +225,13 @@ static void bio_chunks(struct cbw_snap *snap, struct bio *bio, u64 *first,
 	*last = sector_to_chunk(snap, s + bio_sectors(bio) - 1);
 }
 
-/**
- * cbw_snap_next_to_copy() - the first chunk still to copy in a range.
- * @snap: the snapshot.
- * @from: the first chunk to look at.
- * @last: the last chunk to look at, below the chunk count.
- *
- * A chunk is to copy while it is readable and has no slot.  Exact for
- * the worker (the only writer of both sets) and for callers that exclude
- * it; otherwise each chunk's answer is true at some moment of the call.
- *
- * Context: any context.
- * Return: the chunk, or @last + 1 if none is to copy.
+/*
+ * The first chunk in [@from, @last] still to copy (readable, no slot), or
+ * @last + 1.  Exact for the worker (the only writer of both sets) and for
+ * callers that exclude it; otherwise each chunk's answer is true at some
+ * moment of the call.  Any context.
  */
-u64 cbw_snap_next_to_copy(struct cbw_snap *snap, u64 from, u64 last)
+static u64 next_to_copy(struct cbw_snap *snap, u64 from, u64 last)
 {
 	u64 s, e, u;
 
@@ -252,19 +245,11 @@ u64 cbw_snap_next_to_copy(struct cbw_snap *snap, u64 from, u64 last)
 	return last + 1;
 }
 
-/**
- * cbw_snap_to_copy_end() - the end of a run of chunks to copy.
- * @snap: the snapshot.
- * @from: a chunk to copy.
- * @last: the last chunk to look at, below the chunk count.
- *
- * Same exactness as cbw_snap_next_to_copy().
- *
- * Context: any context.
- * Return: the first chunk after @from that is not to copy, at most
- * @last + 1.
+/*
+ * The first chunk after @from (a chunk to copy) that is not to copy, at
+ * most @last + 1.  Same exactness as next_to_copy().
  */
-u64 cbw_snap_to_copy_end(struct cbw_snap *snap, u64 from, u64 last)
+static u64 to_copy_end(struct cbw_snap *snap, u64 from, u64 last)
 {
 	u64 e = min(bm_next_clear(snap->readable, from), last + 1);
 
@@ -274,7 +259,7 @@ u64 cbw_snap_to_copy_end(struct cbw_snap *snap, u64 from, u64 last)
 /* Exact for the worker; a hint otherwise. */
 static bool any_to_copy(struct cbw_snap *snap, u64 first, u64 last)
 {
-	return cbw_snap_next_to_copy(snap, first, last) <= last;
+	return next_to_copy(snap, first, last) <= last;
 }
 
 /* Submit a bio to a device the worker picked. */
@@ -451,9 +436,9 @@ static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
 {
 	u64 s, e, n = 0;
 
-	for (s = cbw_snap_next_to_copy(snap, first, last); s <= last;
-	     s = cbw_snap_next_to_copy(snap, e, last)) {
-		e = cbw_snap_to_copy_end(snap, s, last);
+	for (s = next_to_copy(snap, first, last); s <= last;
+	     s = next_to_copy(snap, e, last)) {
+		e = to_copy_end(snap, s, last);
 		if (cbw_snap_remove_chunks(snap, s, e - s) < 0)
 			return cbw_snap_do_break(snap, CBW_NOMEM);
 		n += e - s;
@@ -619,10 +604,10 @@ static enum cbw_reason plan_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 	s64 n = 0;
 
 	while (copy->nr_runs < MAX_RUNS) {
-		cs = cbw_snap_next_to_copy(snap, s, end - 1);
+		cs = next_to_copy(snap, s, end - 1);
 		if (cs >= end)
 			break;
-		ce = cbw_snap_to_copy_end(snap, cs, end - 1);
+		ce = to_copy_end(snap, cs, end - 1);
 		while (cs < ce && copy->nr_runs < MAX_RUNS) {
 			struct cbw_run *run = &copy->runs[copy->nr_runs];
 
@@ -709,7 +694,7 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	if (!copy)
 		return false;
 	step = max_t(u64, MAX_COPY_SECTORS >> snap->chunk_shift, 1);
-	start = cbw_snap_next_to_copy(snap, first, last);
+	start = next_to_copy(snap, first, last);
 	end = min(last, start + step - 1);
 	ahead = copy_ahead(snap, start, end, step);
 	memset(copy, 0, sizeof(*copy));
@@ -831,11 +816,6 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
  * only ever routes reads inside one chunk.
  */
 
-static u64 bio_chunk(struct cbw_snap *snap, struct bio *bio)
-{
-	return sector_to_chunk(snap, bio->bi_iter.bi_sector);
-}
-
 /* In the map function: keep the read's chunks up to @end, dm sends the rest. */
 static void cut_read(struct cbw_snap *snap, struct bio *bio, u64 end)
 {
@@ -867,13 +847,13 @@ static struct block_device *route_read(struct cbw_snap *snap, struct bio *bio,
 				       struct cbw_read_io *io, bool in_map,
 				       blk_status_t *status)
 {
-	u64 c = sector_to_chunk(snap, bio->bi_iter.bi_sector), end, n, slot;
 	struct block_device *bdev = io->origin;
 	struct cbw_range *r;
 	unsigned long flags;
+	u64 c, end, n, slot;
 
 	*status = BLK_STS_OK;
-	end = sector_to_chunk(snap, bio_end_sector(bio) - 1);
+	bio_chunks(snap, bio, &c, &end);
 	if (WARN_ON_ONCE(!in_map && end != c)) {
 		*status = BLK_STS_IOERR;
 		return NULL;
@@ -927,14 +907,17 @@ static bool access_enter(struct cbw_snap *snap, struct bio *bio, bool in_map,
 			 bool *dead)
 {
 	unsigned long flags;
+	u64 first, last;
 
 	*dead = false;
 	while (!percpu_ref_tryget_live(&snap->access_ref)) {
 		/* The ref is killed only after @state left SNAP_LIVE. */
 		spin_lock_irqsave(&snap->lock, flags);
 		if (snap->state == SNAP_SUSPENDED) {
-			if (in_map && bio_op(bio) == REQ_OP_READ)
-				cut_read(snap, bio, bio_chunk(snap, bio));
+			if (in_map && bio_op(bio) == REQ_OP_READ) {
+				bio_chunks(snap, bio, &first, &last);
+				cut_read(snap, bio, first);
+			}
 			bio_list_add(&snap->parked, bio);
 			spin_unlock_irqrestore(&snap->lock, flags);
 			return false;

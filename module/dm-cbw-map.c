@@ -485,28 +485,6 @@ int cbw_map_insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count)
 }
 
 /**
- * cbw_map_lookup() - the slot of a chunk.
- * @map: the map.
- * @chunk: the chunk.
- *
- * Context: any context.
- * Return: the slot, or %CBW_NO_SLOT.
- */
-u64 cbw_map_lookup(struct cbw_map *map, u64 chunk)
-{
-	u64 slot = CBW_NO_SLOT;
-	unsigned long flags;
-	unsigned int p;
-	size_t i;
-
-	spin_lock_irqsave(&map->lock, flags);
-	if (locate(map, chunk, &i, &p) && key_at(map, i, p) == chunk)
-		slot = e_slot(map->refs[i].leaf->e[p]);
-	spin_unlock_irqrestore(&map->lock, flags);
-	return slot;
-}
-
-/**
  * cbw_map_lookup_run() - the slot of a chunk, and how far its run goes.
  * @map: the map.
  * @chunk: the chunk.

@@ -25,7 +25,7 @@
 
 struct cbw_map;
 
-/* Returned by cbw_map_lookup() for a chunk that has no slot. */
+/* Returned by cbw_map_lookup_run() for a chunk that has no slot. */
 #define CBW_NO_SLOT		U64_MAX
 
 /* Slot numbers must be below this (32 bits of an entry). */
@@ -44,7 +44,7 @@ struct cbw_map *cbw_map_create(gfp_t gfp);
  * cbw_map_destroy() - free the map and its leaves.
  * @map: the map, or NULL; nothing else uses it any more.
  *
- * Context: any context; does not sleep.
+ * Context: process context (the index may be vmalloc'ed).
  */
 void cbw_map_destroy(struct cbw_map *map);
 
@@ -66,18 +66,6 @@ void cbw_map_destroy(struct cbw_map *map);
  * limit or a chunk already mapped (nothing changed).
  */
 int cbw_map_insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count);
-
-/**
- * cbw_map_lookup() - the slot of a chunk.
- * @map: the map.
- * @chunk: the chunk.
- *
- * Cost: two binary searches (leaf, entry).
- *
- * Context: any context.
- * Return: the slot, or %CBW_NO_SLOT.
- */
-u64 cbw_map_lookup(struct cbw_map *map, u64 chunk);
 
 /**
  * cbw_map_lookup_run() - the slot of a chunk, and how far its run goes.

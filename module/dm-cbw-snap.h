@@ -206,8 +206,6 @@ static inline bool bm_test(const struct cbw_bitmap *bm, u64 bit)
 }
 
 /* dm-cbw-io.c */
-u64 cbw_snap_next_to_copy(struct cbw_snap *snap, u64 from, u64 last);
-u64 cbw_snap_to_copy_end(struct cbw_snap *snap, u64 from, u64 last);
 void cbw_snap_work(struct work_struct *work);
 size_t cbw_copy_size(void);
 void cbw_snap_event(struct cbw_snap *snap);

@@ -24,6 +24,7 @@
 #include "../../module/dm-cbw-bitmap.c"
 
 #include "tap.h"
+#include "../shim/rng.h"
 
 /* The sanitizer build is slower: it runs a third of the random ops. */
 #ifdef __SANITIZE_ADDRESS__
@@ -42,24 +43,6 @@
 /* Full content compare after each change up to this size. */
 #define FULL_CHECK_BITS	(1ULL << 20)
 
-/* ---- Random numbers (splitmix64) ---------------------------------------- */
-
-static u64 rng_state;
-
-static u64 rnd(void)
-{
-	u64 z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n); 0 if n is 0. */
-static u64 rnd_below(u64 n)
-{
-	return n ? rnd() % n : 0;
-}
 
 /* ---- The model: a flat bitmap ------------------------------------------- */
 

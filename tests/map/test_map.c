@@ -24,6 +24,7 @@
 #include "../../module/dm-cbw-map.c"
 
 #include "tap.h"
+#include "../shim/rng.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #define BUILD_NAME	"asan+ubsan"
@@ -35,20 +36,12 @@
 
 #define MODEL_N		((u64)60000)
 
-static u64 rng_state;
-
-static u64 rnd(void)
+/* The slot of @chunk alone (the module looks chunks up by runs). */
+static u64 lookup(struct cbw_map *map, u64 chunk)
 {
-	u64 z = (rng_state += 0x9e3779b97f4a7c15ULL);
+	u64 count;
 
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static u64 rnd_below(u64 n)
-{
-	return n ? rnd() % n : 0;
+	return cbw_map_lookup_run(map, chunk, chunk, &count);
 }
 
 /* ---- Invariants ---------------------------------------------------------- */
@@ -175,8 +168,8 @@ static void check_queries(struct cbw_map *map, int n)
 	while (n--) {
 		a = rnd_below(MODEL_N);
 		b = min(MODEL_N - 1, a + rnd_below(rnd() & 1 ? 64 : 8000));
-		if (cbw_map_lookup(map, off + a) != m.slot[a])
-			fail("lookup", a, a, cbw_map_lookup(map, off + a), m.slot[a]);
+		if (lookup(map, off + a) != m.slot[a])
+			fail("lookup", a, a, lookup(map, off + a), m.slot[a]);
 		if (cbw_map_next_mapped(map, off + a, off + b) - off !=
 		    model_next(a, b, true))
 			fail("next_mapped", a, b,
@@ -323,7 +316,7 @@ static void million(bool scattered, u64 space, u64 n)
 	for (i = 0; i < n; i++)
 		keys[i] = scattered ? rnd_below(space) : i;
 	for (i = 0; i < n; i++) {
-		if (cbw_map_lookup(map, keys[i]) != CBW_NO_SLOT) {
+		if (lookup(map, keys[i]) != CBW_NO_SLOT) {
 			keys[i] = U64_MAX;	/* a repeat: skip it */
 			continue;
 		}
@@ -331,7 +324,7 @@ static void million(bool scattered, u64 space, u64 n)
 			bad++;
 	}
 	for (i = 0; i < n; i++)
-		if (keys[i] != U64_MAX && cbw_map_lookup(map, keys[i]) != i)
+		if (keys[i] != U64_MAX && lookup(map, keys[i]) != i)
 			bad++;
 	per = (double)cbw_map_bytes(map) / cbw_map_entries(map);
 	tap_ok(!bad && !invariant_error(map),
@@ -362,14 +355,14 @@ static void far_apart(void)
 		if (i % 2 == 0 && cbw_map_insert(map, keys[i], i, 1))
 			bad++;
 	for (i = 0; i < 64; i++)
-		if (cbw_map_lookup(map, keys[i]) != i ||
-		    cbw_map_lookup(map, keys[i] + 1) != CBW_NO_SLOT ||
+		if (lookup(map, keys[i]) != i ||
+		    lookup(map, keys[i] + 1) != CBW_NO_SLOT ||
 		    cbw_map_next_mapped(map, keys[i] + 1, U64_MAX - 1) !=
 		    (i < 63 ? keys[i + 1] : U64_MAX))
 			bad++;
 	if (cbw_map_count(map, 0, U64_MAX - 1) != 64 ||
 	    cbw_map_insert(map, CBW_MAP_MAX_SLOTS, 1, 1) ||
-	    cbw_map_lookup(map, CBW_MAP_MAX_SLOTS) != 1)
+	    lookup(map, CBW_MAP_MAX_SLOTS) != 1)
 		bad++;
 	tap_ok(!bad && !invariant_error(map),
 	       "keys 2^32 and more apart, both directions: %zu leaves", map->nr_refs);
