@@ -25,6 +25,13 @@
 
 #define MIN_COPY_JOBS	16
 
+/*
+ * Copy pages kept from creation (so that a copy can always start: 64 KiB),
+ * and the most kept for reuse (1 MiB).
+ */
+#define COPY_RESERVE_PAGES	16
+#define COPY_CACHE_PAGES	256
+
 static LIST_HEAD(cbw_snaps);
 static DEFINE_MUTEX(cbw_snaps_lock);
 
@@ -373,11 +380,16 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 		ti->error = "Cannot allocate workqueue";
 		goto bad_pool;
 	}
-	snap->kc = dm_kcopyd_client_create(NULL);
-	if (IS_ERR(snap->kc)) {
-		r = PTR_ERR(snap->kc);
-		ti->error = "Cannot create kcopyd client";
-		goto bad_kcopyd;
+	snap->io = dm_io_client_create();
+	if (IS_ERR(snap->io)) {
+		r = PTR_ERR(snap->io);
+		ti->error = "Cannot create dm-io client";
+		goto bad_io;
+	}
+	if (cbw_pages_init(&snap->pages, COPY_RESERVE_PAGES, COPY_CACHE_PAGES)) {
+		r = -ENOMEM;
+		ti->error = "Cannot allocate copy pages";
+		goto bad_pages;
 	}
 	r = register_snap(snap);
 	if (r) {
@@ -388,8 +400,10 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	return 0;
 
 bad_register:
-	dm_kcopyd_client_destroy(snap->kc);
-bad_kcopyd:
+	cbw_pages_exit(&snap->pages);
+bad_pages:
+	dm_io_client_destroy(snap->io);
+bad_io:
 	destroy_workqueue(snap->wq);
 bad_pool:
 	mempool_exit(&snap->copy_pool);
@@ -479,7 +493,8 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	WARN_ON(!bio_list_empty(&snap->deferred));
 	WARN_ON(!bio_list_empty(&snap->access_deferred));
 
-	dm_kcopyd_client_destroy(snap->kc);
+	cbw_pages_exit(&snap->pages);
+	dm_io_client_destroy(snap->io);
 	destroy_workqueue(snap->wq);
 	mempool_exit(&snap->copy_pool);
 	snap->ti = NULL;

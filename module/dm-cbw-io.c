@@ -18,14 +18,24 @@
  * allocates nothing.  Any other bio goes to the worker,
  * which marks the chunk interval busy (a struct cbw_copy in the busy
  * tree), allocates COW slots and copies the to-copy chunks of the
- * interval with kcopyd (one job per run of adjacent chunks in adjacent
- * slots, at most MAX_COPY_SECTORS per step).  Steps that keep starting
- * where the previous one ended belong to a sequential stream and copy
- * ahead of their bio (copy_ahead()), so that a stream of small writes
- * makes few large copies.  Bios that touch a busy interval wait on
- * it.  When the copy ends the worker publishes the slots in the map
- * (the chunks stop being to copy) and sends the waiting bios round again:
- * they now go to the origin.
+ * interval (a run per stretch of adjacent chunks in adjacent slots, at
+ * most MAX_COPY_SECTORS per step).  Steps that keep starting where the
+ * previous one ended belong to a sequential stream and copy ahead of
+ * their bio (copy_ahead()), so that a stream of small writes makes few
+ * large copies.  Bios that touch a busy interval wait on it.  When the
+ * copy ends the worker publishes the slots in the map (the chunks stop
+ * being to copy) and sends the waiting bios round again: they now go to
+ * the origin.
+ *
+ * The copy engine.  A copy moves its runs in rounds of at most COPY_PAGES
+ * pages, taken from the snapshot's page cache (dm-cbw-pages.h): dm_io()
+ * reads a piece of each run from the origin into the pages, then writes
+ * the pieces to their slots.  The worker issues each stage; when the
+ * devices complete the I/O while it is issued (brd, or a stack of
+ * bio-based targets over it) the worker goes straight on to the next
+ * stage, otherwise the stage's last callback hands the copy back to the
+ * worker.  So a copy on such devices runs from the guest write to its
+ * resubmission in one pass of the worker, with no other thread involved.
  *
  * Synchronisation.  snap->lock (a spinlock, taken with interrupts off)
  * protects the busy tree, the bio lists, the copied count and every
@@ -64,13 +74,14 @@
  *
  * Timeouts.  A copy has a deadline: its start plus the timeout.  If the
  * copy has not ended by then, the worker applies the error policy to it
- * at once (the bios waiting on it fail or go on), and the kcopyd jobs
- * finish in the background: with CBW_FAIL_WRITE the interval stays busy
- * and a late success still publishes the slots (the origin did not
- * change: every write on it failed); otherwise the data is thrown away.
- * Their slots are freed when they end, and suspend and destroy wait for
- * them (@nr_copies).  Time a bio spends waiting for a snapshot read
- * before its copy starts is not part of the copy's timeout.
+ * at once (the bios waiting on it fail or go on), and the copy goes on
+ * in the background: with CBW_FAIL_WRITE the interval stays busy and a
+ * late success still publishes the slots (the origin did not change:
+ * every write on it failed); otherwise the copy ends with its stage in
+ * flight and its data is thrown away.  Its slots are freed when it
+ * ends, and suspend and destroy wait for it (@nr_copies).  Time a bio
+ * spends waiting for a snapshot read before its copy starts is not part
+ * of the copy's timeout.
  */
 
 #include <linux/blkdev.h>
@@ -79,12 +90,13 @@
 #include <linux/ktime.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "dm-cbw-snap.h"
 
 /* The most one copy step covers; a larger bio is copied in several steps. */
 #define MAX_COPY_SECTORS	(16U << (20 - SECTOR_SHIFT))
 
-/* kcopyd jobs in one copy step; a step ends early when they run out. */
+/* Runs in one copy step; a step ends early when they run out. */
 #define MAX_RUNS		8
 
 /* Copy-ahead stops when fewer COW slots than this (in sectors) are free. */
@@ -116,39 +128,67 @@ static u64 copy_ahead(struct cbw_snap *snap, u64 start, u64 end, u64 step)
 	return max(end, min(start + window, snap->nr_chunks) - 1);
 }
 
+/* The most pages a copy moves at a time (one round): 1 MiB. */
+#define COPY_PAGES		256U
+
 struct cbw_copy;
 
 /*
- * struct cbw_run - one kcopyd job: chunks [@chunk, @chunk + @count) to
- * slots [@slot, @slot + @count).  @error is written by its kcopyd
- * callback, read by the worker after the copy's last job ended.
+ * struct cbw_run - chunks [@chunk, @chunk + @count) to slots [@slot,
+ * @slot + @count), moved in one piece per round.
+ * @copy: the copy the run is part of.
+ * @chunk: the first chunk.
+ * @slot: the first slot.
+ * @count: the number of chunks.
+ * @done: sectors moved by the rounds before (worker only).
+ * @piece: sectors this round moves, 0 for none (worker only).
+ * @pl: the pages of this round's piece (worker only).
+ * @error: written by a dm_io() callback of the run, read by the worker
+ *	   once the stage ended.
  */
 struct cbw_run {
 	struct cbw_copy *copy;
 	u64 chunk;
 	u64 slot;
 	u64 count;
+	sector_t done;
+	sector_t piece;
+	struct page_list *pl;
 	int error;
+};
+
+/* The two stages of a round. */
+enum copy_stage {
+	COPY_READ,		/* from the origin into the pages */
+	COPY_WRITE,		/* from the pages to the COW slots */
 };
 
 /*
  * struct cbw_copy - one copy step: the to-copy chunks of the busy interval
- * @range, in @nr_runs kcopyd jobs.
+ * @range, in @nr_runs runs.  The data moves in rounds through the copy's
+ * pages: a round reads a piece of one or more runs (COPY_READ), then
+ * writes those pieces to their slots (COPY_WRITE).
  * @range: the busy interval; in the busy tree until the copy ends or (if
  *	   @detached) until it times out; @waiters wait on it.
  * @snap: the snapshot.
  * @event: entry in snap->events while the worker has to look at it; @lock.
  * @timer: fires at the copy's deadline.
- * @runs: the kcopyd jobs; written by the worker before they are issued.
+ * @runs: the runs; written by the worker.
  * @nr_runs: number of @runs.
- * @pending: jobs in flight, plus one while issuing them.
- * @reason: why the copy failed before any job was issued (worker only).
- * @done: every job ended; snap->lock.
+ * @pages: the copy's buffer, a chain of @nr_pages pages (worker only).
+ * @nr_pages: see @pages.
+ * @stage: the stage in flight, or the one that just ended (worker only;
+ *	   the callbacks of the stage read it).
+ * @pending: dm_io() calls of the stage in flight, plus one while issuing.
+ * @reason: why the copy failed before any run began (worker only).
+ * @stage_done: the stage ended after its issuing returned; @lock.
+ * @finished: the copy is ending: the timer must not queue it; @lock.
  * @expired: the deadline passed and the worker has not handled it yet;
  *	     snap->lock.
  * @timed_out: the worker handled the timeout (worker only).
- * @detached: the interval left the busy tree at the timeout; the jobs are
- *	      still running and their data is thrown away (worker only).
+ * @detached: the interval left the busy tree at the timeout; the stage in
+ *	      flight ends in the background and the data is thrown away
+ *	      (worker only).
  */
 struct cbw_copy {
 	struct cbw_range range;
@@ -157,9 +197,13 @@ struct cbw_copy {
 	struct timer_list timer;
 	struct cbw_run runs[MAX_RUNS];
 	unsigned int nr_runs;
+	struct page_list *pages;
+	unsigned int nr_pages;
+	enum copy_stage stage;
 	atomic_t pending;
 	enum cbw_reason reason;
-	bool done;
+	bool stage_done;
+	bool finished;
 	bool expired;
 	bool timed_out;
 	bool detached;
@@ -333,34 +377,44 @@ static void __queue_event(struct cbw_snap *snap, struct cbw_copy *copy)
 		list_add_tail(&copy->event, &snap->events);
 }
 
-/* Drop a reference on @pending; the last one hands the copy to the worker. */
-static void copy_put(struct cbw_copy *copy)
+/*
+ * Drop a reference on the stage in flight.  When every dm_io() of the
+ * stage ended before the issuer dropped its own reference (a device that
+ * completes in the submitter's context, such as brd), the issuer goes on
+ * at once (@issuer); otherwise the last callback hands the copy to the
+ * worker.  Return: true if the issuer goes on.
+ */
+static bool stage_put(struct cbw_copy *copy, bool issuer)
 {
 	struct cbw_snap *snap = copy->snap;
 	unsigned long flags;
 
 	if (!atomic_dec_and_test(&copy->pending))
-		return;
+		return false;
+	if (issuer)
+		return true;
 
 	spin_lock_irqsave(&snap->lock, flags);
-	copy->done = true;
+	copy->stage_done = true;
 	__queue_event(snap, copy);
 	spin_unlock_irqrestore(&snap->lock, flags);
 	cbw_snap_wake(snap);
+	return false;
 }
 
-/* kcopyd callback, in kcopyd's thread. */
-static void run_done(int read_err, unsigned long write_err, void *context)
+/* dm_io() callback of a piece; any context. */
+static void piece_done(unsigned long error, void *context)
 {
 	struct cbw_run *run = context;
+	struct cbw_copy *copy = run->copy;
 
-	if (read_err || write_err) {
+	if (error) {
 		run->error = -EIO;
-		DMERR_LIMIT("copy of chunks %llu-%llu failed (read %d, write %lu)",
+		DMERR_LIMIT("copy of chunks %llu-%llu failed (%s)",
 			    run->chunk, run->chunk + run->count - 1,
-			    read_err, write_err);
+			    copy->stage == COPY_READ ? "read" : "write");
 	}
-	copy_put(run->copy);
+	stage_put(copy, false);
 }
 
 static void copy_timer_fn(struct timer_list *t)
@@ -370,7 +424,7 @@ static void copy_timer_fn(struct timer_list *t)
 	unsigned long flags;
 
 	spin_lock_irqsave(&snap->lock, flags);
-	if (!copy->done) {
+	if (!copy->finished) {
 		copy->expired = true;
 		__queue_event(snap, copy);
 	}
@@ -391,7 +445,13 @@ static void free_run_slots(struct cbw_snap *snap, struct cbw_copy *copy)
 
 static void free_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
+	cbw_pages_put(&snap->pages, copy->pages, copy->nr_pages);
 	mempool_free(copy, &snap->copy_pool);
+	if (snap->starved) {
+		/* A guest write waits for a copy's pages or struct. */
+		snap->starved = false;
+		cbw_snap_wake(snap);
+	}
 	if (atomic_dec_and_test(&snap->nr_copies))
 		wake_up(&snap->copies_done);
 }
@@ -489,12 +549,22 @@ static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
 	return false;
 }
 
-/* The copy's jobs all ended (maybe after it timed out). */
+/*
+ * The copy moved all its runs, or failed, or timed out and its last stage
+ * ended: publish the slots of the runs that succeeded, apply the error
+ * policy for those that did not, and let the waiting bios go on.
+ */
 static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	enum cbw_reason reason = copy->reason;
 	bool event = false, wake;
 	unsigned int i;
+
+	spin_lock_irq(&snap->lock);
+	copy->finished = true;
+	list_del_init(&copy->event);
+	spin_unlock_irq(&snap->lock);
+	del_timer_sync(&copy->timer);
 
 	if (copy->detached) {
 		/* The policy was applied at the timeout; throw the data away. */
@@ -536,9 +606,10 @@ static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 
 /*
  * The deadline passed and the copy is still running.  With CBW_FAIL_WRITE
- * its interval stays busy until the jobs end (the writes waiting now, and
- * those arriving meanwhile, fail); otherwise the policy is applied, the
- * interval is released, and the jobs' data is thrown away when they end.
+ * its interval stays busy until the copy ends (the writes waiting now,
+ * and those arriving meanwhile, fail); otherwise the policy is applied,
+ * the interval is released, and the copy ends with the stage in flight,
+ * its data thrown away.
  */
 static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 {
@@ -563,11 +634,132 @@ static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 	return event;
 }
 
-/* Handle the copies that ended or timed out.  Return: true if an event is due. */
+/* Sectors of a run (the device's last chunk may be partial). */
+static sector_t run_sectors(struct cbw_snap *snap, struct cbw_run *run)
+{
+	sector_t first = chunk_to_sector(snap, run->chunk);
+
+	return min(chunk_to_sector(snap, run->chunk + run->count),
+		   snap->sectors) - first;
+}
+
+/*
+ * Plan the next round: give the copy's pages, in order, to the next
+ * pieces of the runs that neither failed nor ended, each piece on pages
+ * of its own.  Return: false if nothing is left to move.
+ */
+static bool plan_round(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	struct page_list *pl = copy->pages;
+	unsigned int left = copy->nr_pages, i, n;
+	bool any = false;
+
+	for (i = 0; i < copy->nr_runs && left; i++) {
+		struct cbw_run *run = &copy->runs[i];
+		sector_t rest = run_sectors(snap, run) - run->done;
+
+		if (run->error || !rest)
+			continue;
+		run->piece = min_t(sector_t, rest,
+				   (sector_t)left << PAGE_SECTORS_SHIFT);
+		run->pl = pl;
+		n = DIV_ROUND_UP(run->piece, PAGE_SECTORS);
+		left -= n;
+		while (n--)
+			pl = pl->next;
+		any = true;
+	}
+	return any;
+}
+
+/* The round's writes ended: its pieces are moved (or failed). */
+static void end_round(struct cbw_copy *copy)
+{
+	unsigned int i;
+
+	for (i = 0; i < copy->nr_runs; i++) {
+		copy->runs[i].done += copy->runs[i].piece;
+		copy->runs[i].piece = 0;
+	}
+}
+
+/*
+ * Issue the round's pieces for @stage: reads from the origin, or writes
+ * to the COW slots of the pieces that were read.  Return: true if the
+ * stage already ended (see stage_put()).
+ */
+static bool issue_stage(struct cbw_snap *snap, struct cbw_copy *copy,
+			enum copy_stage stage)
+{
+	struct dm_io_request req = {
+		.bi_opf = stage == COPY_READ ? REQ_OP_READ : REQ_OP_WRITE,
+		.mem.type = DM_IO_PAGE_LIST,
+		.notify.fn = piece_done,
+		.client = snap->io,
+	};
+	struct dm_io_region where;
+	unsigned int i;
+
+	copy->stage = stage;
+	atomic_set(&copy->pending, 1);
+	for (i = 0; i < copy->nr_runs; i++) {
+		struct cbw_run *run = &copy->runs[i];
+
+		if (!run->piece || run->error)
+			continue;
+		if (stage == COPY_READ) {
+			where.bdev = snap->origin->bdev;
+			where.sector = chunk_to_sector(snap, run->chunk);
+		} else {
+			where.bdev = snap->cow->bdev;
+			where.sector = chunk_to_sector(snap, run->slot);
+		}
+		where.sector += run->done;
+		where.count = run->piece;
+		req.mem.ptr.pl = run->pl;
+		req.mem.offset = 0;
+		req.notify.context = run;
+		atomic_inc(&copy->pending);
+		if (cbw_dm_io(&req, &where)) {
+			run->error = -EIO;
+			atomic_dec(&copy->pending);
+		}
+	}
+	return stage_put(copy, true);
+}
+
+/*
+ * Move a copy on from the stage that just ended: after the reads, write
+ * the pieces; after the writes, read the next round.  Goes on as long as
+ * stages end while they are issued, and returns with a stage in flight,
+ * or once the copy is finished.  Return: true if a dm event is due.
+ */
+static bool run_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	for (;;) {
+		if (copy->detached)
+			return finish_copy(snap, copy);
+		if (copy->stage == COPY_READ) {
+			if (!issue_stage(snap, copy, COPY_WRITE))
+				return false;
+			continue;
+		}
+		end_round(copy);
+		if (!plan_round(snap, copy))
+			return finish_copy(snap, copy);
+		if (!issue_stage(snap, copy, COPY_READ))
+			return false;
+	}
+}
+
+/*
+ * Handle the copies whose stage ended in the background or whose deadline
+ * passed.  Return: true if an event is due.
+ */
 static bool process_events(struct cbw_snap *snap)
 {
 	struct cbw_copy *copy;
-	bool done, expired, event = false;
+	bool stage_done, expired, event = false;
 
 	for (;;) {
 		spin_lock_irq(&snap->lock);
@@ -575,28 +767,27 @@ static bool process_events(struct cbw_snap *snap)
 						event);
 		if (copy) {
 			list_del_init(&copy->event);
-			done = copy->done;
+			stage_done = copy->stage_done;
 			expired = copy->expired;
+			copy->stage_done = false;
 			copy->expired = false;
 		}
 		spin_unlock_irq(&snap->lock);
 		if (!copy)
 			return event;
 
-		if (done) {
-			del_timer_sync(&copy->timer);
-			event |= finish_copy(snap, copy);
-		} else if (expired && !copy->timed_out) {
+		if (expired && !copy->timed_out)
 			event |= copy_timed_out(snap, copy);
-		}
+		if (stage_done)
+			event |= run_copy(snap, copy);
 	}
 }
 
 /*
  * Allocate slots for the to-copy chunks of the copy's interval and
- * describe the kcopyd jobs.  The interval is cut short when the jobs run
- * out or the COW device fills up after the first job.  Return: CBW_OK,
- * or why not even one job could be made.
+ * describe the runs.  The interval is cut short when the runs run out or
+ * the COW device fills up after the first run.  Return: CBW_OK, or why
+ * not even one run could be made.
  */
 static enum cbw_reason plan_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
@@ -618,7 +809,6 @@ static enum cbw_reason plan_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 			run->chunk = cs;
 			run->slot = slot;
 			run->count = n;
-			run->error = 0;
 			copy->nr_runs++;
 			cs += n;
 		}
@@ -628,7 +818,7 @@ out:
 	cbw_snap_check_low_water(snap);
 	if (!copy->nr_runs)
 		return n == -ENOSPC ? CBW_COW_FULL : CBW_NOMEM;
-	/* Cut the interval after the last job: the rest is a later step. */
+	/* Cut the interval after the last run: the rest is a later step. */
 	s = copy->runs[copy->nr_runs - 1].chunk + copy->runs[copy->nr_runs - 1].count;
 	if (s <= copy->range.last) {
 		spin_lock_irq(&snap->lock);
@@ -640,32 +830,30 @@ out:
 	return CBW_OK;
 }
 
-static void issue_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+/*
+ * Start a planned copy: its deadline, the rest of its pages (it holds
+ * one; a copy that gets no more moves one page per round), its first
+ * round.  Return: true if a dm event is due.
+ */
+static bool start_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	unsigned int timeout_ms = READ_ONCE(snap->timeout_ms);
-	struct dm_io_region from, to;
-	unsigned int i;
+	unsigned int i, want = 0;
 
-	atomic_set(&copy->pending, copy->nr_runs + 1);
+	for (i = 0; i < copy->nr_runs; i++)
+		want += DIV_ROUND_UP(run_sectors(snap, &copy->runs[i]),
+				     PAGE_SECTORS);
+	want = min(want, COPY_PAGES);
+	if (want > copy->nr_pages)
+		copy->nr_pages += cbw_pages_get(&snap->pages,
+						want - copy->nr_pages,
+						&copy->pages);
+	atomic64_add(copy->nr_runs, &snap->copies);
 	if (timeout_ms)
 		mod_timer(&copy->timer, jiffies + msecs_to_jiffies(timeout_ms));
-	for (i = 0; i < copy->nr_runs; i++) {
-		struct cbw_run *run = &copy->runs[i];
-		sector_t first = chunk_to_sector(snap, run->chunk);
-		sector_t count = min(chunk_to_sector(snap, run->chunk + run->count),
-				     snap->sectors) - first;
-
-		from.bdev = snap->origin->bdev;
-		from.sector = first;
-		from.count = count;
-		to.bdev = snap->cow->bdev;
-		to.sector = chunk_to_sector(snap, run->slot);
-		to.count = count;
-		atomic64_inc(&snap->copies);
-		dm_kcopyd_copy(snap->kc, &from, 1, &to, 0, run_done, run);
-	}
-	/* The issuer's reference: the copy may end right here. */
-	copy_put(copy);
+	/* As if an empty round had just been written. */
+	copy->stage = COPY_WRITE;
+	return run_copy(snap, copy);
 }
 
 /*
@@ -673,7 +861,7 @@ static void issue_copy(struct cbw_snap *snap, struct cbw_copy *copy)
  * that overlaps the bio, or copy the bio's chunks (from its first chunk
  * still to copy, at most MAX_COPY_SECTORS in one step), or (nothing left
  * to copy) submit it.  Return: false if no copy could be allocated; the
- * bio was not touched then.
+ * bio was not touched then, and the worker runs again when a copy ends.
  */
 static bool process_write(struct cbw_snap *snap, struct bio *bio)
 {
@@ -690,14 +878,26 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 		return true;
 	}
 
+	/*
+	 * A copy struct and one page, without waiting: when there are none,
+	 * a copy in flight has them and will wake the worker when it ends.
+	 */
 	copy = mempool_alloc(&snap->copy_pool, GFP_NOWAIT | __GFP_NOWARN);
-	if (!copy)
+	if (!copy) {
+		snap->starved = true;
 		return false;
+	}
+	memset(copy, 0, sizeof(*copy));
+	copy->nr_pages = cbw_pages_get(&snap->pages, 1, &copy->pages);
+	if (!copy->nr_pages) {
+		mempool_free(copy, &snap->copy_pool);
+		snap->starved = true;
+		return false;
+	}
 	step = max_t(u64, MAX_COPY_SECTORS >> snap->chunk_shift, 1);
 	start = next_to_copy(snap, first, last);
 	end = min(last, start + step - 1);
 	ahead = copy_ahead(snap, start, end, step);
-	memset(copy, 0, sizeof(*copy));
 	copy->snap = snap;
 	INIT_LIST_HEAD(&copy->event);
 	timer_setup(&copy->timer, copy_timer_fn, 0);
@@ -714,13 +914,13 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 		/* A copy that timed out under CBW_FAIL_WRITE fails writes. */
 		if (r->copying && container_of(r, struct cbw_copy, range)->timed_out) {
 			spin_unlock_irq(&snap->lock);
-			mempool_free(copy, &snap->copy_pool);
 			fail_write(snap, bio, BLK_STS_TIMEOUT);
-			return true;
+		} else {
+			bio_list_add(&r->waiters, bio);
+			wio->waited = true;
+			spin_unlock_irq(&snap->lock);
 		}
-		bio_list_add(&r->waiters, bio);
-		wio->waited = true;
-		spin_unlock_irq(&snap->lock);
+		cbw_pages_put(&snap->pages, copy->pages, copy->nr_pages);
 		mempool_free(copy, &snap->copy_pool);
 		return true;
 	}
@@ -737,12 +937,13 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	snap->seq_next = copy->range.last + 1;
 	snap->seq_window = copy->range.last + 1 - start;
 	if (reason == CBW_OK) {
-		issue_copy(snap, copy);
+		if (start_copy(snap, copy))
+			cbw_snap_event(snap);
 		return true;
 	}
 
 	/*
-	 * Not even one job: the copy failed before it began.  The policy
+	 * Not even one run: the copy failed before it began.  The policy
 	 * applies to the bio's chunks, not to those copied ahead.
 	 */
 	if (copy->range.last > end) {

@@ -7,7 +7,7 @@
 #ifndef DM_CBW_SNAP_H
 #define DM_CBW_SNAP_H
 
-#include <linux/dm-kcopyd.h>
+#include <linux/dm-io.h>
 #include <linux/kref.h>
 #include <linux/mempool.h>
 #include <linux/percpu-refcount.h>
@@ -21,6 +21,7 @@
 #include "dm-cbw-bitmap.h"
 #include "dm-cbw-cow.h"
 #include "dm-cbw-map.h"
+#include "dm-cbw-pages.h"
 
 /*
  * enum snap_state - where the cbw target is in its life.
@@ -84,7 +85,10 @@ enum snap_state {
  * @seq_hits: copy steps in a row that started at @seq_next (worker only).
  * @wq: the worker's queue; @worker runs on it.
  * @worker: runs cbw_snap_work().
- * @kc: the kcopyd client doing the copies.
+ * @io: the dm_io client the copies use.
+ * @pages: the copies' page cache (worker only).
+ * @starved: a guest write waits for a copy struct or a page (worker only);
+ *	     the next copy to end wakes the worker.
  * @copy_pool: struct cbw_copy for copies in flight.
  * @nr_copies: copies in flight (also timed-out ones still running);
  *	       @copies_done is woken when it drops to 0.
@@ -143,7 +147,9 @@ struct cbw_snap {
 
 	struct workqueue_struct *wq;
 	struct work_struct worker;
-	struct dm_kcopyd_client *kc;
+	struct dm_io_client *io;
+	struct cbw_pages pages;
+	bool starved;
 	mempool_t copy_pool;
 	atomic_t nr_copies;
 	wait_queue_head_t copies_done;
