@@ -375,7 +375,12 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 		ti->error = "Cannot allocate copy pool";
 		goto bad_pool;
 	}
-	snap->wq = alloc_workqueue("kcbwd", WQ_MEM_RECLAIM, 0);
+	/*
+	 * High priority: a guest write waits while the worker copies, so
+	 * the worker must not queue behind the readers of the snapshot
+	 * (a backup streaming it) for the CPU.
+	 */
+	snap->wq = alloc_workqueue("kcbwd", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
 	if (!snap->wq) {
 		ti->error = "Cannot allocate workqueue";
 		goto bad_pool;
