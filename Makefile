@@ -83,7 +83,8 @@ uninstall:
 unit:
 	@fail=0; $(MAKE) -s -C dmtools check || fail=1; \
 	$(MAKE) -s -C tests/bitmap check || fail=1; \
-	$(MAKE) -s -C tests/map check || fail=1; exit $$fail
+	$(MAKE) -s -C tests/map check || fail=1; \
+	$(MAKE) -s -C tests/pages check || fail=1; exit $$fail
 
 demo: deps cbwctl
 	@scripts/demo

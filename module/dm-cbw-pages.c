@@ -4,7 +4,10 @@
  * chains (dm-cbw-pages.h).
  */
 
+#include <linux/bug.h>
+#include <linux/errno.h>
 #include <linux/gfp.h>
+#include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Userspace shim: WARN_ON_ONCE() counts in shim_warnings (the test fails
+ * Userspace shim: WARN_ON_ONCE() and WARN_ON() count in shim_warnings (the test fails
  * if it is not 0) and reports where.
  */
 #ifndef SHIM_LINUX_BUG_H
@@ -19,5 +19,8 @@ extern int shim_warnings;
 	}								\
 	__c;								\
 })
+
+/* Counted like WARN_ON_ONCE(). */
+#define WARN_ON(cond) WARN_ON_ONCE(cond)
 
 #endif

@@ -10,5 +10,6 @@
 #define GFP_ATOMIC	0x4u
 #define GFP_NOIO	0x8u
 #define GFP_KERNEL	0x10u
+#define __GFP_NOWARN	0x20u
 
 #endif
