@@ -15,7 +15,6 @@
  */
 
 #include <linux/blkdev.h>
-#include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
@@ -651,7 +650,7 @@ int cbw_snap_start(struct cbw_snap *snap)
 	struct cbw_write_io *wio;
 	unsigned long flags;
 	struct bio *bio;
-	u64 now = ktime_get_ns();
+	u64 now = cbw_clock_ns();
 
 	spin_lock_irqsave(&snap->lock, flags);
 	if (!snap->setup) {

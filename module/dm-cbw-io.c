@@ -87,7 +87,6 @@
 #include <linux/blkdev.h>
 #include <linux/interval_tree_generic.h>
 #include <linux/jiffies.h>
-#include <linux/ktime.h>
 #include <linux/slab.h>
 
 #include "compat.h"
@@ -320,7 +319,7 @@ static void account_write(struct cbw_snap *snap, struct bio *bio)
 
 	if (wio->waited) {
 		atomic64_inc(&snap->waited);
-		atomic64_add(ktime_get_ns() - wio->start_ns, &snap->wait_ns);
+		atomic64_add(cbw_clock_since(wio->start_ns), &snap->wait_ns);
 		wio->waited = false;
 	}
 }
@@ -1000,7 +999,7 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
 		return DM_MAPIO_REMAPPED;
 	}
 
-	wio->start_ns = ktime_get_ns();
+	wio->start_ns = cbw_clock_ns();
 	wio->waited = false;
 	spin_lock_irqsave(&snap->lock, flags);
 	bio_list_add(&snap->deferred, bio);
@@ -1333,6 +1332,45 @@ void cbw_snap_access_end(struct cbw_snap *snap, struct cbw_read_io *io)
 	}
 }
 
+/*
+ * Take the deferred guest writes and process them.  Return: false if
+ * there were none, or no copy could be allocated (the rest stays
+ * deferred: a copy in flight wakes the worker when it ends).
+ */
+static bool process_writes(struct cbw_snap *snap)
+{
+	struct bio_list writes;
+	struct bio *bio;
+
+	spin_lock_irq(&snap->lock);
+	writes = snap->deferred;
+	bio_list_init(&snap->deferred);
+	spin_unlock_irq(&snap->lock);
+	if (bio_list_empty(&writes))
+		return false;
+
+	while ((bio = bio_list_pop(&writes))) {
+		if (!process_write(snap, bio)) {
+			bio_list_add_head(&writes, bio);
+			spin_lock_irq(&snap->lock);
+			bio_list_merge_head(&snap->deferred, &writes);
+			spin_unlock_irq(&snap->lock);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Passes over the deferred writes in one run of the worker.  A copy that
+ * ends in the worker puts the writes that waited on it back on the list:
+ * the next pass resubmits them, with no round trip through the workqueue.
+ * After a few passes the worker yields (the work is queued again, by the
+ * copy's end or by the writes that came in), so a stream of writes does
+ * not keep snapshot reads waiting.
+ */
+#define WORKER_PASSES		4
+
 /**
  * cbw_snap_work() - the worker: copies that ended or timed out, then the
  * deferred guest writes, then the deferred snapshot-access bios.
@@ -1343,29 +1381,21 @@ void cbw_snap_access_end(struct cbw_snap *snap, struct cbw_read_io *io)
 void cbw_snap_work(struct work_struct *work)
 {
 	struct cbw_snap *snap = container_of(work, struct cbw_snap, worker);
-	struct bio_list writes, access;
+	struct bio_list access;
 	struct bio *bio;
-	bool event;
+	bool event = false;
+	int pass;
 
-	event = process_events(snap);
+	for (pass = 0; pass < WORKER_PASSES; pass++) {
+		event |= process_events(snap);
+		if (!process_writes(snap))
+			break;
+	}
 
 	spin_lock_irq(&snap->lock);
-	writes = snap->deferred;
-	bio_list_init(&snap->deferred);
 	access = snap->access_deferred;
 	bio_list_init(&snap->access_deferred);
 	spin_unlock_irq(&snap->lock);
-
-	while ((bio = bio_list_pop(&writes))) {
-		if (!process_write(snap, bio)) {
-			/* No copy struct: a copy in flight will wake us. */
-			bio_list_add_head(&writes, bio);
-			spin_lock_irq(&snap->lock);
-			bio_list_merge_head(&snap->deferred, &writes);
-			spin_unlock_irq(&snap->lock);
-			break;
-		}
-	}
 	while ((bio = bio_list_pop(&access)))
 		process_access(snap, bio);
 

@@ -17,6 +17,7 @@
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
 #include <linux/rbtree.h>
+#include <linux/sched/clock.h>
 #include <linux/types.h>
 
 #define DM_MSG_PREFIX "cbw"
@@ -96,12 +97,33 @@ struct cbw_range {
  * struct cbw_write_io - per-bio data of the cbw target.
  *
  * Set by cbw_snap_map_write() when the bio leaves the fast path; read and
- * written by the worker only afterwards.
+ * written by the worker only afterwards.  @start_ns is a cbw_clock_ns()
+ * time.
  */
 struct cbw_write_io {
 	u64 start_ns;
 	bool waited;
 };
+
+/*
+ * The clock of the wait statistics: local_clock(), which reads the CPU's
+ * cycle counter.  ktime_get_ns() reads the system clocksource, which can
+ * be a device (HPET, ACPI PM timer) whose every read costs microseconds,
+ * and a guest write on the slow path reads the clock twice.  Times taken
+ * on different CPUs may be a little apart when the counters are not
+ * synchronised: cbw_clock_since() counts a negative span as 0.
+ */
+static inline u64 cbw_clock_ns(void)
+{
+	return local_clock();
+}
+
+static inline u64 cbw_clock_since(u64 start_ns)
+{
+	u64 now = local_clock();
+
+	return now > start_ns ? now - start_ns : 0;
+}
 
 /*
  * struct cbw_read_io - per-bio data of a snapshot-access read or discard.
