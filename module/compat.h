@@ -7,10 +7,8 @@
 #define DM_CBW_COMPAT_H
 
 #include <linux/blkdev.h>
-#include <linux/dm-io.h>
 #include <linux/file.h>
 #include <linux/err.h>
-#include <linux/ioprio.h>
 
 #include "compat-gen.h"
 
@@ -48,17 +46,6 @@ static inline void cbw_pin_close(struct cbw_pin *pin)
 	fput(pin->file);
 #else
 	blkdev_put(pin->bdev, FMODE_READ);
-#endif
-}
-
-/* An asynchronous dm_io() of one region (req->notify.fn is set). */
-static inline int cbw_dm_io(struct dm_io_request *req,
-			    struct dm_io_region *where)
-{
-#if defined(HAVE_DM_IO_IOPRIO)
-	return dm_io(req, 1, where, NULL, IOPRIO_DEFAULT);
-#else
-	return dm_io(req, 1, where, NULL);
 #endif
 }
 

@@ -14,6 +14,7 @@
  * read never overlaps I/O of a table that replaced this one.
  */
 
+#include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
@@ -23,6 +24,9 @@
 #include "dm-cbw-snap.h"
 
 #define MIN_COPY_JOBS	16
+
+/* Copy bios kept in reserve: a copy step needs one per run to go on. */
+#define COPY_BIOS	16
 
 /*
  * Copy pages kept from creation (so that a copy can always start: 64 KiB),
@@ -384,10 +388,9 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 		ti->error = "Cannot allocate workqueue";
 		goto bad_pool;
 	}
-	snap->io = dm_io_client_create();
-	if (IS_ERR(snap->io)) {
-		r = PTR_ERR(snap->io);
-		ti->error = "Cannot create dm-io client";
+	if (bioset_init(&snap->bios, COPY_BIOS, 0, BIOSET_NEED_BVECS)) {
+		r = -ENOMEM;
+		ti->error = "Cannot allocate copy bio set";
 		goto bad_io;
 	}
 	if (cbw_pages_init(&snap->pages, COPY_RESERVE_PAGES, COPY_CACHE_PAGES)) {
@@ -406,7 +409,7 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 bad_register:
 	cbw_pages_exit(&snap->pages);
 bad_pages:
-	dm_io_client_destroy(snap->io);
+	bioset_exit(&snap->bios);
 bad_io:
 	destroy_workqueue(snap->wq);
 bad_pool:
@@ -498,7 +501,7 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	WARN_ON(!bio_list_empty(&snap->access_deferred));
 
 	cbw_pages_exit(&snap->pages);
-	dm_io_client_destroy(snap->io);
+	bioset_exit(&snap->bios);
 	destroy_workqueue(snap->wq);
 	mempool_exit(&snap->copy_pool);
 	snap->ti = NULL;

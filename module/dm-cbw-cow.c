@@ -91,6 +91,35 @@ int cbw_cow_grow(struct cbw_cow *cow, u64 slots)
 	return r;
 }
 
+/* Allocate with the lock held; refill the bitmap's reserve if @wait. */
+static s64 cow_alloc_locked(struct cbw_cow *cow, u64 want, u64 *slot,
+			    bool wait)
+{
+	u64 s, e;
+	s64 r;
+
+	if (cow->nr_used >= cow->total)
+		return -ENOSPC;
+	s = cbw_bitmap_next_clear(cow->used, cow->cursor);
+	if (s >= cow->total)
+		s = cbw_bitmap_next_clear(cow->used, 0);
+	e = min(cbw_bitmap_next_set(cow->used, s), cow->total);
+	e = min(e, s + want);
+
+	if (wait) {
+		r = cbw_bitmap_refill(cow->used, GFP_NOIO);
+		if (r)
+			return r;
+	}
+	r = cbw_bitmap_set(cow->used, s, e - s);
+	if (r < 0)
+		return wait ? r : -EAGAIN;
+	WRITE_ONCE(cow->nr_used, cow->nr_used + r);
+	cow->cursor = e < cow->total ? e : 0;
+	*slot = s;
+	return r;
+}
+
 /**
  * cbw_cow_alloc() - allocate a run of adjacent free slots.
  * @cow: the store.
@@ -106,30 +135,34 @@ int cbw_cow_grow(struct cbw_cow *cow, u64 slots)
  */
 s64 cbw_cow_alloc(struct cbw_cow *cow, u64 want, u64 *slot)
 {
-	u64 s, e;
 	s64 r;
 
 	mutex_lock(&cow->lock);
-	if (cow->nr_used >= cow->total) {
-		r = -ENOSPC;
-		goto out;
-	}
-	s = cbw_bitmap_next_clear(cow->used, cow->cursor);
-	if (s >= cow->total)
-		s = cbw_bitmap_next_clear(cow->used, 0);
-	e = min(cbw_bitmap_next_set(cow->used, s), cow->total);
-	e = min(e, s + want);
+	r = cow_alloc_locked(cow, want, slot, true);
+	mutex_unlock(&cow->lock);
+	return r;
+}
 
-	r = cbw_bitmap_refill(cow->used, GFP_NOIO);
-	if (r)
-		goto out;
-	r = cbw_bitmap_set(cow->used, s, e - s);
-	if (r < 0)
-		goto out;
-	WRITE_ONCE(cow->nr_used, cow->nr_used + r);
-	cow->cursor = e < cow->total ? e : 0;
-	*slot = s;
-out:
+/**
+ * cbw_cow_alloc_nowait() - cbw_cow_alloc() that never sleeps.
+ * @cow: the store.
+ * @want: the most slots wanted, at least 1.
+ * @slot: the first slot of the run.
+ *
+ * Gives up instead of waiting: when another thread holds the store, or
+ * when marking the run used needs more bitmap nodes than the reserve that
+ * the last cbw_cow_alloc() left holds.
+ *
+ * Context: process context (a task, not an interrupt); does not sleep.
+ * Return: as cbw_cow_alloc(), or -EAGAIN (nothing changed).
+ */
+s64 cbw_cow_alloc_nowait(struct cbw_cow *cow, u64 want, u64 *slot)
+{
+	s64 r;
+
+	if (!mutex_trylock(&cow->lock))
+		return -EAGAIN;
+	r = cow_alloc_locked(cow, want, slot, false);
 	mutex_unlock(&cow->lock);
 	return r;
 }

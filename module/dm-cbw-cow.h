@@ -9,7 +9,8 @@
  * why a reader never sees a slot's earlier contents).
  *
  * Concurrency: allocation, freeing and growing are serialised by the
- * store's own mutex (process context).
+ * store's own mutex (process context); cbw_cow_alloc_nowait() only tries
+ * it.
  */
 #ifndef DM_CBW_COW_H
 #define DM_CBW_COW_H
@@ -22,6 +23,7 @@ struct cbw_cow *cbw_cow_create(u64 slots);
 void cbw_cow_destroy(struct cbw_cow *cow);
 int cbw_cow_grow(struct cbw_cow *cow, u64 slots);
 s64 cbw_cow_alloc(struct cbw_cow *cow, u64 want, u64 *slot);
+s64 cbw_cow_alloc_nowait(struct cbw_cow *cow, u64 want, u64 *slot);
 void cbw_cow_free(struct cbw_cow *cow, u64 slot, u64 count);
 u64 cbw_cow_used(struct cbw_cow *cow);
 u64 cbw_cow_total(struct cbw_cow *cow);

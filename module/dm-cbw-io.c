@@ -28,23 +28,50 @@
  * the origin.
  *
  * The copy engine.  A copy moves its runs in rounds of at most COPY_PAGES
- * pages, taken from the snapshot's page cache (dm-cbw-pages.h): dm_io()
- * reads a piece of each run from the origin into the pages, then writes
- * the pieces to their slots.  The worker issues each stage; when the
- * devices complete the I/O while it is issued (brd, or a stack of
- * bio-based targets over it) the worker goes straight on to the next
- * stage, otherwise the stage's last callback hands the copy back to the
+ * pages, taken from the snapshot's page cache (dm-cbw-pages.h): a bio per
+ * run reads a piece of the run from the origin into the pages, then a bio
+ * per run writes the pieces to their slots.  The worker issues each stage;
+ * when the devices complete the I/O while it is issued (brd, or a stack
+ * of bio-based targets over it) the worker goes straight on to the next
+ * stage, otherwise the stage's last bio hands the copy back to the
  * worker.  So a copy on such devices runs from the guest write to its
  * resubmission in one pass of the worker, with no other thread involved.
+ *
+ * One-chunk copies in the submitter's context.  Going through the worker
+ * costs two task switches per guest write, and serialises every copy on
+ * one CPU.  So a write inside one chunk that is to copy, and not part of
+ * a sequential stream, starts its copy in the map function (start_
+ * oneshot()) when everything it needs is at hand without waiting: the
+ * engine (below), a copy struct, cached pages, a bio, a COW slot.  The
+ * copy's read bio then goes on current->bio_list: the block layer issues
+ * it once the map function returns, in the same task.  When a stage of
+ * such a "oneshot" copy ends in a task that is submitting bios, and the
+ * engine is free, the stage's end goes on there: it queues the write bio,
+ * and after the write it publishes the slot, releases the interval and
+ * queues the waiting writes to the origin (oneshot_next()).  So on devices
+ * that complete in the submitter's context the whole copy runs inside
+ * the guest's own submission.  Anything else (an error, a timeout, a
+ * missing map leaf, the engine held, an interrupt context) hands the copy
+ * to the worker as a stage that ended, and the worker goes on from there.
  *
  * Synchronisation.  snap->lock (a spinlock, taken with interrupts off)
  * protects the busy tree, the bio lists, the copied count and every
  * change of the readable bitmap; the map has a spinlock of its own,
- * taken inside snap->lock where both are held.  Only the worker changes
- * the readable bitmap and the map once the snapshot has started (during
- * an incremental set-up only messages do, and every guest write is
- * held).  So the worker may look at both without the lock, and what it
- * saw stays as it was until the worker itself changes it.
+ * taken inside snap->lock where both are held.
+ *
+ * The engine.  The worker-side state (the page cache, COW slot
+ * allocation, the fields of a copy marked "engine", the stream detector,
+ * and every change of the readable bitmap and the map once the snapshot
+ * has started) belongs to whoever holds the engine: a bit in snap->engine
+ * taken with test_and_set_bit_lock().  The worker holds it for its whole
+ * run (and may sleep); the map function and a oneshot stage's end only
+ * try to take it, never sleep while they hold it, and give up to the
+ * worker when it is taken.  A worker that finds it taken leaves a mark
+ * (ENGINE_WANTED) and returns; the holder queues the worker again when
+ * it lets go.  During an incremental set-up only messages change the
+ * sets, and every guest write is held, so no one else holds the engine.
+ * So the holder may look at the readable bitmap and the map without the
+ * lock, and what it saw stays as it was until it changes it itself.
  *
  *  - A chunk leaves the to-copy set in two ways only: its slot enters
  *    the map after its copy has completed on the COW device, or it leaves
@@ -69,8 +96,14 @@
  * the COW device).  So a reader never sees data a slot held for an
  * earlier chunk.
  *
- * The map functions never sleep or allocate: bios that need work are put
- * on lists for the worker; per-bio data carries what a read needs.
+ * The map functions never sleep or allocate memory other than from a
+ * mempool without waiting: bios that need more are put on lists for the
+ * worker; per-bio data carries what a read needs.
+ *
+ * Lifetime.  The map function and a oneshot stage's end touch the
+ * snapshot only while the guest write of the copy is in flight (it waits
+ * on the copy's interval, or is queued on current->bio_list), so dm
+ * cannot suspend the target, and the destructor cannot run, under them.
  *
  * Timeouts.  A copy has a deadline: its start plus the timeout.  If the
  * copy has not ended by then, the worker applies the error policy to it
@@ -84,6 +117,7 @@
  * of the copy's timeout.
  */
 
+#include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/interval_tree_generic.h>
 #include <linux/jiffies.h>
@@ -139,10 +173,10 @@ struct cbw_copy;
  * @chunk: the first chunk.
  * @slot: the first slot.
  * @count: the number of chunks.
- * @done: sectors moved by the rounds before (worker only).
- * @piece: sectors this round moves, 0 for none (worker only).
- * @pl: the pages of this round's piece (worker only).
- * @error: written by a dm_io() callback of the run, read by the worker
+ * @done: sectors moved by the rounds before (engine).
+ * @piece: sectors this round moves, 0 for none (engine).
+ * @pl: the pages of this round's piece (engine).
+ * @error: written by the end of a bio of the run, read by the engine
  *	   once the stage ended.
  */
 struct cbw_run {
@@ -172,22 +206,24 @@ enum copy_stage {
  * @snap: the snapshot.
  * @event: entry in snap->events while the worker has to look at it; @lock.
  * @timer: fires at the copy's deadline.
- * @runs: the runs; written by the worker.
+ * @runs: the runs; written by the engine.
  * @nr_runs: number of @runs.
- * @pages: the copy's buffer, a chain of @nr_pages pages (worker only).
+ * @pages: the copy's buffer, a chain of @nr_pages pages (engine).
  * @nr_pages: see @pages.
- * @stage: the stage in flight, or the one that just ended (worker only;
- *	   the callbacks of the stage read it).
- * @pending: dm_io() calls of the stage in flight, plus one while issuing.
- * @reason: why the copy failed before any run began (worker only).
+ * @stage: the stage in flight, or the one that just ended (engine; the
+ *	   ends of the stage's bios read it).
+ * @pending: bios of the stage in flight, plus one while issuing.
+ * @reason: why the copy failed before any run began (engine).
+ * @oneshot: one chunk, one round, started by the map function: a stage's
+ *	     end may go on in the task that ends it; constant.
  * @stage_done: the stage ended after its issuing returned; @lock.
  * @finished: the copy is ending: the timer must not queue it; @lock.
  * @expired: the deadline passed and the worker has not handled it yet;
  *	     snap->lock.
- * @timed_out: the worker handled the timeout (worker only).
+ * @timed_out: the worker handled the timeout (engine).
  * @detached: the interval left the busy tree at the timeout; the stage in
  *	      flight ends in the background and the data is thrown away
- *	      (worker only).
+ *	      (engine).
  */
 struct cbw_copy {
 	struct cbw_range range;
@@ -201,6 +237,7 @@ struct cbw_copy {
 	enum copy_stage stage;
 	atomic_t pending;
 	enum cbw_reason reason;
+	bool oneshot;
 	bool stage_done;
 	bool finished;
 	bool expired;
@@ -233,6 +270,45 @@ size_t cbw_copy_size(void)
 void cbw_snap_wake(struct cbw_snap *snap)
 {
 	queue_work(snap->wq, &snap->worker);
+}
+
+/* Bits of snap->engine. */
+enum {
+	ENGINE_HELD,		/* someone holds the engine */
+	ENGINE_WANTED,		/* the worker found it held and returned */
+};
+
+/* Try to take the engine (see "The engine" above); never waits. */
+static bool engine_trylock(struct cbw_snap *snap)
+{
+	return !test_and_set_bit_lock(ENGINE_HELD, &snap->engine);
+}
+
+/* Let go of the engine; run the worker if it wanted the engine meanwhile. */
+static void engine_unlock(struct cbw_snap *snap)
+{
+	clear_bit_unlock(ENGINE_HELD, &snap->engine);
+	/* Pairs with the barrier in engine_lock_worker(). */
+	smp_mb__after_atomic();
+	if (test_and_clear_bit(ENGINE_WANTED, &snap->engine))
+		cbw_snap_wake(snap);
+}
+
+/*
+ * The worker takes the engine, or leaves a mark for the holder, which
+ * queues the worker again when it lets go.  Return: true if taken.
+ */
+static bool engine_lock_worker(struct cbw_snap *snap)
+{
+	if (engine_trylock(snap))
+		return true;
+	set_bit(ENGINE_WANTED, &snap->engine);
+	/* Pairs with the barrier in engine_unlock(). */
+	smp_mb__after_atomic();
+	if (!engine_trylock(snap))
+		return false;
+	clear_bit(ENGINE_WANTED, &snap->engine);
+	return true;
 }
 
 /**
@@ -376,44 +452,107 @@ static void __queue_event(struct cbw_snap *snap, struct cbw_copy *copy)
 		list_add_tail(&copy->event, &snap->events);
 }
 
-/*
- * Drop a reference on the stage in flight.  When every dm_io() of the
- * stage ended before the issuer dropped its own reference (a device that
- * completes in the submitter's context, such as brd), the issuer goes on
- * at once (@issuer); otherwise the last callback hands the copy to the
- * worker.  Return: true if the issuer goes on.
- */
-static bool stage_put(struct cbw_copy *copy, bool issuer)
-{
-	struct cbw_snap *snap = copy->snap;
-	unsigned long flags;
+static bool oneshot_next(struct cbw_snap *snap, struct cbw_copy *copy);
 
-	if (!atomic_dec_and_test(&copy->pending))
-		return false;
-	if (issuer)
-		return true;
+/* Hand a copy whose stage ended to the worker. */
+static void stage_to_worker(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	unsigned long flags;
 
 	spin_lock_irqsave(&snap->lock, flags);
 	copy->stage_done = true;
 	__queue_event(snap, copy);
 	spin_unlock_irqrestore(&snap->lock, flags);
 	cbw_snap_wake(snap);
+}
+
+/*
+ * Drop a reference on the stage in flight.  When every bio of the stage
+ * ended before the issuer dropped its own reference (a device that
+ * completes in the submitter's context, such as brd), the issuer goes on
+ * at once (@issuer).  Otherwise the last bio goes on with a oneshot copy
+ * itself if it can (it ends in a task that is submitting bios, so the
+ * next bios only queue, and the engine is free), or hands the copy to the
+ * worker.  Return: true if the issuer goes on.
+ */
+static bool stage_put(struct cbw_copy *copy, bool issuer)
+{
+	struct cbw_snap *snap = copy->snap;
+
+	if (!atomic_dec_and_test(&copy->pending))
+		return false;
+	if (issuer)
+		return true;
+
+	if (copy->oneshot && in_task() && current->bio_list &&
+	    engine_trylock(snap)) {
+		if (!oneshot_next(snap, copy))
+			stage_to_worker(snap, copy);
+		engine_unlock(snap);
+		return false;
+	}
+	stage_to_worker(snap, copy);
 	return false;
 }
 
-/* dm_io() callback of a piece; any context. */
-static void piece_done(unsigned long error, void *context)
+/* The end of a copy bio; any context. */
+static void piece_end(struct bio *bio)
 {
-	struct cbw_run *run = context;
+	struct cbw_run *run = bio->bi_private;
 	struct cbw_copy *copy = run->copy;
 
-	if (error) {
+	if (bio->bi_status) {
 		run->error = -EIO;
-		DMERR_LIMIT("copy of chunks %llu-%llu failed (%s)",
+		DMERR_LIMIT("copy of chunks %llu-%llu failed (%s: %d)",
 			    run->chunk, run->chunk + run->count - 1,
-			    copy->stage == COPY_READ ? "read" : "write");
+			    copy->stage == COPY_READ ? "read" : "write",
+			    blk_status_to_errno(bio->bi_status));
 	}
+	bio_put(bio);
 	stage_put(copy, false);
+}
+
+/* Add the pages of the round's piece of @run to @bio, which has room. */
+static void add_piece_pages(struct bio *bio, struct cbw_run *run)
+{
+	unsigned int left = run->piece << SECTOR_SHIFT, len;
+	struct page_list *pl = run->pl;
+
+	for (; left; left -= len, pl = pl->next) {
+		len = min_t(unsigned int, left, PAGE_SIZE);
+		__bio_add_page(bio, pl->page, len, 0);
+	}
+}
+
+/*
+ * A bio for the round's piece of @run in @stage: a read of the origin or
+ * a write of the slots, on the piece's pages.  Return: the bio, or NULL
+ * (only if @gfp does not wait).
+ */
+static struct bio *piece_bio(struct cbw_snap *snap, struct cbw_run *run,
+			     enum copy_stage stage, gfp_t gfp)
+{
+	struct block_device *bdev;
+	struct bio *bio;
+	sector_t sector;
+
+	if (stage == COPY_READ) {
+		bdev = snap->origin->bdev;
+		sector = chunk_to_sector(snap, run->chunk);
+	} else {
+		bdev = snap->cow->bdev;
+		sector = chunk_to_sector(snap, run->slot);
+	}
+	bio = bio_alloc_bioset(bdev, DIV_ROUND_UP(run->piece, PAGE_SECTORS),
+			       stage == COPY_READ ? REQ_OP_READ : REQ_OP_WRITE,
+			       gfp, &snap->bios);
+	if (!bio)
+		return NULL;
+	bio->bi_iter.bi_sector = sector + run->done;
+	bio->bi_end_io = piece_end;
+	bio->bi_private = run;
+	add_piece_pages(bio, run);
+	return bio;
 }
 
 static void copy_timer_fn(struct timer_list *t)
@@ -683,20 +822,13 @@ static void end_round(struct cbw_copy *copy)
 }
 
 /*
- * Issue the round's pieces for @stage: reads from the origin, or writes
- * to the COW slots of the pieces that were read.  Return: true if the
- * stage already ended (see stage_put()).
+ * Issue the round's pieces for @stage, in the worker: reads from the
+ * origin, or writes to the COW slots of the pieces that were read.
+ * Return: true if the stage already ended (see stage_put()).
  */
 static bool issue_stage(struct cbw_snap *snap, struct cbw_copy *copy,
 			enum copy_stage stage)
 {
-	struct dm_io_request req = {
-		.bi_opf = stage == COPY_READ ? REQ_OP_READ : REQ_OP_WRITE,
-		.mem.type = DM_IO_PAGE_LIST,
-		.notify.fn = piece_done,
-		.client = snap->io,
-	};
-	struct dm_io_region where;
 	unsigned int i;
 
 	copy->stage = stage;
@@ -706,23 +838,9 @@ static bool issue_stage(struct cbw_snap *snap, struct cbw_copy *copy,
 
 		if (!run->piece || run->error)
 			continue;
-		if (stage == COPY_READ) {
-			where.bdev = snap->origin->bdev;
-			where.sector = chunk_to_sector(snap, run->chunk);
-		} else {
-			where.bdev = snap->cow->bdev;
-			where.sector = chunk_to_sector(snap, run->slot);
-		}
-		where.sector += run->done;
-		where.count = run->piece;
-		req.mem.ptr.pl = run->pl;
-		req.mem.offset = 0;
-		req.notify.context = run;
 		atomic_inc(&copy->pending);
-		if (cbw_dm_io(&req, &where)) {
-			run->error = -EIO;
-			atomic_dec(&copy->pending);
-		}
+		/* GFP_NOIO waits for the bio set's reserve: never NULL. */
+		submit_bio_noacct(piece_bio(snap, run, stage, GFP_NOIO));
 	}
 	return stage_put(copy, true);
 }
@@ -962,6 +1080,208 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	return true;
 }
 
+/*
+ * Oneshot copies (see "One-chunk copies in the submitter's context").
+ */
+
+/*
+ * The waiters of a oneshot copy that ended: a write whose chunks are no
+ * longer to copy goes to the origin now (queued on current->bio_list),
+ * any other goes to the worker.  Engine held, so the test is exact.
+ */
+static void oneshot_release(struct cbw_snap *snap, struct bio_list *waiters)
+{
+	unsigned long flags;
+	bool wake = false;
+	struct bio *bio;
+	u64 first, last;
+
+	while ((bio = bio_list_pop(waiters))) {
+		bio_chunks(snap, bio, &first, &last);
+		if (READ_ONCE(snap->broken) || !any_to_copy(snap, first, last)) {
+			submit_write(snap, bio);
+			continue;
+		}
+		spin_lock_irqsave(&snap->lock, flags);
+		bio_list_add(&snap->deferred, bio);
+		spin_unlock_irqrestore(&snap->lock, flags);
+		wake = true;
+	}
+	if (wake)
+		cbw_snap_wake(snap);
+}
+
+/*
+ * The write of a oneshot copy ended well: publish the slot, release the
+ * interval, send the waiting writes on.  A map that has no spare leaf
+ * leaves the publication to the worker.  Return: false if the copy's
+ * deadline passed (nothing changed: the worker handles the timeout).
+ */
+static bool finish_oneshot(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	struct cbw_run *run = &copy->runs[0];
+	struct bio_list waiters;
+	unsigned long flags;
+	bool wake;
+
+	spin_lock_irqsave(&snap->lock, flags);
+	if (copy->expired) {
+		spin_unlock_irqrestore(&snap->lock, flags);
+		return false;
+	}
+	copy->finished = true;
+	list_del_init(&copy->event);
+	spin_unlock_irqrestore(&snap->lock, flags);
+	del_timer_sync(&copy->timer);
+
+	if (cbw_map_insert_nowait(snap->map, run->chunk, run->slot, 1)) {
+		/* The worker runs the end of the write stage: finish_copy(). */
+		stage_to_worker(snap, copy);
+		return true;
+	}
+
+	spin_lock_irqsave(&snap->lock, flags);
+	snap->copied++;
+	busy_tree_remove(&copy->range, &snap->busy);
+	waiters = copy->range.waiters;
+	wake = !bio_list_empty(&copy->range.readers);
+	bio_list_merge(&snap->access_deferred, &copy->range.readers);
+	spin_unlock_irqrestore(&snap->lock, flags);
+	if (wake)
+		cbw_snap_wake(snap);
+	oneshot_release(snap, &waiters);
+	free_copy(snap, copy);
+	return true;
+}
+
+/*
+ * A stage of a oneshot copy ended, in a task that is submitting bios,
+ * engine held: after the read, queue the write; after the write, finish.
+ * Return: false if the worker must take over (an error, a timeout, a
+ * broken snapshot, no bio); nothing changed then.
+ */
+static bool oneshot_next(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	struct cbw_run *run = &copy->runs[0];
+	struct bio *bio;
+
+	if (run->error || copy->timed_out || READ_ONCE(snap->broken))
+		return false;
+	if (copy->stage == COPY_WRITE)
+		return finish_oneshot(snap, copy);
+
+	bio = piece_bio(snap, run, COPY_WRITE, GFP_NOWAIT | __GFP_NOWARN);
+	if (!bio)
+		return false;
+	copy->stage = COPY_WRITE;
+	atomic_set(&copy->pending, 1);
+	submit_bio_noacct(bio);		/* queued: it ends after we return */
+	return true;
+}
+
+/*
+ * In the map function: start the copy of @chunk, to copy, for @bio, a
+ * write inside that chunk, if nothing on the way has to wait.  The bio
+ * then waits on the copy, whose read is queued on current->bio_list.
+ * Return: false if the worker must do it (nothing changed).
+ */
+static bool start_oneshot(struct cbw_snap *snap, struct bio *bio, u64 chunk)
+{
+	struct cbw_write_io *wio = dm_per_bio_data(bio, sizeof(*wio));
+	unsigned int timeout_ms = READ_ONCE(snap->timeout_ms), nr_pages;
+	struct cbw_copy *copy;
+	struct cbw_run *run;
+	struct bio *read;
+	unsigned long flags;
+	u64 slot;
+
+	if (!current->bio_list || !engine_trylock(snap))
+		return false;
+	/* Sequential streams go to the worker, which copies ahead. */
+	if (READ_ONCE(snap->broken) || chunk == snap->seq_next ||
+	    !any_to_copy(snap, chunk, chunk))
+		goto out;
+	/* The copy must not cross the low-water mark: that raises an event. */
+	if (cbw_cow_total(snap->store) - cbw_cow_used(snap->store) <=
+	    snap->low_water)
+		goto out;
+	nr_pages = DIV_ROUND_UP(min(chunk_to_sector(snap, chunk + 1),
+				    snap->sectors) - chunk_to_sector(snap, chunk),
+				PAGE_SECTORS);
+	if (nr_pages > COPY_PAGES || snap->pages.nr_free < nr_pages)
+		goto out;
+	copy = mempool_alloc(&snap->copy_pool, GFP_NOWAIT | __GFP_NOWARN);
+	if (!copy)
+		goto out;
+	read = bio_alloc_bioset(snap->origin->bdev, nr_pages, REQ_OP_READ,
+				GFP_NOWAIT | __GFP_NOWARN, &snap->bios);
+	if (!read)
+		goto free_copy;
+	memset(copy, 0, sizeof(*copy));
+	copy->snap = snap;
+	copy->oneshot = true;
+	INIT_LIST_HEAD(&copy->event);
+	timer_setup(&copy->timer, copy_timer_fn, 0);
+	init_range(&copy->range, chunk, chunk, true, true);
+
+	spin_lock_irqsave(&snap->lock, flags);
+	if (busy_tree_iter_first(&snap->busy, chunk, chunk)) {
+		spin_unlock_irqrestore(&snap->lock, flags);
+		goto free_bio;
+	}
+	bio_list_add(&copy->range.waiters, bio);
+	wio->waited = true;
+	busy_tree_insert(&copy->range, &snap->busy);
+	spin_unlock_irqrestore(&snap->lock, flags);
+
+	if (cbw_cow_alloc_nowait(snap->store, 1, &slot) != 1) {
+		/* Undo: the bio, and any that began to wait, go to the worker. */
+		spin_lock_irqsave(&snap->lock, flags);
+		__release_range(snap, &copy->range);
+		spin_unlock_irqrestore(&snap->lock, flags);
+		cbw_snap_wake(snap);
+		bio_put(read);
+		mempool_free(copy, &snap->copy_pool);
+		engine_unlock(snap);
+		return true;
+	}
+
+	copy->nr_pages = cbw_pages_get(&snap->pages, nr_pages, &copy->pages);
+	run = &copy->runs[0];
+	run->copy = copy;
+	run->chunk = chunk;
+	run->slot = slot;
+	run->count = 1;
+	copy->nr_runs = 1;
+	plan_round(snap, copy);
+	snap->seq_next = chunk + 1;
+	snap->seq_window = 1;
+	snap->seq_hits = 0;
+	atomic_inc(&snap->nr_copies);
+	atomic64_inc(&snap->copies);
+	if (timeout_ms)
+		mod_timer(&copy->timer, jiffies + msecs_to_jiffies(timeout_ms));
+
+	/* The read bio: as piece_bio() builds it, from the bio taken above. */
+	read->bi_iter.bi_sector = chunk_to_sector(snap, chunk);
+	read->bi_end_io = piece_end;
+	read->bi_private = run;
+	add_piece_pages(read, run);
+	copy->stage = COPY_READ;
+	atomic_set(&copy->pending, 1);
+	submit_bio_noacct(read);	/* queued: it ends after we return */
+	engine_unlock(snap);
+	return true;
+
+free_bio:
+	bio_put(read);
+free_copy:
+	mempool_free(copy, &snap->copy_pool);
+out:
+	engine_unlock(snap);
+	return false;
+}
+
 /**
  * cbw_snap_map_write() - map a write, write-zeroes or discard of the origin.
  * @snap: the snapshot.
@@ -1001,6 +1321,8 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
 
 	wio->start_ns = cbw_clock_ns();
 	wio->waited = false;
+	if (first == last && start_oneshot(snap, bio, first))
+		return DM_MAPIO_SUBMITTED;
 	spin_lock_irqsave(&snap->lock, flags);
 	bio_list_add(&snap->deferred, bio);
 	spin_unlock_irqrestore(&snap->lock, flags);
@@ -1386,6 +1708,8 @@ void cbw_snap_work(struct work_struct *work)
 	bool event = false;
 	int pass;
 
+	if (!engine_lock_worker(snap))
+		return;
 	for (pass = 0; pass < WORKER_PASSES; pass++) {
 		event |= process_events(snap);
 		if (!process_writes(snap))
@@ -1398,6 +1722,7 @@ void cbw_snap_work(struct work_struct *work)
 	spin_unlock_irq(&snap->lock);
 	while ((bio = bio_list_pop(&access)))
 		process_access(snap, bio);
+	engine_unlock(snap);
 
 	if (event)
 		cbw_snap_event(snap);

@@ -239,9 +239,10 @@ void cbw_map_destroy(struct cbw_map *map)
 
 /*
  * Make sure @need spare leaves exist and refs[] has room for all of them.
- * The caller is the only writer, so nothing takes them meanwhile.
+ * The caller is the only writer, so nothing takes them meanwhile.  Without
+ * @may_alloc, only check: -EAGAIN if something would have to be allocated.
  */
-static int reserve(struct cbw_map *map, size_t need)
+static int reserve(struct cbw_map *map, size_t need, bool may_alloc)
 {
 	unsigned int noio = memalloc_noio_save();
 	struct leaf_ref *refs, *old;
@@ -256,6 +257,10 @@ static int reserve(struct cbw_map *map, size_t need)
 		spin_unlock_irqrestore(&map->lock, flags);
 		if (!want)
 			break;
+		if (!may_alloc) {
+			r = -EAGAIN;
+			goto out;
+		}
 		leaf = kmalloc(LEAF_BYTES, GFP_KERNEL);
 		if (!leaf)
 			goto out;
@@ -271,6 +276,10 @@ static int reserve(struct cbw_map *map, size_t need)
 	cap = map->cap;
 	spin_unlock_irqrestore(&map->lock, flags);
 	if (cap < want) {
+		if (!may_alloc) {
+			r = -EAGAIN;
+			goto out;
+		}
 		cap = max3(want, cap * 2, (size_t)16);
 		refs = kvmalloc_array(cap, sizeof(*refs), GFP_KERNEL);
 		if (!refs)
@@ -429,17 +438,9 @@ static struct map_leaf *remove_one(struct cbw_map *map, u64 key)
 	return leaf;
 }
 
-/**
- * cbw_map_insert() - record that chunks now live in slots.
- * @map: the map.
- * @chunk: the first chunk.
- * @slot: the slot of @chunk; chunk @chunk + i is in slot @slot + i.
- * @count: the number of chunks, at least 1.
- *
- * Context: process context; may sleep.  Serialised with cbw_map_remove().
- * Return: 0, -ENOMEM (nothing changed), or -EINVAL (nothing changed).
- */
-int cbw_map_insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count)
+/* Insert with the leaves reserved by the caller's mode (see reserve()). */
+static int insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count,
+		  bool may_alloc)
 {
 	struct map_leaf *empty;
 	unsigned long flags;
@@ -458,7 +459,7 @@ int cbw_map_insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count)
 	 * needs no new leaf.  Two more: the first may start a leaf, and a
 	 * run may cross a MAX_DELTA boundary.
 	 */
-	r = reserve(map, div64_u64(count, LEAF_CAP / 2 - 1) + 2);
+	r = reserve(map, div64_u64(count, LEAF_CAP / 2 - 1) + 2, may_alloc);
 	if (r)
 		return r;
 
@@ -482,6 +483,38 @@ int cbw_map_insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count)
 	}
 	spin_unlock_irqrestore(&map->lock, flags);
 	return -ENOMEM;
+}
+
+/**
+ * cbw_map_insert() - record that chunks now live in slots.
+ * @map: the map.
+ * @chunk: the first chunk.
+ * @slot: the slot of @chunk; chunk @chunk + i is in slot @slot + i.
+ * @count: the number of chunks, at least 1.
+ *
+ * Context: process context; may sleep.  Serialised with cbw_map_remove().
+ * Return: 0, -ENOMEM (nothing changed), or -EINVAL (nothing changed).
+ */
+int cbw_map_insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count)
+{
+	return insert(map, chunk, slot, count, true);
+}
+
+/**
+ * cbw_map_insert_nowait() - cbw_map_insert() that never allocates.
+ * @map: the map.
+ * @chunk: the first chunk.
+ * @slot: the slot of @chunk; chunk @chunk + i is in slot @slot + i.
+ * @count: the number of chunks, at least 1.
+ *
+ * Context: any context.  Serialised with cbw_map_insert() and
+ * cbw_map_remove().
+ * Return: 0, -EAGAIN (the insertion might need leaves that are not
+ * spare; nothing changed), -ENOMEM or -EINVAL (nothing changed).
+ */
+int cbw_map_insert_nowait(struct cbw_map *map, u64 chunk, u64 slot, u64 count)
+{
+	return insert(map, chunk, slot, count, false);
 }
 
 /**

@@ -68,6 +68,25 @@ void cbw_map_destroy(struct cbw_map *map);
 int cbw_map_insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count);
 
 /**
+ * cbw_map_insert_nowait() - cbw_map_insert() that never allocates.
+ * @map: the map.
+ * @chunk: the first chunk.
+ * @slot: the slot of @chunk; chunk @chunk + i is in slot @slot + i.
+ * @count: the number of chunks, at least 1.
+ *
+ * Uses only the spare leaves (and room in the index) that an earlier
+ * cbw_map_insert() reserved: one chunk goes in unless an insertion since
+ * then used them up (a split, or a new leaf).  Otherwise nothing changes,
+ * and the caller retries with cbw_map_insert() where it may sleep.
+ *
+ * Context: any context.  Serialised with cbw_map_insert() and
+ * cbw_map_remove().
+ * Return: 0, -EAGAIN (more leaves might be needed), or as
+ * cbw_map_insert(); nothing changed on error.
+ */
+int cbw_map_insert_nowait(struct cbw_map *map, u64 chunk, u64 slot, u64 count);
+
+/**
  * cbw_map_lookup_run() - the slot of a chunk, and how far its run goes.
  * @map: the map.
  * @chunk: the chunk.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dm-cbw copy buffers: a worker-owned cache of pages in struct page_list
+ * dm-cbw copy buffers: an engine-owned cache of pages in struct page_list
  * chains (dm-cbw-pages.h).
  */
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * dm-cbw copy buffers: a cache of pages, as struct page_list chains for
- * dm_io(), owned by one snapshot's worker.
+ * dm-cbw copy buffers: a cache of pages, as chains of struct page_list
+ * (dm-io.h's type), owned by one snapshot's copy engine.
  *
  * The cache keeps a reserve allocated up front, so that the worker can
  * always start a copy when none is in flight (it never waits for memory:
@@ -9,8 +9,9 @@
  * pages returned by finished copies, so that a burst of copies does not
  * allocate and free a page per copy.
  *
- * Concurrency: none; every call is made by the snapshot's worker (or by
- * its constructor and destructor, when no worker runs).
+ * Concurrency: none; every call is made by the holder of the snapshot's
+ * copy engine (see dm-cbw-io.c), or by its constructor and destructor,
+ * when no one else runs.
  */
 #ifndef DM_CBW_PAGES_H
 #define DM_CBW_PAGES_H

@@ -7,7 +7,7 @@
 #ifndef DM_CBW_SNAP_H
 #define DM_CBW_SNAP_H
 
-#include <linux/dm-io.h>
+#include <linux/bio.h>
 #include <linux/kref.h>
 #include <linux/mempool.h>
 #include <linux/percpu-refcount.h>
@@ -80,14 +80,15 @@ enum snap_state {
  * @parked: snapshot-access bios waiting for the cbw target's resume;
  *	    @lock.
  * @events: copies that ended or timed out, for the worker; @lock.
- * @seq_next: the chunk after the last copy step (worker only).
- * @seq_window: the copy-ahead window in chunks (worker only).
- * @seq_hits: copy steps in a row that started at @seq_next (worker only).
+ * @seq_next: the chunk after the last copy step (engine).
+ * @seq_window: the copy-ahead window in chunks (engine).
+ * @seq_hits: copy steps in a row that started at @seq_next (engine).
  * @wq: the worker's queue; @worker runs on it.
  * @worker: runs cbw_snap_work().
- * @io: the dm_io client the copies use.
- * @pages: the copies' page cache (worker only).
- * @starved: a guest write waits for a copy struct or a page (worker only);
+ * @engine: bits: who holds the copy engine (see dm-cbw-io.c); atomic.
+ * @bios: the bio set of the copies' reads and writes.
+ * @pages: the copies' page cache (engine).
+ * @starved: a guest write waits for a copy struct or a page (engine);
  *	     the next copy to end wakes the worker.
  * @copy_pool: struct cbw_copy for copies in flight.
  * @nr_copies: copies in flight (also timed-out ones still running);
@@ -147,7 +148,8 @@ struct cbw_snap {
 
 	struct workqueue_struct *wq;
 	struct work_struct worker;
-	struct dm_io_client *io;
+	unsigned long engine;
+	struct bio_set bios;
 	struct cbw_pages pages;
 	bool starved;
 	mempool_t copy_pool;

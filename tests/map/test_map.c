@@ -403,6 +403,49 @@ static void no_memory(void)
 	cbw_map_destroy(map);
 }
 
+/*
+ * cbw_map_insert_nowait() against cbw_map_insert(): scattered single
+ * chunks, each tried without allocation first.  It must never allocate,
+ * must refuse (-EAGAIN, nothing changed) only when the spare leaves might
+ * not do, and what it inserts must be found.
+ */
+static void nowait(void)
+{
+	struct cbw_map *map = cbw_map_create(GFP_KERNEL);
+	u64 i, n = OPS(100000), done = 0, again = 0, bad = 0, entries;
+	long live;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		u64 key = rnd_below(1ULL << 30);
+
+		if (lookup(map, key) != CBW_NO_SLOT)
+			continue;
+		live = shim_live;
+		entries = cbw_map_entries(map);
+		r = cbw_map_insert_nowait(map, key, i, 1);
+		if (shim_live != live)
+			bad++;
+		if (r == -EAGAIN) {
+			again++;
+			if (cbw_map_entries(map) != entries ||
+			    lookup(map, key) != CBW_NO_SLOT ||
+			    cbw_map_insert(map, key, i, 1))
+				bad++;
+		} else if (r || lookup(map, key) != i) {
+			bad++;
+		} else {
+			done++;
+		}
+	}
+	tap_ok(!bad && !invariant_error(map) && done > again,
+	       "insert_nowait: %llu inserted without allocating, %llu refused with nothing changed",
+	       (unsigned long long)done, (unsigned long long)again);
+	tap_ok(cbw_map_insert_nowait(map, 1ULL << 40, CBW_MAP_MAX_SLOTS, 1) == -EINVAL,
+	       "insert_nowait refuses a bad slot");
+	cbw_map_destroy(map);
+}
+
 int main(void)
 {
 	const char *seed = getenv("CBW_TEST_SEED");
@@ -419,6 +462,7 @@ int main(void)
 	million(false, 0, OPS(1000000));
 	far_apart();
 	no_memory();
+	nowait();
 
 	tap_ok(shim_live == 0, "nothing leaked");
 	tap_ok(shim_warnings == 0 && shim_noio_depth == 0,
