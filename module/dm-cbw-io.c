@@ -15,17 +15,17 @@
  * Guest writes.  A write, write-zeroes or discard whose chunks are not to
  * copy goes straight to the origin: the map function tests the readable
  * bitmap under rcu_read_lock() and the map under its own spinlock, and
- * allocates nothing.  Any other bio goes to the worker,
- * which marks the chunk interval busy (a struct cbw_copy in the busy
- * tree), allocates COW slots and copies the to-copy chunks of the
+ * allocates nothing.  A bio inside one chunk may start that chunk's copy
+ * itself (see "One-chunk copies" below).  Any other bio goes to the
+ * worker, which marks the chunk interval busy (a struct cbw_copy in the
+ * busy tree), allocates COW slots and copies the to-copy chunks of the
  * interval (a run per stretch of adjacent chunks in adjacent slots, at
  * most MAX_COPY_SECTORS per step).  Steps that keep starting where the
  * previous one ended belong to a sequential stream and copy ahead of
  * their bio (copy_ahead()), so that a stream of small writes makes few
  * large copies.  Bios that touch a busy interval wait on it.  When the
- * copy ends the worker publishes the slots in the map (the chunks stop
- * being to copy) and sends the waiting bios round again: they now go to
- * the origin.
+ * copy ends its slots are published in the map (the chunks stop being to
+ * copy) and the waiting bios go round again: they now go to the origin.
  *
  * The copy engine.  A copy moves its runs in rounds of at most COPY_PAGES
  * pages, taken from the snapshot's page cache (dm-cbw-pages.h): a bio per
@@ -278,35 +278,45 @@ enum {
 	ENGINE_WANTED,		/* the worker found it held and returned */
 };
 
-/* Try to take the engine (see "The engine" above); never waits. */
-static bool engine_trylock(struct cbw_snap *snap)
+static bool engine_take(struct cbw_snap *snap)
 {
 	return !test_and_set_bit_lock(ENGINE_HELD, &snap->engine);
 }
 
-/* Let go of the engine; run the worker if it wanted the engine meanwhile. */
+/*
+ * Try to take the engine (see "The engine" above), never waiting, and not
+ * while the worker waits for it: a stream of oneshot copies must not
+ * keep the worker out.  Return: true if taken.
+ */
+static bool engine_trylock(struct cbw_snap *snap)
+{
+	return !test_bit(ENGINE_WANTED, &snap->engine) && engine_take(snap);
+}
+
+/* Let go of the engine; run the worker if it waits for the engine. */
 static void engine_unlock(struct cbw_snap *snap)
 {
 	clear_bit_unlock(ENGINE_HELD, &snap->engine);
 	/* Pairs with the barrier in engine_lock_worker(). */
 	smp_mb__after_atomic();
-	if (test_and_clear_bit(ENGINE_WANTED, &snap->engine))
+	if (test_bit(ENGINE_WANTED, &snap->engine))
 		cbw_snap_wake(snap);
 }
 
 /*
- * The worker takes the engine, or leaves a mark for the holder, which
- * queues the worker again when it lets go.  Return: true if taken.
+ * The worker takes the engine, or leaves a mark (which also keeps new
+ * holders out) for the holder, which queues the worker again when it
+ * lets go.  Return: true if taken.
  */
 static bool engine_lock_worker(struct cbw_snap *snap)
 {
-	if (engine_trylock(snap))
-		return true;
-	set_bit(ENGINE_WANTED, &snap->engine);
-	/* Pairs with the barrier in engine_unlock(). */
-	smp_mb__after_atomic();
-	if (!engine_trylock(snap))
-		return false;
+	if (!engine_take(snap)) {
+		set_bit(ENGINE_WANTED, &snap->engine);
+		/* Pairs with the barrier in engine_unlock(). */
+		smp_mb__after_atomic();
+		if (!engine_take(snap))
+			return false;
+	}
 	clear_bit(ENGINE_WANTED, &snap->engine);
 	return true;
 }
@@ -346,9 +356,9 @@ static void bio_chunks(struct cbw_snap *snap, struct bio *bio, u64 *first,
 
 /*
  * The first chunk in [@from, @last] still to copy (readable, no slot), or
- * @last + 1.  Exact for the worker (the only writer of both sets) and for
- * callers that exclude it; otherwise each chunk's answer is true at some
- * moment of the call.  Any context.
+ * @last + 1.  Exact for the engine's holder (the only writer of both
+ * sets) and for callers that exclude it; otherwise each chunk's answer is
+ * true at some moment of the call.  Any context.
  */
 static u64 next_to_copy(struct cbw_snap *snap, u64 from, u64 last)
 {
@@ -375,13 +385,13 @@ static u64 to_copy_end(struct cbw_snap *snap, u64 from, u64 last)
 	return e > from ? cbw_map_next_mapped(snap->map, from, e - 1) : e;
 }
 
-/* Exact for the worker; a hint otherwise. */
+/* Exact for the engine's holder; a hint otherwise. */
 static bool any_to_copy(struct cbw_snap *snap, u64 first, u64 last)
 {
 	return next_to_copy(snap, first, last) <= last;
 }
 
-/* Submit a bio to a device the worker picked. */
+/* Submit a bio to a device picked outside the map function. */
 static void remap_submit(struct bio *bio, struct block_device *bdev)
 {
 	bio_set_dev(bio, bdev);
@@ -454,7 +464,11 @@ static void __queue_event(struct cbw_snap *snap, struct cbw_copy *copy)
 
 static bool oneshot_next(struct cbw_snap *snap, struct cbw_copy *copy);
 
-/* Hand a copy whose stage ended to the worker. */
+/*
+ * Hand a copy whose stage ended to the worker.  The snapshot is not
+ * touched after the unlock: once the worker has the copy it may finish
+ * it, and the last copy's end lets the destructor free the snapshot.
+ */
 static void stage_to_worker(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	unsigned long flags;
@@ -462,8 +476,23 @@ static void stage_to_worker(struct cbw_snap *snap, struct cbw_copy *copy)
 	spin_lock_irqsave(&snap->lock, flags);
 	copy->stage_done = true;
 	__queue_event(snap, copy);
-	spin_unlock_irqrestore(&snap->lock, flags);
 	cbw_snap_wake(snap);
+	spin_unlock_irqrestore(&snap->lock, flags);
+}
+
+/*
+ * May the end of a oneshot copy's stage go on in this context?  Only in a
+ * task that is submitting bios (the bios it issues then only queue on
+ * current->bio_list) and that could sleep: submit_bio_noacct() and
+ * del_timer_sync() are annotated so, and a driver may end a bio inside
+ * its dispatch, under a lock or rcu_read_lock().
+ */
+static bool may_go_on(void)
+{
+	if (!in_task() || !current->bio_list || irqs_disabled() ||
+	    rcu_preempt_depth())
+		return false;
+	return !IS_ENABLED(CONFIG_PREEMPT_COUNT) || preemptible();
 }
 
 /*
@@ -484,12 +513,13 @@ static bool stage_put(struct cbw_copy *copy, bool issuer)
 	if (issuer)
 		return true;
 
-	if (copy->oneshot && in_task() && current->bio_list &&
-	    engine_trylock(snap)) {
-		if (!oneshot_next(snap, copy))
-			stage_to_worker(snap, copy);
+	if (copy->oneshot && may_go_on() && engine_trylock(snap)) {
+		bool went_on = oneshot_next(snap, copy);
+
+		/* The copy is not the worker's yet: nr_copies pins @snap. */
 		engine_unlock(snap);
-		return false;
+		if (went_on)
+			return false;
 	}
 	stage_to_worker(snap, copy);
 	return false;
@@ -1113,32 +1143,30 @@ static void oneshot_release(struct cbw_snap *snap, struct bio_list *waiters)
 
 /*
  * The write of a oneshot copy ended well: publish the slot, release the
- * interval, send the waiting writes on.  A map that has no spare leaf
- * leaves the publication to the worker.  Return: false if the copy's
- * deadline passed (nothing changed: the worker handles the timeout).
+ * interval, send the waiting writes on.  Return: false if the copy's
+ * deadline passed, or the map has no spare leaf for the slot (nothing
+ * changed: the worker handles the timeout, or publishes with
+ * finish_copy()).
  */
 static bool finish_oneshot(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	struct cbw_run *run = &copy->runs[0];
 	struct bio_list waiters;
 	unsigned long flags;
-	bool wake;
+	bool expired, wake;
 
 	spin_lock_irqsave(&snap->lock, flags);
-	if (copy->expired) {
-		spin_unlock_irqrestore(&snap->lock, flags);
+	expired = copy->expired;
+	spin_unlock_irqrestore(&snap->lock, flags);
+	if (expired || cbw_map_insert_nowait(snap->map, run->chunk, run->slot, 1))
 		return false;
-	}
+
+	/* Copied: a deadline that passes from now on is ignored. */
+	spin_lock_irqsave(&snap->lock, flags);
 	copy->finished = true;
 	list_del_init(&copy->event);
 	spin_unlock_irqrestore(&snap->lock, flags);
 	del_timer_sync(&copy->timer);
-
-	if (cbw_map_insert_nowait(snap->map, run->chunk, run->slot, 1)) {
-		/* The worker runs the end of the write stage: finish_copy(). */
-		stage_to_worker(snap, copy);
-		return true;
-	}
 
 	spin_lock_irqsave(&snap->lock, flags);
 	snap->copied++;
@@ -1155,10 +1183,13 @@ static bool finish_oneshot(struct cbw_snap *snap, struct cbw_copy *copy)
 }
 
 /*
- * A stage of a oneshot copy ended, in a task that is submitting bios,
+ * A stage of a oneshot copy ended where it may go on (may_go_on()),
  * engine held: after the read, queue the write; after the write, finish.
- * Return: false if the worker must take over (an error, a timeout, a
- * broken snapshot, no bio); nothing changed then.
+ * Either way a bio is now queued on current->bio_list that the copy's
+ * end, and so the snapshot's destruction, must wait for: the write, or
+ * the guest write released.  Return: false if the worker must take over
+ * (an error, a timeout, a broken snapshot, no bio, no map leaf); nothing
+ * changed then.
  */
 static bool oneshot_next(struct cbw_snap *snap, struct cbw_copy *copy)
 {
@@ -1288,9 +1319,11 @@ out:
  * @bio: the bio, already offset to origin sectors, with data.
  *
  * A bio whose chunks need no copy (copied, outside the snapshot, or the
- * snapshot is broken) is remapped to the origin with no lock taken and no
- * allocation.  Any other bio goes to the worker; during an incremental
- * set-up every bio waits for its end.
+ * snapshot is broken) is remapped to the origin, with no lock taken but
+ * the chunk map's and no allocation.  A bio inside one chunk to copy
+ * starts the chunk's copy here if it can without waiting (from mempools
+ * and caches only) and waits on it; any other bio goes to the worker.
+ * During an incremental set-up every bio waits for its end.
  *
  * Context: the cbw target's map function; does not sleep.
  * Return: DM_MAPIO_REMAPPED or DM_MAPIO_SUBMITTED.

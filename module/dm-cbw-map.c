@@ -239,10 +239,9 @@ void cbw_map_destroy(struct cbw_map *map)
 
 /*
  * Make sure @need spare leaves exist and refs[] has room for all of them.
- * The caller is the only writer, so nothing takes them meanwhile.  Without
- * @may_alloc, only check: -EAGAIN if something would have to be allocated.
+ * The caller is the only writer, so nothing takes them meanwhile.
  */
-static int reserve(struct cbw_map *map, size_t need, bool may_alloc)
+static int reserve(struct cbw_map *map, size_t need)
 {
 	unsigned int noio = memalloc_noio_save();
 	struct leaf_ref *refs, *old;
@@ -257,10 +256,6 @@ static int reserve(struct cbw_map *map, size_t need, bool may_alloc)
 		spin_unlock_irqrestore(&map->lock, flags);
 		if (!want)
 			break;
-		if (!may_alloc) {
-			r = -EAGAIN;
-			goto out;
-		}
 		leaf = kmalloc(LEAF_BYTES, GFP_KERNEL);
 		if (!leaf)
 			goto out;
@@ -276,10 +271,6 @@ static int reserve(struct cbw_map *map, size_t need, bool may_alloc)
 	cap = map->cap;
 	spin_unlock_irqrestore(&map->lock, flags);
 	if (cap < want) {
-		if (!may_alloc) {
-			r = -EAGAIN;
-			goto out;
-		}
 		cap = max3(want, cap * 2, (size_t)16);
 		refs = kvmalloc_array(cap, sizeof(*refs), GFP_KERNEL);
 		if (!refs)
@@ -438,12 +429,25 @@ static struct map_leaf *remove_one(struct cbw_map *map, u64 key)
 	return leaf;
 }
 
-/* Insert with the leaves reserved by the caller's mode (see reserve()). */
+/* Are @need spare leaves there, with room for them in refs[]? */
+static bool reserved(struct cbw_map *map, size_t need)
+{
+	unsigned long flags;
+	bool r;
+
+	spin_lock_irqsave(&map->lock, flags);
+	r = map->nr_spare >= need && map->cap >= map->nr_refs + map->nr_spare;
+	spin_unlock_irqrestore(&map->lock, flags);
+	return r;
+}
+
+/* Insert; reserve the leaves first if @may_alloc, else find them spare. */
 static int insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count,
 		  bool may_alloc)
 {
 	struct map_leaf *empty;
 	unsigned long flags;
+	size_t need;
 	u64 n;
 	int r;
 
@@ -457,9 +461,16 @@ static int insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count,
 	 * The chunks are consecutive and none is mapped, so they all go in
 	 * at one place: after a split, the next half leaf's worth of them
 	 * needs no new leaf.  Two more: the first may start a leaf, and a
-	 * run may cross a MAX_DELTA boundary.
+	 * run may cross a MAX_DELTA boundary.  One chunk takes at most one
+	 * leaf (a split or a new leaf): without @may_alloc, that is all
+	 * that must be spare, so that a reservation of two serves the
+	 * next insertion too.
 	 */
-	r = reserve(map, div64_u64(count, LEAF_CAP / 2 - 1) + 2, may_alloc);
+	need = div64_u64(count, LEAF_CAP / 2 - 1) + 2;
+	if (!may_alloc)
+		r = reserved(map, count == 1 ? 1 : need) ? 0 : -EAGAIN;
+	else
+		r = reserve(map, need);
 	if (r)
 		return r;
 

@@ -75,9 +75,10 @@ int cbw_map_insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count);
  * @count: the number of chunks, at least 1.
  *
  * Uses only the spare leaves (and room in the index) that an earlier
- * cbw_map_insert() reserved: one chunk goes in unless an insertion since
- * then used them up (a split, or a new leaf).  Otherwise nothing changes,
- * and the caller retries with cbw_map_insert() where it may sleep.
+ * cbw_map_insert() reserved: one chunk goes in unless the insertions
+ * since then used them up (a split, or a new leaf each).  Otherwise
+ * nothing changes, and the caller retries with cbw_map_insert() where it
+ * may sleep.
  *
  * Context: any context.  Serialised with cbw_map_insert() and
  * cbw_map_remove().

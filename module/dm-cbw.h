@@ -97,8 +97,8 @@ struct cbw_range {
  * struct cbw_write_io - per-bio data of the cbw target.
  *
  * Set by cbw_snap_map_write() when the bio leaves the fast path; read and
- * written by the worker only afterwards.  @start_ns is a cbw_clock_ns()
- * time.
+ * written afterwards only by the holder of the copy engine (see
+ * dm-cbw-io.c).  @start_ns is a cbw_clock_ns() time.
  */
 struct cbw_write_io {
 	u64 start_ns;
