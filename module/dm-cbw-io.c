@@ -364,9 +364,11 @@ static u64 next_to_copy(struct cbw_snap *snap, u64 from, u64 last)
 {
 	u64 s, e, u;
 
+	/* No walk looks past @last: a bio inside one chunk costs one. */
 	for (s = bm_next_set(snap->readable, from); s <= last;
-	     s = bm_next_set(snap->readable, e)) {
-		e = min(bm_next_clear(snap->readable, s), last + 1);
+	     s = e <= last ? bm_next_set(snap->readable, e) : last + 1) {
+		e = s == last ? last + 1 :
+		    min(bm_next_clear(snap->readable, s), last + 1);
 		u = cbw_map_next_unmapped(snap->map, s, e - 1);
 		if (u < e)
 			return u;
@@ -385,19 +387,9 @@ static u64 to_copy_end(struct cbw_snap *snap, u64 from, u64 last)
 	return e > from ? cbw_map_next_mapped(snap->map, from, e - 1) : e;
 }
 
-/*
- * Any chunk of [@first, @last] to copy?  Exact for the engine's holder; a
- * hint otherwise.  A bio inside one chunk (the common case) costs one
- * bitmap test and one map lookup.
- */
+/* Exact for the engine's holder; a hint otherwise. */
 static bool any_to_copy(struct cbw_snap *snap, u64 first, u64 last)
 {
-	u64 n;
-
-	if (first == last)
-		return bm_test(snap->readable, first) &&
-		       cbw_map_lookup_run(snap->map, first, first, &n) ==
-		       CBW_NO_SLOT;
 	return next_to_copy(snap, first, last) <= last;
 }
 
@@ -552,12 +544,33 @@ static void piece_end(struct bio *bio)
 	stage_put(copy, false);
 }
 
-/* Add the pages of the round's piece of @run to @bio, which has room. */
-static void add_piece_pages(struct bio *bio, struct cbw_run *run)
+/* Allocate a bio for a piece of @nr_pages pages in @stage. */
+static struct bio *alloc_piece_bio(struct cbw_snap *snap, unsigned int nr_pages,
+				   enum copy_stage stage, gfp_t gfp)
+{
+	if (stage == COPY_READ)
+		return bio_alloc_bioset(snap->origin->bdev, nr_pages,
+					REQ_OP_READ, gfp, &snap->bios);
+	return bio_alloc_bioset(snap->cow->bdev, nr_pages, REQ_OP_WRITE, gfp,
+				&snap->bios);
+}
+
+/*
+ * Aim @bio, from alloc_piece_bio() for @stage, at the round's piece of
+ * @run (its chunks on the origin, or its slots) and give it the piece's
+ * pages.
+ */
+static void fill_piece_bio(struct cbw_snap *snap, struct bio *bio,
+			   struct cbw_run *run, enum copy_stage stage)
 {
 	unsigned int left = run->piece << SECTOR_SHIFT, len;
 	struct page_list *pl = run->pl;
 
+	bio->bi_iter.bi_sector = chunk_to_sector(snap, stage == COPY_READ ?
+						 run->chunk : run->slot) +
+				 run->done;
+	bio->bi_end_io = piece_end;
+	bio->bi_private = run;
 	for (; left; left -= len, pl = pl->next) {
 		len = min_t(unsigned int, left, PAGE_SIZE);
 		__bio_add_page(bio, pl->page, len, 0);
@@ -565,33 +578,18 @@ static void add_piece_pages(struct bio *bio, struct cbw_run *run)
 }
 
 /*
- * A bio for the round's piece of @run in @stage: a read of the origin or
- * a write of the slots, on the piece's pages.  Return: the bio, or NULL
- * (only if @gfp does not wait).
+ * A bio for the round's piece of @run in @stage.  Return: the bio, or
+ * NULL (only if @gfp does not wait).
  */
 static struct bio *piece_bio(struct cbw_snap *snap, struct cbw_run *run,
 			     enum copy_stage stage, gfp_t gfp)
 {
-	struct block_device *bdev;
-	struct bio *bio;
-	sector_t sector;
+	struct bio *bio = alloc_piece_bio(snap,
+					  DIV_ROUND_UP(run->piece, PAGE_SECTORS),
+					  stage, gfp);
 
-	if (stage == COPY_READ) {
-		bdev = snap->origin->bdev;
-		sector = chunk_to_sector(snap, run->chunk);
-	} else {
-		bdev = snap->cow->bdev;
-		sector = chunk_to_sector(snap, run->slot);
-	}
-	bio = bio_alloc_bioset(bdev, DIV_ROUND_UP(run->piece, PAGE_SECTORS),
-			       stage == COPY_READ ? REQ_OP_READ : REQ_OP_WRITE,
-			       gfp, &snap->bios);
-	if (!bio)
-		return NULL;
-	bio->bi_iter.bi_sector = sector + run->done;
-	bio->bi_end_io = piece_end;
-	bio->bi_private = run;
-	add_piece_pages(bio, run);
+	if (bio)
+		fill_piece_bio(snap, bio, run, stage);
 	return bio;
 }
 
@@ -728,6 +726,21 @@ static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
 }
 
 /*
+ * The copy is ending: its deadline no longer queues it for the worker, and
+ * any such event already queued is dropped.
+ */
+static void mark_finished(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&snap->lock, flags);
+	copy->finished = true;
+	list_del_init(&copy->event);
+	spin_unlock_irqrestore(&snap->lock, flags);
+	del_timer_sync(&copy->timer);
+}
+
+/*
  * The copy moved all its runs, or failed, or timed out and its last stage
  * ended: publish the slots of the runs that succeeded, apply the error
  * policy for those that did not, and let the waiting bios go on.
@@ -738,12 +751,7 @@ static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 	bool event = false, wake;
 	unsigned int i;
 
-	spin_lock_irq(&snap->lock);
-	copy->finished = true;
-	list_del_init(&copy->event);
-	spin_unlock_irq(&snap->lock);
-	del_timer_sync(&copy->timer);
-
+	mark_finished(snap, copy);
 	if (copy->detached) {
 		/* The policy was applied at the timeout; throw the data away. */
 		free_run_slots(snap, copy);
@@ -1172,11 +1180,7 @@ static bool finish_oneshot(struct cbw_snap *snap, struct cbw_copy *copy)
 		return false;
 
 	/* Copied: a deadline that passes from now on is ignored. */
-	spin_lock_irqsave(&snap->lock, flags);
-	copy->finished = true;
-	list_del_init(&copy->event);
-	spin_unlock_irqrestore(&snap->lock, flags);
-	del_timer_sync(&copy->timer);
+	mark_finished(snap, copy);
 
 	spin_lock_irqsave(&snap->lock, flags);
 	snap->copied++;
@@ -1254,8 +1258,9 @@ static bool start_oneshot(struct cbw_snap *snap, struct bio *bio, u64 chunk)
 	copy = mempool_alloc(&snap->copy_pool, GFP_NOWAIT | __GFP_NOWARN);
 	if (!copy)
 		goto out;
-	read = bio_alloc_bioset(snap->origin->bdev, nr_pages, REQ_OP_READ,
-				GFP_NOWAIT | __GFP_NOWARN, &snap->bios);
+	/* Taken before anything changes: the slot could not be freed here. */
+	read = alloc_piece_bio(snap, nr_pages, COPY_READ,
+			       GFP_NOWAIT | __GFP_NOWARN);
 	if (!read)
 		goto free_copy;
 	memset(copy, 0, sizeof(*copy));
@@ -1303,11 +1308,7 @@ static bool start_oneshot(struct cbw_snap *snap, struct bio *bio, u64 chunk)
 	if (timeout_ms)
 		mod_timer(&copy->timer, jiffies + msecs_to_jiffies(timeout_ms));
 
-	/* The read bio: as piece_bio() builds it, from the bio taken above. */
-	read->bi_iter.bi_sector = chunk_to_sector(snap, chunk);
-	read->bi_end_io = piece_end;
-	read->bi_private = run;
-	add_piece_pages(read, run);
+	fill_piece_bio(snap, read, run, COPY_READ);
 	copy->stage = COPY_READ;
 	atomic_set(&copy->pending, 1);
 	submit_bio_noacct(read);	/* queued: it ends after we return */

@@ -616,6 +616,10 @@ u64 cbw_map_next_unmapped(struct cbw_map *map, u64 from, u64 last)
 	while (k <= last) {
 		if (!locate(map, k, &i, &p) || key_at(map, i, p) != k)
 			break;
+		if (k == last) {	/* no need to find where the run ends */
+			k++;
+			break;
+		}
 		leaf = map->refs[i].leaf;
 		k = key_at(map, i, run_end(leaf, p)) + 1;
 	}
