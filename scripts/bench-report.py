@@ -331,8 +331,8 @@ def first_writes():
                     [ratioval(vs_lim), ratioval(vs_n), ratioval(vs_p)])
         plot_rows.append((f'{c} qd{qd}', [vs_lim] + others))
     table('1. First writes: 4 KiB random writes, each on a chunk not yet '
-          'copied, to a fresh snapshot (IOPS; the qds take turns on one '
-          'snapshot, on chunks of their own)',
+          'copied, to a fresh snapshot (IOPS; each system and qd on a '
+          'snapshot of its own, right after the limit runs of that qd)',
           ['chunk', 'qd', 'limit', 'cbw', 'snap-N', 'snap-P', 'linear',
            'cbw/limit', 'cbw/snap-N', 'cbw/snap-P'], rows,
           ['targets: cbw/limit >= 0.90; cbw ahead of snap-N and snap-P '
