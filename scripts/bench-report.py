@@ -539,6 +539,31 @@ def scale():
           ['tracking', 'kmem', 'xarray+bitmap slabs'], plot2, 16)
 
 
+def qemu():
+    w = 'qemu'
+    rows, plot_rows = [], []
+    for k in keys(w, 'cbw', 'write_iops'):
+        c, qd = k[2], k[3]
+        m = {s: measure(w, s, c, qd, 'write_iops')
+             for s in ('cbw', 'qemu-cbw', 'qemu-plain')}
+        vs_q = ratio(w, 'cbw', 'qemu-cbw', c, qd, 'write_iops')
+        q_plain = ratio(w, 'qemu-cbw', 'qemu-plain', c, qd, 'write_iops')
+        rows.append([c, qd] + [absval(m[s]) for s in m] +
+                    [ratioval(vs_q), ratioval(q_plain)])
+        plot_rows.append((f'{c} qd{qd}', [vs_q, q_plain]))
+    table('7. QEMU copy-before-write: the first writes\' log on cbw and on '
+          'qemu-storage-daemon\'s filter over NBD (IOPS; each on a fresh '
+          'snapshot)',
+          ['chunk', 'qd', 'cbw', 'qemu-cbw', 'qemu-plain', 'cbw/qemu-cbw',
+           'qemu-cbw/qemu-plain'], rows,
+          ['qemu-cbw: copy-before-write filter (origin its file, COW device '
+           'its target, 64 KiB clusters) exported over NBD to /dev/nbd0',
+           'qemu-plain: the same export without the filter, what the NBD '
+           'path costs alone; no target (optional workload)'])
+    panel(w, 'first writes: cbw / QEMU filter, QEMU filter / its NBD path',
+          'ratio', ['cbw/qemu-cbw', 'qemu-cbw/qemu-plain'], plot_rows, 1.0)
+
+
 def main():
     LINES.append(f"dm-cbw bench: Linux {SETTINGS.get('kernel', '?')}, "
                  f"{SETTINGS.get('runs', '?')} run(s), "
@@ -553,6 +578,7 @@ def main():
     snap_reads()
     backup()
     scale()
+    qemu()
     misses = [r for r in RESULTS if r.get('verdict') == 'MISS']
     oks = [r for r in RESULTS if r.get('verdict') == 'ok']
     LINES.append('')
