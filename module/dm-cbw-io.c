@@ -1341,7 +1341,7 @@ out:
  */
 int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
 {
-	struct cbw_write_io *wio = dm_per_bio_data(bio, sizeof(*wio));
+	struct cbw_write_io *wio;
 	unsigned long flags;
 	u64 first, last;
 	bool copy;
@@ -1363,6 +1363,8 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
 		return DM_MAPIO_REMAPPED;
 	}
 
+	/* dm_per_bio_data() is a call into dm-mod: only once a copy is due. */
+	wio = dm_per_bio_data(bio, sizeof(*wio));
 	wio->start_ns = cbw_clock_ns();
 	wio->waited = false;
 	if (first == last && start_oneshot(snap, bio, first))
