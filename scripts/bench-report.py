@@ -408,8 +408,8 @@ def overwrites():
                                        share)),
                      ratioval(add_result(w, 'cbw-implied', c, qd,
                                          'write_iops_ratio', 'x', implied))])
-    table('2b. Overwrites: the map functions\' own time per write (us, '
-          'median; cbw and dm-linear writes interleaved one by one, '
+    table('2b. Overwrites: the map functions\' own time per write in the last '
+          'run (us, median; cbw and dm-linear writes interleaved one by one, '
           'function_graph on the two)',
           ['chunk', 'qd', 'cbw_map', 'linear_map', 'extra', 'extra/write',
            'implied cbw/linear'], rows,
