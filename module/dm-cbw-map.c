@@ -13,7 +13,7 @@
  *	          leaf A      leaf B          leaf C
  *	leaf B:   [nr | e0 e1 e2 ... ]     e = (chunk - base) << 32 | slot
  *
- * A leaf is one 4 KiB block holding up to LEAF_CAP (511) entries, sorted
+ * A leaf is one 4 KiB block holding up to LEAF_CAP (510) entries, sorted
  * by chunk; an entry packs the chunk's offset from the leaf's base (32
  * bits) and the slot (32 bits).  Because the offset is in the high bits,
  * entries sort as plain integers.  The index refs[] is one sorted array
@@ -26,7 +26,8 @@
  *    and distinct;
  *  - no leaf in refs[] is empty.
  *
- * Costs.  A lookup is a binary search in refs[] and one in the leaf.  An
+ * Costs.  A lookup is a search in refs[] and one in the leaf, each begun
+ * where the key would lie if the keys spread evenly (search_from()).  An
  * insertion moves at most a leaf's entries; a full leaf splits in two
  * halves, except that a chunk beyond a full leaf's last entry starts a
  * new leaf (so chunks copied in ascending order fill leaves completely).
@@ -42,15 +43,42 @@
  * chunks that follow), allocates them and room for them in refs[] first,
  * without the lock, then inserts under the lock, where nothing can fail.
  * Growing refs[] copies it under the lock; that is the one step whose
- * time grows with the map (16 bytes per 511 copied chunks).
+ * time grows with the map (16 bytes per 510 copied chunks).
+ *
+ * Readers take no lock.  Every write (an insertion, a removal, a new
+ * index) happens under @lock inside a write section of the sequence
+ * count @seq; a reader runs its search in an RCU read-side section and
+ * starts it again if @seq moved meanwhile.  So the write path's map
+ * function pays no lock and no interrupt switch, and an answer is always
+ * one of a moment when no write was under way.  A reader racing with a
+ * write may see anything a half-done memmove() leaves; it only has to
+ * stay inside memory it may read and finish its search:
+ *  - the index and its capacity are read together (struct map_index),
+ *    and the reader's count of leaves is clipped to that capacity;
+ *  - index slots past the last leaf are zero (the index is allocated
+ *    zeroed, and a removal clears the slot it vacates), and a reader
+ *    stops at a NULL leaf;
+ *  - a leaf's count is clipped to LEAF_CAP (a spare leaf's union holds
+ *    a pointer there), and every entry offset is clipped to the leaf;
+ *  - searches that step from run to run give up when the next chunk is
+ *    not beyond the current one.
+ * A leaf or an index that no reader can find any more is freed after an
+ * RCU grace period (kfree_rcu(), kvfree_rcu()), so that a reader that
+ * found it before reads freed memory never.  Spare leaves are never
+ * freed but by cbw_map_destroy().
  */
 
+#include <linux/bitops.h>
 #include <linux/bug.h>
+#include <linux/build_bug.h>
 #include <linux/errno.h>
 #include <linux/limits.h>
 #include <linux/math64.h>
 #include <linux/minmax.h>
+#include <linux/overflow.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
+#include <linux/seqlock.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -65,13 +93,17 @@
 /*
  * struct map_leaf - a block of sorted entries.
  * @next: the next spare leaf, while the leaf is in the spare list.
- * @nr: number of entries, while the leaf is in refs[].
+ * @nr: number of entries, while the leaf is in the index.
+ * @rcu: for kfree_rcu(), once the leaf has left the index.
  * @e: the entries, (chunk - base) << SLOT_BITS | slot.
+ *
+ * Written under the map's lock, in a write section of its @seq.
  */
 struct map_leaf {
 	union {
 		struct map_leaf *next;
 		unsigned int nr;
+		struct rcu_head rcu;
 	};
 	u64 e[];
 };
@@ -83,24 +115,53 @@ struct leaf_ref {
 	struct map_leaf *leaf;
 };
 
+/* find_ref() searches the bases as an array of u64 with a stride of 2. */
+static_assert(offsetof(struct leaf_ref, base) == 0 &&
+	      sizeof(struct leaf_ref) == 2 * sizeof(u64));
+
+/*
+ * struct map_index - the index: @cap slots, zero past the last leaf.
+ * @rcu: for kvfree_rcu(), once a larger index replaced this one.
+ * @cap: the number of slots in @r; never changes.
+ * @r: the slots, written under the map's lock in a write section.
+ */
+struct map_index {
+	struct rcu_head rcu;
+	size_t cap;
+	struct leaf_ref r[];
+};
+
 /**
  * struct cbw_map - the chunk map.
- * @lock: protects every field below.
- * @refs: the leaves, sorted by base; @nr_refs used, @cap allocated.
- * @nr_refs: see @refs.
- * @cap: see @refs; at least @nr_refs + @nr_spare.
+ * @lock: serialises writes; protects every field below for writers.
+ * @seq: sequence count of the writes that readers can see (@idx, @nr_refs,
+ *	 the slots and the leaves in the index); its write sections run
+ *	 under @lock.
+ * @idx: the index, sorted by base; NULL while empty.  Replaced under
+ *	 @lock (RCU).
+ * @nr_refs: number of leaves in @idx.
  * @spare: leaves allocated for the next insertion, linked by @next.
- * @nr_spare: number of @spare leaves.
+ * @nr_spare: number of @spare leaves; @idx has room for them.
  * @entries: number of entries in all leaves.
  */
 struct cbw_map {
 	spinlock_t lock;		/* see above */
-	struct leaf_ref *refs;
+	seqcount_spinlock_t seq;
+	struct map_index __rcu *idx;
 	size_t nr_refs;
-	size_t cap;
 	struct map_leaf *spare;
 	size_t nr_spare;
 	u64 entries;
+};
+
+/*
+ * struct map_view - the leaves as one search sees them.
+ * @r: the index's slots.
+ * @nr: the number of leaves, at most the index's capacity.
+ */
+struct map_view {
+	struct leaf_ref *r;
+	size_t nr;
 };
 
 static inline u64 e_delta(u64 e)
@@ -118,33 +179,55 @@ static inline u64 mk_entry(u64 delta, u64 slot)
 	return delta << SLOT_BITS | slot;
 }
 
-/* Index of the last leaf whose base is at most @key, or -1. */
-static long find_ref(const struct cbw_map *map, u64 key)
-{
-	size_t lo = 0, hi = map->nr_refs, mid;
+/* ---- Searches, for readers and writers alike ----------------------------- */
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (map->refs[mid].base <= key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (long)lo - 1;
+/* A leaf's entry count, clipped for a reader amid a write. */
+static inline unsigned int leaf_nr(const struct map_leaf *leaf)
+{
+	return min_t(unsigned int, READ_ONCE(leaf->nr), LEAF_CAP);
 }
 
-/* Index of the first entry of @leaf at offset @delta or beyond. */
-static unsigned int leaf_lower(const struct map_leaf *leaf, u64 delta)
+/* The leaf of slot @i: loaded once, as a writer stores it whole. */
+static inline struct map_leaf *ref_leaf(const struct map_view *v, size_t i)
 {
-	unsigned int lo = 0, hi = leaf->nr, mid;
-	u64 e;
+	return READ_ONCE(v->r[i].leaf);
+}
 
-	if (delta >= MAX_DELTA)
-		return leaf->nr;
-	e = mk_entry(delta, 0);
+/*
+ * The first i in [0, @n) with @a[i * @stride] >= @x, or @n; the values are
+ * sorted.  The search starts at @g (< @n), where @x would lie if the
+ * values spread evenly, widens in doubling steps until it brackets the
+ * answer, then halves.  Chunks copied in order, or at random, spread
+ * about evenly over a leaf and over the index, so a lookup touches a
+ * cache line or two of each where a binary search from the middle
+ * touches six or more (each a miss, for a write to a random chunk).
+ */
+static size_t search_from(const u64 *a, size_t stride, size_t n, size_t g,
+			  u64 x)
+{
+	size_t lo, hi, mid, step = 1;
+
+	if (a[g * stride] < x) {
+		/* Everything below lo is below @x. */
+		lo = g + 1;
+		while (lo + step - 1 < n && a[(lo + step - 1) * stride] < x) {
+			lo += step;
+			step <<= 1;
+		}
+		hi = min(lo + step - 1, n);
+	} else {
+		/* a[hi] is at least @x. */
+		hi = g;
+		while (hi >= step && a[(hi - step) * stride] >= x) {
+			hi -= step;
+			step <<= 1;
+		}
+		lo = hi >= step ? hi - step + 1 : 0;
+	}
+	/* The answer is in [lo, hi]. */
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (leaf->e[mid] < e)
+		if (a[mid * stride] < x)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -152,40 +235,110 @@ static unsigned int leaf_lower(const struct map_leaf *leaf, u64 delta)
 	return lo;
 }
 
-static inline u64 key_at(const struct cbw_map *map, size_t i, unsigned int p)
+/* Index of the last leaf whose base is at most @key, or -1. */
+static long find_ref(const struct map_view *v, u64 key)
 {
-	return map->refs[i].base + e_delta(map->refs[i].leaf->e[p]);
+	size_t n = v->nr, g;
+	u64 b0, span;
+	int s;
+
+	if (!n)
+		return -1;
+	b0 = v->r[0].base;
+	if (key < b0)
+		return -1;
+	span = v->r[n - 1].base - b0;
+	if (key - b0 >= span)
+		return n - 1;
+	/* Where @key would lie; scaled so that the product fits in 64 bits. */
+	s = max(fls64(span) - 32, 0);
+	g = div64_u64(((key - b0) >> s) * (n - 1), span >> s);
+	return (long)search_from(&v->r[0].base, 2, n, g, key + 1) - 1;
+}
+
+/* Index of the first of the @nr entries of @leaf at offset @delta or beyond. */
+static unsigned int leaf_lower(const struct map_leaf *leaf, unsigned int nr,
+			       u64 delta)
+{
+	u64 top;
+
+	if (!nr || delta >= MAX_DELTA)
+		return nr;
+	top = e_delta(leaf->e[nr - 1]);
+	if (delta > top)
+		return nr;
+	/* nr distinct offsets, the last nr - 1: the leaf holds all of 0..top. */
+	if (top <= nr - 1)
+		return delta;
+	return search_from(leaf->e, 1, nr, div64_u64(delta * (nr - 1), top),
+			   mk_entry(delta, 0));
+}
+
+/*
+ * Entry @p of leaf @i (@p clipped to the leaf) in *@e, its chunk in *@key.
+ * Return: false if the slot has no leaf (a reader amid a write).
+ */
+static inline bool entry_at(const struct map_view *v, size_t i, unsigned int p,
+			    u64 *key, u64 *e)
+{
+	const struct map_leaf *leaf = ref_leaf(v, i);
+
+	if (unlikely(!leaf))
+		return false;
+	*e = leaf->e[min_t(unsigned int, p, LEAF_CAP - 1)];
+	*key = v->r[i].base + e_delta(*e);
+	return true;
+}
+
+/* The chunk of entry @p of leaf @i, or U64_MAX amid a write. */
+static inline u64 key_at(const struct map_view *v, size_t i, unsigned int p)
+{
+	u64 key, e;
+
+	return entry_at(v, i, p, &key, &e) ? key : U64_MAX;
 }
 
 /*
  * The first entry whose chunk is @key or beyond: leaf *@i, entry *@p.
  * Return: false if there is none.
  */
-static bool locate(const struct cbw_map *map, u64 key, size_t *i,
+static bool locate(const struct map_view *v, u64 key, size_t *i,
 		   unsigned int *p)
 {
-	long r = find_ref(map, key);
+	long r = find_ref(v, key);
+	const struct map_leaf *leaf;
+	unsigned int nr;
 
-	if (r < 0) {
-		*i = 0;
-		*p = 0;
-	} else {
-		*i = r;
-		*p = leaf_lower(map->refs[r].leaf, key - map->refs[r].base);
-		if (*p == map->refs[r].leaf->nr) {
-			(*i)++;
-			*p = 0;
-		}
+	*i = 0;
+	*p = 0;
+	if (r < 0)
+		return v->nr > 0;
+	leaf = ref_leaf(v, r);
+	if (unlikely(!leaf)) {
+		*i = v->nr;
+		return false;
 	}
-	return *i < map->nr_refs;
+	nr = leaf_nr(leaf);
+	*i = r;
+	*p = leaf_lower(leaf, nr, key - v->r[r].base);
+	if (*p >= nr) {
+		(*i)++;
+		*p = 0;
+	}
+	return *i < v->nr;
 }
 
 /* The last entry of the run of consecutive chunks that starts at @p. */
-static unsigned int run_end(const struct map_leaf *leaf, unsigned int p)
+static unsigned int run_end(const struct map_leaf *leaf, unsigned int nr,
+			    unsigned int p)
 {
-	unsigned int lo = p, hi = leaf->nr - 1, mid;
-	u64 d = e_delta(leaf->e[p]);
+	unsigned int lo = p, hi, mid;
+	u64 d;
 
+	if (unlikely(p >= nr))
+		return p;
+	hi = nr - 1;
+	d = e_delta(leaf->e[p]);
 	/* Distinct sorted offsets: entry q continues the run iff it is q - p on. */
 	while (lo < hi) {
 		mid = lo + (hi - lo + 1) / 2;
@@ -195,6 +348,138 @@ static unsigned int run_end(const struct map_leaf *leaf, unsigned int p)
 			hi = mid - 1;
 	}
 	return lo;
+}
+
+static u64 next_mapped(const struct map_view *v, u64 from, u64 last)
+{
+	unsigned int p;
+	size_t i;
+
+	if (from > last || !locate(v, from, &i, &p))
+		return last + 1;
+	return min(key_at(v, i, p), last + 1);
+}
+
+static u64 next_unmapped(const struct map_view *v, u64 from, u64 last)
+{
+	const struct map_leaf *leaf;
+	unsigned int p;
+	u64 k = from, n;
+	size_t i;
+
+	while (k <= last) {
+		if (!locate(v, k, &i, &p) || key_at(v, i, p) != k)
+			break;
+		if (k == last) {	/* no need to find where the run ends */
+			k++;
+			break;
+		}
+		leaf = ref_leaf(v, i);
+		if (unlikely(!leaf))
+			break;
+		n = key_at(v, i, run_end(leaf, leaf_nr(leaf), p)) + 1;
+		if (unlikely(n <= k))	/* a reader amid a write */
+			break;
+		k = n;
+	}
+	return min(k, last + 1);
+}
+
+static u64 lookup_run(const struct map_view *v, u64 chunk, u64 last,
+		      u64 *count)
+{
+	const struct map_leaf *leaf;
+	u64 slot, k, key, e;
+	unsigned int p;
+	size_t i;
+
+	if (!locate(v, chunk, &i, &p) || !entry_at(v, i, p, &key, &e) ||
+	    key != chunk) {
+		k = i < v->nr ? key_at(v, i, p) : U64_MAX;
+		*count = min(k, last + 1) - chunk;
+		return CBW_NO_SLOT;
+	}
+	slot = e_slot(e);
+	/* Slots need not follow on where chunks do: step, don't search. */
+	for (k = chunk + 1; k <= last; k++) {
+		leaf = ref_leaf(v, i);
+		if (unlikely(!leaf))
+			break;
+		if (++p >= leaf_nr(leaf)) {
+			if (++i >= v->nr)
+				break;
+			p = 0;
+		}
+		if (!entry_at(v, i, p, &key, &e) || key != k ||
+		    e_slot(e) != slot + (k - chunk))
+			break;
+	}
+	*count = k - chunk;
+	return slot;
+}
+
+static u64 count_mapped(const struct map_view *v, u64 first, u64 last)
+{
+	const struct map_leaf *leaf;
+	unsigned int p, nr, end;
+	u64 n = 0, base;
+	size_t i;
+
+	if (first > last || !locate(v, first, &i, &p))
+		return 0;
+	for (; i < v->nr; i++, p = 0) {
+		base = v->r[i].base;
+		leaf = ref_leaf(v, i);
+		if (unlikely(!leaf) || base > last)
+			break;
+		nr = leaf_nr(leaf);
+		end = last - base >= MAX_DELTA ? nr :
+			leaf_lower(leaf, nr, last - base + 1);
+		n += end - p;
+		if (end < nr)
+			break;
+	}
+	return n;
+}
+
+/* ---- Lock-free reading ----------------------------------------------------- */
+
+/*
+ * Begin a search: the view of the map as of the sequence number returned.
+ * The caller is in an RCU read-side section, and searches again while
+ * read_seqcount_retry() says a write came between.
+ */
+static unsigned int read_begin(struct cbw_map *map, struct map_view *v)
+{
+	unsigned int seq = read_seqcount_begin(&map->seq);
+	struct map_index *idx = rcu_dereference(map->idx);
+
+	v->r = idx ? idx->r : NULL;
+	v->nr = idx ? min(READ_ONCE(map->nr_refs), idx->cap) : 0;
+	return seq;
+}
+
+/* ---- Writing (under @lock) ------------------------------------------------- */
+
+/* The writer's index; the caller holds @map->lock. */
+static struct map_index *windex(struct cbw_map *map)
+{
+	return rcu_dereference_protected(map->idx, lockdep_is_held(&map->lock));
+}
+
+static struct map_view wview(struct cbw_map *map)
+{
+	struct map_index *idx = windex(map);
+	struct map_view v = { idx ? idx->r : NULL, map->nr_refs };
+
+	return v;
+}
+
+/* Copy slot @from to slot @to, the leaf pointer in one store. */
+static inline void move_ref(struct leaf_ref *r, size_t to, size_t from)
+{
+	r[to].base = r[from].base;
+	WRITE_ONCE(r[to].leaf, r[from].leaf);
 }
 
 /**
@@ -208,8 +493,10 @@ struct cbw_map *cbw_map_create(gfp_t gfp)
 {
 	struct cbw_map *map = kzalloc(sizeof(*map), gfp);
 
-	if (map)
+	if (map) {
 		spin_lock_init(&map->lock);
+		seqcount_spinlock_init(&map->seq, &map->lock);
+	}
 	return map;
 }
 
@@ -221,30 +508,32 @@ struct cbw_map *cbw_map_create(gfp_t gfp)
  */
 void cbw_map_destroy(struct cbw_map *map)
 {
+	struct map_index *idx;
 	struct map_leaf *leaf;
 	size_t i;
 
 	if (!map)
 		return;
+	idx = rcu_dereference_protected(map->idx, true);
 	for (i = 0; i < map->nr_refs; i++)
-		kfree(map->refs[i].leaf);
+		kfree(idx->r[i].leaf);
 	while (map->spare) {
 		leaf = map->spare;
 		map->spare = leaf->next;
 		kfree(leaf);
 	}
-	kvfree(map->refs);
+	kvfree(idx);
 	kfree(map);
 }
 
 /*
- * Make sure @need spare leaves exist and refs[] has room for all of them.
- * The caller is the only writer, so nothing takes them meanwhile.
+ * Make sure @need spare leaves exist and the index has room for all of
+ * them.  The caller is the only writer, so nothing takes them meanwhile.
  */
 static int reserve(struct cbw_map *map, size_t need)
 {
 	unsigned int noio = memalloc_noio_save();
-	struct leaf_ref *refs, *old;
+	struct map_index *idx, *old;
 	struct map_leaf *leaf;
 	unsigned long flags;
 	size_t want, cap;
@@ -268,21 +557,25 @@ static int reserve(struct cbw_map *map, size_t need)
 
 	spin_lock_irqsave(&map->lock, flags);
 	want = map->nr_refs + map->nr_spare;
-	cap = map->cap;
+	idx = windex(map);
+	cap = idx ? idx->cap : 0;
 	spin_unlock_irqrestore(&map->lock, flags);
 	if (cap < want) {
 		cap = max3(want, cap * 2, (size_t)16);
-		refs = kvmalloc_array(cap, sizeof(*refs), GFP_KERNEL);
-		if (!refs)
+		idx = kvzalloc(struct_size(idx, r, cap), GFP_KERNEL);
+		if (!idx)
 			goto out;
+		idx->cap = cap;
 		spin_lock_irqsave(&map->lock, flags);
-		old = map->refs;
+		old = windex(map);
 		if (map->nr_refs)
-			memcpy(refs, old, map->nr_refs * sizeof(*refs));
-		map->refs = refs;
-		map->cap = cap;
+			memcpy(idx->r, old->r, map->nr_refs * sizeof(*idx->r));
+		write_seqcount_begin(&map->seq);
+		rcu_assign_pointer(map->idx, idx);
+		write_seqcount_end(&map->seq);
 		spin_unlock_irqrestore(&map->lock, flags);
-		kvfree(old);
+		if (old)
+			kvfree_rcu(old, rcu);
 	}
 	r = 0;
 out:
@@ -302,22 +595,31 @@ static struct map_leaf *take_spare(struct cbw_map *map)
 	return leaf;
 }
 
-/* Put @leaf into refs[] at @i with base @base; refs[] has room. */
+/* Put @leaf into the index at @i with base @base; the index has room. */
 static void add_ref(struct cbw_map *map, size_t i, u64 base,
 		    struct map_leaf *leaf)
 {
-	memmove(&map->refs[i + 1], &map->refs[i],
-		(map->nr_refs - i) * sizeof(*map->refs));
-	map->refs[i].base = base;
-	map->refs[i].leaf = leaf;
-	map->nr_refs++;
+	struct leaf_ref *r = windex(map)->r;
+	size_t j;
+
+	for (j = map->nr_refs; j > i; j--)
+		move_ref(r, j, j - 1);
+	r[i].base = base;
+	WRITE_ONCE(r[i].leaf, leaf);
+	WRITE_ONCE(map->nr_refs, map->nr_refs + 1);
 }
 
+/* Take leaf @i out of the index, and clear the slot that falls vacant. */
 static void del_ref(struct cbw_map *map, size_t i)
 {
-	map->nr_refs--;
-	memmove(&map->refs[i], &map->refs[i + 1],
-		(map->nr_refs - i) * sizeof(*map->refs));
+	struct leaf_ref *r = windex(map)->r;
+	size_t n = map->nr_refs - 1;
+
+	WRITE_ONCE(map->nr_refs, n);
+	for (; i < n; i++)
+		move_ref(r, i, i + 1);
+	WRITE_ONCE(r[n].leaf, NULL);
+	r[n].base = 0;
 }
 
 static bool new_leaf_at(struct cbw_map *map, size_t i, u64 key, u64 slot)
@@ -335,7 +637,8 @@ static bool new_leaf_at(struct cbw_map *map, size_t i, u64 key, u64 slot)
 /* Move the upper half of full leaf @i into a new leaf after it. */
 static bool split(struct cbw_map *map, size_t i)
 {
-	struct map_leaf *left = map->refs[i].leaf, *right = take_spare(map);
+	struct leaf_ref *r = windex(map)->r;
+	struct map_leaf *left = r[i].leaf, *right = take_spare(map);
 	unsigned int h = left->nr / 2, j;
 	u64 shift;
 
@@ -346,7 +649,7 @@ static bool split(struct cbw_map *map, size_t i)
 		right->e[j - h] = left->e[j] - mk_entry(shift, 0);
 	right->nr = left->nr - h;
 	left->nr = h;
-	add_ref(map, i + 1, map->refs[i].base + shift, right);
+	add_ref(map, i + 1, r[i].base + shift, right);
 	return true;
 }
 
@@ -360,8 +663,9 @@ static void leaf_put(struct map_leaf *leaf, unsigned int p, u64 e)
 /* @key lies below every leaf: can leaf 0 take it as its new base? */
 static bool rebase_first(struct cbw_map *map, u64 key)
 {
-	struct map_leaf *leaf = map->refs[0].leaf;
-	u64 up = map->refs[0].base - key;
+	struct leaf_ref *r = windex(map)->r;
+	struct map_leaf *leaf = r[0].leaf;
+	u64 up = r[0].base - key;
 	unsigned int j;
 
 	if (leaf->nr == LEAF_CAP ||
@@ -369,16 +673,17 @@ static bool rebase_first(struct cbw_map *map, u64 key)
 		return false;
 	for (j = 0; j < leaf->nr; j++)
 		leaf->e[j] += mk_entry(up, 0);
-	map->refs[0].base = key;
+	r[0].base = key;
 	return true;
 }
 
 /* Insert one entry that is not in the map; false only on a bug. */
 static bool insert_one(struct cbw_map *map, u64 key, u64 slot)
 {
+	struct map_view v = wview(map);
 	struct map_leaf *leaf;
+	long r = find_ref(&v, key);
 	unsigned int p;
-	long r = find_ref(map, key);
 	size_t i;
 	u64 d;
 
@@ -388,12 +693,12 @@ static bool insert_one(struct cbw_map *map, u64 key, u64 slot)
 		r = 0;
 	}
 	i = r;
-	leaf = map->refs[i].leaf;
-	d = key - map->refs[i].base;
+	leaf = v.r[i].leaf;
+	d = key - v.r[i].base;
 	/* Every entry of the leaf is below @key: start a leaf after it. */
 	if (d >= MAX_DELTA)
 		return new_leaf_at(map, i + 1, key, slot);
-	p = leaf_lower(leaf, d);
+	p = leaf_lower(leaf, leaf->nr, d);
 	if (leaf->nr == LEAF_CAP) {
 		if (p == leaf->nr)
 			return new_leaf_at(map, i + 1, key, slot);
@@ -403,8 +708,8 @@ static bool insert_one(struct cbw_map *map, u64 key, u64 slot)
 		if (p > leaf->nr) {
 			p -= leaf->nr;
 			i++;
-			leaf = map->refs[i].leaf;
-			d = key - map->refs[i].base;
+			leaf = v.r[i].leaf;
+			d = key - v.r[i].base;
 		}
 	}
 	leaf_put(leaf, p, mk_entry(d, slot));
@@ -414,13 +719,14 @@ static bool insert_one(struct cbw_map *map, u64 key, u64 slot)
 /* Remove the entry of @key, which is in the map; return an emptied leaf. */
 static struct map_leaf *remove_one(struct cbw_map *map, u64 key)
 {
+	struct map_view v = wview(map);
 	struct map_leaf *leaf;
 	unsigned int p;
 	size_t i;
 
-	if (WARN_ON_ONCE(!locate(map, key, &i, &p) || key_at(map, i, p) != key))
+	if (WARN_ON_ONCE(!locate(&v, key, &i, &p) || key_at(&v, i, p) != key))
 		return NULL;
-	leaf = map->refs[i].leaf;
+	leaf = v.r[i].leaf;
 	leaf->nr--;
 	memmove(&leaf->e[p], &leaf->e[p + 1], (leaf->nr - p) * sizeof(u64));
 	if (leaf->nr)
@@ -429,14 +735,17 @@ static struct map_leaf *remove_one(struct cbw_map *map, u64 key)
 	return leaf;
 }
 
-/* Are @need spare leaves there, with room for them in refs[]? */
+/* Are @need spare leaves there, with room for them in the index? */
 static bool reserved(struct cbw_map *map, size_t need)
 {
+	struct map_index *idx;
 	unsigned long flags;
 	bool r;
 
 	spin_lock_irqsave(&map->lock, flags);
-	r = map->nr_spare >= need && map->cap >= map->nr_refs + map->nr_spare;
+	idx = windex(map);
+	r = map->nr_spare >= need &&
+	    (idx ? idx->cap : 0) >= map->nr_refs + map->nr_spare;
 	spin_unlock_irqrestore(&map->lock, flags);
 	return r;
 }
@@ -475,11 +784,13 @@ static int insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count,
 		return r;
 
 	spin_lock_irqsave(&map->lock, flags);
+	write_seqcount_begin(&map->seq);
 	for (n = 0; n < count; n++)
 		if (!insert_one(map, chunk + n, slot + n))
 			break;
 	if (n == count) {
 		map->entries += count;
+		write_seqcount_end(&map->seq);
 		spin_unlock_irqrestore(&map->lock, flags);
 		return 0;
 	}
@@ -492,6 +803,7 @@ static int insert(struct cbw_map *map, u64 chunk, u64 slot, u64 count,
 			map->nr_spare++;
 		}
 	}
+	write_seqcount_end(&map->seq);
 	spin_unlock_irqrestore(&map->lock, flags);
 	return -ENOMEM;
 }
@@ -536,39 +848,21 @@ int cbw_map_insert_nowait(struct cbw_map *map, u64 chunk, u64 slot, u64 count)
  * @count: set to the length of the run of mapped chunks in consecutive
  *	   slots, or of unmapped chunks, that starts at @chunk (up to @last).
  *
- * Context: any context.
+ * Context: any context; takes no lock.
  * Return: the slot of @chunk, or %CBW_NO_SLOT.
  */
 u64 cbw_map_lookup_run(struct cbw_map *map, u64 chunk, u64 last, u64 *count)
 {
-	const struct map_leaf *leaf;
-	u64 slot = CBW_NO_SLOT, k;
-	unsigned long flags;
-	unsigned int p;
-	size_t i;
+	struct map_view v;
+	unsigned int seq;
+	u64 slot;
 
-	spin_lock_irqsave(&map->lock, flags);
-	if (!locate(map, chunk, &i, &p) || key_at(map, i, p) != chunk) {
-		k = i < map->nr_refs ? key_at(map, i, p) : U64_MAX;
-		*count = min(k, last + 1) - chunk;
-		goto out;
-	}
-	slot = e_slot(map->refs[i].leaf->e[p]);
-	/* Slots need not follow on where chunks do: step, don't search. */
-	for (k = chunk + 1; k <= last; k++) {
-		leaf = map->refs[i].leaf;
-		if (++p == leaf->nr) {
-			if (++i == map->nr_refs)
-				break;
-			p = 0;
-		}
-		if (key_at(map, i, p) != k ||
-		    e_slot(map->refs[i].leaf->e[p]) != slot + (k - chunk))
-			break;
-	}
-	*count = k - chunk;
-out:
-	spin_unlock_irqrestore(&map->lock, flags);
+	rcu_read_lock();
+	do {
+		seq = read_begin(map, &v);
+		slot = lookup_run(&v, chunk, last, count);
+	} while (read_seqcount_retry(&map->seq, seq));
+	rcu_read_unlock();
 	return slot;
 }
 
@@ -578,20 +872,21 @@ out:
  * @from: the first chunk to look at.
  * @last: the last chunk to look at.
  *
- * Context: any context.
+ * Context: any context; takes no lock.
  * Return: the first chunk in [@from, @last] with a slot, or @last + 1.
  */
 u64 cbw_map_next_mapped(struct cbw_map *map, u64 from, u64 last)
 {
-	u64 k = last + 1;
-	unsigned long flags;
-	unsigned int p;
-	size_t i;
+	struct map_view v;
+	unsigned int seq;
+	u64 k;
 
-	spin_lock_irqsave(&map->lock, flags);
-	if (from <= last && locate(map, from, &i, &p))
-		k = min(key_at(map, i, p), last + 1);
-	spin_unlock_irqrestore(&map->lock, flags);
+	rcu_read_lock();
+	do {
+		seq = read_begin(map, &v);
+		k = next_mapped(&v, from, last);
+	} while (read_seqcount_retry(&map->seq, seq));
+	rcu_read_unlock();
 	return k;
 }
 
@@ -601,30 +896,22 @@ u64 cbw_map_next_mapped(struct cbw_map *map, u64 from, u64 last)
  * @from: the first chunk to look at.
  * @last: the last chunk to look at.
  *
- * Context: any context.
+ * Context: any context; takes no lock.
  * Return: the first chunk in [@from, @last] without a slot, or @last + 1.
  */
 u64 cbw_map_next_unmapped(struct cbw_map *map, u64 from, u64 last)
 {
-	const struct map_leaf *leaf;
-	unsigned long flags;
-	unsigned int p;
-	u64 k = from;
-	size_t i;
+	struct map_view v;
+	unsigned int seq;
+	u64 k;
 
-	spin_lock_irqsave(&map->lock, flags);
-	while (k <= last) {
-		if (!locate(map, k, &i, &p) || key_at(map, i, p) != k)
-			break;
-		if (k == last) {	/* no need to find where the run ends */
-			k++;
-			break;
-		}
-		leaf = map->refs[i].leaf;
-		k = key_at(map, i, run_end(leaf, p)) + 1;
-	}
-	spin_unlock_irqrestore(&map->lock, flags);
-	return min(k, last + 1);
+	rcu_read_lock();
+	do {
+		seq = read_begin(map, &v);
+		k = next_unmapped(&v, from, last);
+	} while (read_seqcount_retry(&map->seq, seq));
+	rcu_read_unlock();
+	return k;
 }
 
 /**
@@ -633,33 +920,21 @@ u64 cbw_map_next_unmapped(struct cbw_map *map, u64 from, u64 last)
  * @first: the first chunk.
  * @last: the last chunk.
  *
- * Context: any context.
+ * Context: any context; takes no lock.
  * Return: the number of mapped chunks in [@first, @last].
  */
 u64 cbw_map_count(struct cbw_map *map, u64 first, u64 last)
 {
-	const struct map_leaf *leaf;
-	unsigned int p, end;
-	unsigned long flags;
-	u64 n = 0, base;
-	size_t i;
+	struct map_view v;
+	unsigned int seq;
+	u64 n;
 
-	spin_lock_irqsave(&map->lock, flags);
-	if (first > last || !locate(map, first, &i, &p))
-		goto out;
-	for (; i < map->nr_refs; i++, p = 0) {
-		base = map->refs[i].base;
-		leaf = map->refs[i].leaf;
-		if (base > last)
-			break;
-		end = last - base >= MAX_DELTA ? leaf->nr :
-			leaf_lower(leaf, last - base + 1);
-		n += end - p;
-		if (end < leaf->nr)
-			break;
-	}
-out:
-	spin_unlock_irqrestore(&map->lock, flags);
+	rcu_read_lock();
+	do {
+		seq = read_begin(map, &v);
+		n = count_mapped(&v, first, last);
+	} while (read_seqcount_retry(&map->seq, seq));
+	rcu_read_unlock();
 	return n;
 }
 
@@ -673,6 +948,7 @@ static u64 take_run(struct cbw_map *map, u64 k, u64 last, u64 *chunk,
 		    u64 *slot, struct map_leaf **empty)
 {
 	struct map_leaf *leaf;
+	struct map_view v;
 	unsigned int p, q;
 	unsigned long flags;
 	u64 n = 0, base;
@@ -680,16 +956,18 @@ static u64 take_run(struct cbw_map *map, u64 k, u64 last, u64 *chunk,
 
 	*empty = NULL;
 	spin_lock_irqsave(&map->lock, flags);
-	if (!locate(map, k, &i, &p) || key_at(map, i, p) > last)
+	write_seqcount_begin(&map->seq);
+	v = wview(map);
+	if (!locate(&v, k, &i, &p) || key_at(&v, i, p) > last)
 		goto out;
-	leaf = map->refs[i].leaf;
-	base = map->refs[i].base;
+	leaf = v.r[i].leaf;
+	base = v.r[i].base;
 	for (q = p + 1; q < leaf->nr; q++)
 		if (base + e_delta(leaf->e[q]) > last ||
 		    e_delta(leaf->e[q]) != e_delta(leaf->e[q - 1]) + 1 ||
 		    e_slot(leaf->e[q]) != e_slot(leaf->e[q - 1]) + 1)
 			break;
-	*chunk = key_at(map, i, p);
+	*chunk = key_at(&v, i, p);
 	*slot = e_slot(leaf->e[p]);
 	n = q - p;
 	memmove(&leaf->e[p], &leaf->e[q], (leaf->nr - q) * sizeof(u64));
@@ -700,6 +978,7 @@ static u64 take_run(struct cbw_map *map, u64 k, u64 last, u64 *chunk,
 		*empty = leaf;
 	}
 out:
+	write_seqcount_end(&map->seq);
 	spin_unlock_irqrestore(&map->lock, flags);
 	return n;
 }
@@ -725,7 +1004,9 @@ void cbw_map_remove(struct cbw_map *map, u64 first, u64 last,
 		n = take_run(map, k, last, &chunk, &slot, &empty);
 		if (!n)
 			break;
-		kfree(empty);
+		/* Readers that found the leaf before may still read it. */
+		if (empty)
+			kfree_rcu(empty, rcu);
 		k = chunk + n;
 		if (len && slot == run + len) {
 			len += n;
@@ -767,12 +1048,14 @@ u64 cbw_map_entries(struct cbw_map *map)
  */
 size_t cbw_map_bytes(struct cbw_map *map)
 {
+	struct map_index *idx;
 	unsigned long flags;
 	size_t n;
 
 	spin_lock_irqsave(&map->lock, flags);
+	idx = windex(map);
 	n = sizeof(*map) + (map->nr_refs + map->nr_spare) * LEAF_BYTES +
-	    map->cap * sizeof(*map->refs);
+	    (idx ? struct_size(idx, r, idx->cap) : 0);
 	spin_unlock_irqrestore(&map->lock, flags);
 	return n;
 }

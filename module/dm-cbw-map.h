@@ -9,12 +9,15 @@
  * scattered the copied chunks are.  The design and its costs are
  * described at the top of dm-cbw-map.c.
  *
- * Concurrency: every function takes the map's own spinlock (with
- * interrupts off) for the time of one call, so readers may run in any
- * context.  Writers (cbw_map_insert(), cbw_map_remove()) must be
- * serialised by the caller: they allocate and free without the lock held.
- * Each call sees the map as it is at one moment; several calls are not a
- * snapshot of one moment unless the caller excludes writers.
+ * Concurrency: the lookups (cbw_map_lookup_run(), cbw_map_next_mapped(),
+ * cbw_map_next_unmapped(), cbw_map_count()) take no lock: they search in
+ * an RCU read-side section and search again if a write came between (a
+ * sequence count), so they may run in any context, the map function's
+ * included.  Writers (cbw_map_insert(), cbw_map_remove()) must be
+ * serialised by the caller: they allocate and free without the map's
+ * own spinlock, and write under it (interrupts off).  Each call sees the
+ * map as it is at one moment; several calls are not a snapshot of one
+ * moment unless the caller excludes writers.
  */
 #ifndef DM_CBW_MAP_H
 #define DM_CBW_MAP_H

@@ -17,6 +17,9 @@
  * The seed is printed; CBW_TEST_SEED=N repeats a run.
  */
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,17 +51,26 @@ static u64 lookup(struct cbw_map *map, u64 chunk)
 
 static const char *invariant_error(const struct cbw_map *map)
 {
+	const struct map_index *idx = rcu_dereference_protected(map->idx, true);
+	size_t cap = idx ? idx->cap : 0;
 	u64 total = 0, d, prev;
 	size_t i;
 	unsigned int p;
 
-	if (map->cap < map->nr_refs + map->nr_spare)
-		return "refs[] has no room for the spare leaves";
-	for (i = 0; i < map->nr_refs; i++) {
-		const struct map_leaf *leaf = map->refs[i].leaf;
+	if (cap < map->nr_refs + map->nr_spare)
+		return "the index has no room for the spare leaves";
+	for (i = 0; i < cap; i++) {
+		const struct map_leaf *leaf = idx->r[i].leaf;
 
-		if (i && map->refs[i].base <= map->refs[i - 1].base)
-			return "refs[] not sorted";
+		if (i >= map->nr_refs) {
+			if (leaf || idx->r[i].base)
+				return "an index slot past the last leaf is not zero";
+			continue;
+		}
+		if (!leaf)
+			return "a leaf in the index is NULL";
+		if (i && idx->r[i].base <= idx->r[i - 1].base)
+			return "index not sorted";
 		if (!leaf->nr || leaf->nr > LEAF_CAP)
 			return "empty or overfull leaf";
 		for (p = 0; p < leaf->nr; p++) {
@@ -69,7 +81,7 @@ static const char *invariant_error(const struct cbw_map *map)
 				return "entries not sorted";
 			prev = d;
 			if (i + 1 < map->nr_refs &&
-			    map->refs[i].base + d >= map->refs[i + 1].base)
+			    idx->r[i].base + d >= idx->r[i + 1].base)
 				return "entry beyond the next leaf's base";
 		}
 		total += leaf->nr;
@@ -446,6 +458,319 @@ static void nowait(void)
 	cbw_map_destroy(map);
 }
 
+/* search_from() against a linear scan: any sorted array, any start. */
+static void search(void)
+{
+	static u64 a[2 * 700];
+	u64 bad = 0, x, i, n, g, expect, stride, t;
+
+	for (t = 0; t < OPS(200000); t++) {
+		stride = 1 + (t & 1);
+		n = 1 + rnd_below(600);
+		a[0] = rnd_below(4);
+		for (i = 1; i < n; i++)
+			a[i * stride] = a[(i - 1) * stride] + rnd_below(rnd() & 1 ? 3 : 1000);
+		g = rnd_below(n);
+		x = rnd_below(a[(n - 1) * stride] + 3);
+		for (expect = 0; expect < n && a[expect * stride] < x; expect++)
+			;
+		if (search_from(a, stride, n, g, x) != expect)
+			bad++;
+	}
+	tap_ok(!bad, "search_from() finds what a linear scan finds (%llu wrong)",
+	       (unsigned long long)bad);
+}
+
+/* ---- Lock-free readers racing a writer ------------------------------------ */
+
+/*
+ * Three regions.  Low: chunk 7k is always mapped (to slot k) and chunk
+ * 7k + 3 never; the writer inserts and removes the chunks around them
+ * (splits, shifted entries).  High: the writer fills and empties it in
+ * long runs (new and freed leaves).  Far: keys MAX_DELTA apart, so that
+ * each is a leaf of its own; every eighth is always mapped, the writer
+ * toggles the others (index slots shifted by the hundred, leaves freed
+ * all the time, an index that keeps growing).  Readers ask about the
+ * fixed chunks, whose answers never change, and search the high region,
+ * whose answers need only lie in range.
+ *
+ * With shim_preempt, readers search half-written leaves and indexes (see
+ * the seqlock shim) and the writer pauses between stores.  Leaves and
+ * indexes are freed by the grace-period thread, and kfree_rcu() scribbles
+ * over the head of what it frees as the kernel's does, so a reader that
+ * reads freed memory, or trusts a count it read there, is caught by
+ * AddressSanitizer.  Each round starts from a new map, so that its index
+ * grows (and is replaced) several times.
+ */
+#define RACE_LOW	((u64)70000)	/* a multiple of 7 */
+#define RACE_HIGH	((u64)40000)
+#define RACE_FAR	((u64)600)
+#define RACE_FAR_BASE	BIT_ULL(40)
+#define RACE_FAR_SLOT	((u64)1 << 30)
+#define RACE_READERS	2
+
+struct race {
+	struct cbw_map *map;
+	int started;
+	int stop;
+	long checks;
+	long failures;
+	char failure[200];
+};
+
+static inline u64 far_key(u64 j)
+{
+	return RACE_FAR_BASE + j * MAX_DELTA;
+}
+
+static void race_fail(struct race *rc, const char *what, u64 c, u64 res)
+{
+	if (__atomic_fetch_add(&rc->failures, 1, __ATOMIC_RELAXED) == 0)
+		snprintf(rc->failure, sizeof(rc->failure), "%s at %llu gave %llu",
+			 what, (unsigned long long)c, (unsigned long long)res);
+}
+
+static void race_check(struct race *rc, u64 state)
+{
+	struct cbw_map *map = rc->map;
+	u64 c = (state >> 11) % (RACE_LOW / 7 - 1) * 7, n, r, h, e, j;
+
+	r = cbw_map_lookup_run(map, c, c, &n);
+	if (r != c / 7 || n != 1)
+		race_fail(rc, "lookup_run of a fixed mapped chunk", c, r);
+	if ((r = cbw_map_next_unmapped(map, c, c)) != c + 1)
+		race_fail(rc, "next_unmapped of a fixed mapped chunk", c, r);
+	if ((r = cbw_map_next_mapped(map, c, c)) != c)
+		race_fail(rc, "next_mapped of a fixed mapped chunk", c, r);
+	if ((r = cbw_map_count(map, c, c + 6)) < 1 || r > 6)
+		race_fail(rc, "count of 7 chunks from a fixed mapped one", c, r);
+	r = cbw_map_next_unmapped(map, c, c + 3);
+	if (r < c + 1 || r > c + 3)
+		race_fail(rc, "next_unmapped up to a fixed hole", c, r);
+	c += 3;
+	r = cbw_map_lookup_run(map, c, c + 3, &n);
+	if (r != CBW_NO_SLOT || n < 1 || n > 4)
+		race_fail(rc, "lookup_run of a fixed hole", c, r);
+	if ((r = cbw_map_next_unmapped(map, c, c)) != c)
+		race_fail(rc, "next_unmapped of a fixed hole", c, r);
+	r = cbw_map_next_mapped(map, c, c + 4);
+	if (r < c + 1 || r > c + 4)
+		race_fail(rc, "next_mapped up to a fixed mapped chunk", c, r);
+	if ((r = cbw_map_count(map, c, c)) != 0)
+		race_fail(rc, "count of a fixed hole", c, r);
+
+	j = (state >> 30) % (RACE_FAR / 8) * 8;
+	c = far_key(j);
+	r = cbw_map_lookup_run(map, c, c + 1, &n);
+	if (r != RACE_FAR_SLOT + j || n != 1)
+		race_fail(rc, "lookup_run of a fixed far chunk", c, r);
+	if ((r = cbw_map_next_mapped(map, c - 1, far_key(j + 8))) != c)
+		race_fail(rc, "next_mapped up to a fixed far chunk", c, r);
+	if ((r = cbw_map_count(map, c - 5, c + 5)) != 1)
+		race_fail(rc, "count around a fixed far chunk", c, r);
+
+	/* From the last fixed far key on: the leaves that come and go last. */
+	c = far_key(RACE_FAR - 8);
+	h = c + 1 + (state >> 50) % 4;
+	if ((r = cbw_map_next_mapped(map, h, U64_MAX - 1)) < h)
+		race_fail(rc, "next_mapped after the last fixed far chunk", h, r);
+	if ((r = cbw_map_count(map, c, U64_MAX - 1)) < 1 || r > 8)
+		race_fail(rc, "count from the last fixed far chunk", c, r);
+	if ((r = cbw_map_next_unmapped(map, c, c + 3)) != c + 1)
+		race_fail(rc, "next_unmapped after the last fixed far chunk", c, r);
+
+	h = RACE_LOW + (state >> 23) % RACE_HIGH;
+	e = h + (state >> 40) % 3000;
+	if ((r = cbw_map_next_mapped(map, h, e)) < h || r > e + 1)
+		race_fail(rc, "next_mapped in the high region", h, r);
+	if ((r = cbw_map_next_unmapped(map, h, e)) < h || r > e + 1)
+		race_fail(rc, "next_unmapped in the high region", h, r);
+	if ((r = cbw_map_count(map, h, e)) > e - h + 1)
+		race_fail(rc, "count in the high region", h, r);
+	cbw_map_lookup_run(map, h, e, &n);
+	if (n < 1 || n > e - h + 1)
+		race_fail(rc, "lookup_run in the high region", h, n);
+}
+
+static void *race_reader(void *arg)
+{
+	struct race *rc = arg;
+	struct shim_rcu_reader self = { 0, 0 };
+	u64 state = (u64)(uintptr_t)&self;
+	long checks = 0;
+
+	shim_rcu_register(&self);
+	__atomic_fetch_add(&rc->started, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&rc->stop, __ATOMIC_RELAXED)) {
+		state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+		race_check(rc, state);
+		checks++;
+	}
+	shim_rcu_unregister(&self);
+	__atomic_fetch_add(&rc->checks, checks, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void *race_grace_periods(void *arg)
+{
+	struct race *rc = arg;
+	struct timespec pause = { 0, 20000 };
+
+	while (!__atomic_load_n(&rc->stop, __ATOMIC_RELAXED)) {
+		shim_rcu_sync();
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* The writer's model: the slot of each low and high chunk, and far key. */
+struct race_model {
+	u64 slot[RACE_LOW + RACE_HIGH];
+	u64 far[RACE_FAR];
+	u64 next_slot;
+};
+
+static bool toggle(struct cbw_map *map, u64 key, u64 *slot, u64 *next_slot)
+{
+	if (*slot != CBW_NO_SLOT) {
+		cbw_map_remove(map, key, key, NULL, NULL);
+		*slot = CBW_NO_SLOT;
+		return true;
+	}
+	*slot = (*next_slot)++;
+	return !cbw_map_insert(map, key, *slot, 1);
+}
+
+/* One writer step. */
+static bool race_step(struct cbw_map *map, struct race_model *rm)
+{
+	u64 c, n, i, e;
+
+	switch (rnd_below(4)) {
+	case 0:
+		/* A chunk between two fixed ones. */
+		c = rnd_below(RACE_LOW / 7) * 7 + 1 + rnd_below(6);
+		if (c % 7 == 3)
+			c++;
+		return toggle(map, c, &rm->slot[c], &rm->next_slot);
+	case 1:
+		/* A far key that is not fixed; often one of the last. */
+		i = rnd() & 1 ? RACE_FAR - 1 - rnd_below(16) : rnd_below(RACE_FAR);
+		if (!(i % 8))
+			i++;
+		if (i >= RACE_FAR)
+			return true;
+		return toggle(map, far_key(i), &rm->far[i], &rm->next_slot);
+	}
+	/* A run in the high region: fill its unmapped part, or empty it. */
+	c = RACE_LOW + rnd_below(RACE_HIGH);
+	n = 1 + rnd_below(min(RACE_HIGH - (c - RACE_LOW), (u64)4000));
+	if (rnd() & 1) {
+		cbw_map_remove(map, c, c + n - 1, NULL, NULL);
+		for (i = c; i < c + n; i++)
+			rm->slot[i] = CBW_NO_SLOT;
+		return true;
+	}
+	/* Fill the first unmapped run from c on, inside the n chunks. */
+	for (i = c; i < c + n && rm->slot[i] != CBW_NO_SLOT; i++)
+		;
+	for (e = i; e < c + n && rm->slot[e] == CBW_NO_SLOT; e++)
+		rm->slot[e] = rm->next_slot + (e - i);
+	rm->next_slot += e - i;
+	return i == e || !cbw_map_insert(map, i, rm->slot[i], e - i);
+}
+
+/* One round on a new map; adds its steps, reader rounds and reader failures. */
+static bool race_round(double seconds, struct race_model *rm, long *steps,
+		       long *checks, long *nfail, char *failure, size_t len,
+		       int *swaps)
+{
+	size_t cap0;
+	struct race rc = { .map = cbw_map_create(GFP_KERNEL) };
+	pthread_t readers[RACE_READERS], gp;
+	u64 c, n, bad = 0;
+	long step = 0;
+	bool ok = true;
+	double end;
+	int i;
+
+	for (c = 0; c < RACE_LOW + RACE_HIGH; c++)
+		rm->slot[c] = c < RACE_LOW && c % 7 == 0 ? c / 7 : CBW_NO_SLOT;
+	for (c = 0; c < RACE_FAR; c++)
+		rm->far[c] = c % 8 ? CBW_NO_SLOT : RACE_FAR_SLOT + c;
+	rm->next_slot = RACE_LOW;
+	for (c = 0; c < RACE_LOW; c += 7)
+		ok &= !cbw_map_insert(rc.map, c, c / 7, 1);
+	for (c = 0; c < RACE_FAR; c += 8)
+		ok &= !cbw_map_insert(rc.map, far_key(c), rm->far[c], 1);
+	cap0 = rcu_dereference_protected(rc.map->idx, true)->cap;
+	shim_rcu_defer = true;
+	shim_preempt = 1;
+	for (i = 0; i < RACE_READERS; i++)
+		pthread_create(&readers[i], NULL, race_reader, &rc);
+	pthread_create(&gp, NULL, race_grace_periods, &rc);
+	while (__atomic_load_n(&rc.started, __ATOMIC_SEQ_CST) < RACE_READERS)
+		sched_yield();
+	end = now() + seconds;
+	while (ok && (step % 64 || now() < end)) {
+		ok = race_step(rc.map, rm);
+		step++;
+	}
+	shim_preempt = 0;
+	__atomic_store_n(&rc.stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < RACE_READERS; i++)
+		pthread_join(readers[i], NULL);
+	pthread_join(gp, NULL);
+	shim_rcu_sync();
+	shim_rcu_defer = false;
+	for (c = 0; c < RACE_LOW + RACE_HIGH; c++)
+		if (cbw_map_lookup_run(rc.map, c, c, &n) != rm->slot[c])
+			bad++;
+	for (c = 0; c < RACE_FAR; c++)
+		if (cbw_map_lookup_run(rc.map, far_key(c), far_key(c), &n) != rm->far[c])
+			bad++;
+	ok = ok && !bad && !invariant_error(rc.map);
+	if (rc.failures && !*nfail)
+		snprintf(failure, len, "%s", rc.failure);
+	*nfail += rc.failures;
+	*checks += rc.checks;
+	*steps += step;
+	/* The index doubles (at least) at each replacement. */
+	for (; cap0 < rcu_dereference_protected(rc.map->idx, true)->cap; cap0 *= 2)
+		(*swaps)++;
+	cbw_map_destroy(rc.map);
+	return ok;
+}
+
+static void test_race(int rounds, double seconds)
+{
+	struct race_model *rm = malloc(sizeof(*rm));
+	long steps = 0, checks = 0, nfail = 0;
+	char failure[200] = "";
+	int i, swaps = 0;
+	bool ok = true;
+
+	for (i = 0; i < rounds; i++)
+		ok &= race_round(seconds, rm, &steps, &checks, &nfail,
+				 failure, sizeof(failure), &swaps);
+	tap_ok(ok && swaps >= rounds,
+	       "race: the writer's %ld steps in %d rounds (%d new indexes) all went in, each map matches its model",
+	       steps, rounds, swaps);
+	if (!tap_ok(!nfail,
+		    "race: lock-free readers always found the fixed chunks (%ld reader rounds, %ld failures)",
+		    checks, nfail))
+		tap_diag("first failure: %s", failure);
+	free(rm);
+}
+
 int main(void)
 {
 	const char *seed = getenv("CBW_TEST_SEED");
@@ -463,6 +788,8 @@ int main(void)
 	far_apart();
 	no_memory();
 	nowait();
+	search();
+	test_race(5, 0.12);
 
 	tap_ok(shim_live == 0, "nothing leaked");
 	tap_ok(shim_warnings == 0 && shim_noio_depth == 0,

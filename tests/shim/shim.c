@@ -130,6 +130,11 @@ void *kvmalloc_array(size_t n, size_t size, gfp_t gfp)
 	return kmalloc(n * size, gfp);
 }
 
+void *kvzalloc(size_t size, gfp_t gfp)
+{
+	return kzalloc(size, gfp);
+}
+
 void kvfree(const void *p)
 {
 	kfree(p);
@@ -216,6 +221,38 @@ void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *head))
 	head->next = pending;
 	pending = head;
 	pthread_mutex_unlock(&rcu_mutex);
+}
+
+struct shim_deferred_free {
+	struct rcu_head head;
+	const void *p;
+};
+
+static void shim_deferred_free_fn(struct rcu_head *head)
+{
+	struct shim_deferred_free *d = (struct shim_deferred_free *)head;
+
+	kvfree(d->p);
+	free(d);
+}
+
+/* The record is malloc()ed: not counted, never failed by injection. */
+void shim_kvfree_rcu(const void *p, struct rcu_head *head)
+{
+	struct shim_deferred_free *d;
+
+	if (!p)
+		return;
+	memset(head, 0xa5, sizeof(*head));
+	if (!shim_rcu_defer) {
+		kvfree(p);
+		return;
+	}
+	d = malloc(sizeof(*d));
+	if (!d)
+		abort();
+	d->p = p;
+	call_rcu(&d->head, shim_deferred_free_fn);
 }
 
 /*

@@ -11,6 +11,7 @@
  * per-thread counter (odd: inside), call_rcu() queues, and
  * shim_rcu_sync() - a grace period - waits until every reader has been
  * seen outside a read-side section, then runs what was queued before.
+ * kfree_rcu() and kvfree_rcu() queue like call_rcu().
  */
 #ifndef SHIM_LINUX_RCUPDATE_H
 #define SHIM_LINUX_RCUPDATE_H
@@ -56,6 +57,15 @@ static inline void rcu_read_unlock(void)
 #define RCU_INIT_POINTER(p, v)		WRITE_ONCE(p, v)
 
 void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *head));
+
+/*
+ * kvfree() after a grace period.  The head is scribbled over, as the
+ * kernel's kvfree_rcu() links it into its lists: a reader that trusts a
+ * field sharing its place reads rubbish.
+ */
+void shim_kvfree_rcu(const void *p, struct rcu_head *head);
+#define kvfree_rcu(p, head)	shim_kvfree_rcu(p, &(p)->head)
+#define kfree_rcu(p, head)	kvfree_rcu(p, head)
 void rcu_barrier(void);
 void shim_rcu_register(struct shim_rcu_reader *r);
 void shim_rcu_unregister(struct shim_rcu_reader *r);

@@ -31,6 +31,7 @@ void *kzalloc(size_t size, gfp_t gfp);
 void *kmalloc(size_t size, gfp_t gfp);
 void kfree(const void *p);
 void *kvmalloc_array(size_t n, size_t size, gfp_t gfp);
+void *kvzalloc(size_t size, gfp_t gfp);
 void kvfree(const void *p);
 
 #endif
