@@ -387,9 +387,16 @@ static u64 to_copy_end(struct cbw_snap *snap, u64 from, u64 last)
 	return e > from ? cbw_map_next_mapped(snap->map, from, e - 1) : e;
 }
 
-/* Exact for the engine's holder; a hint otherwise. */
+/*
+ * Exact for the engine's holder; a hint otherwise.  One chunk (most
+ * writes) is looked up in the map first: a copied chunk, the usual case
+ * once a chunk has been written, then needs no walk of the readable set.
+ */
 static bool any_to_copy(struct cbw_snap *snap, u64 first, u64 last)
 {
+	if (first == last)
+		return cbw_map_next_unmapped(snap->map, first, first) == first &&
+		       bm_test(snap->readable, first);
 	return next_to_copy(snap, first, last) <= last;
 }
 
