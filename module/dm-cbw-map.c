@@ -64,7 +64,7 @@
  *    not beyond the current one.
  * A leaf or an index that no reader can find any more is freed after an
  * RCU grace period (kfree_rcu(), kvfree_rcu()), so that a reader that
- * found it before reads freed memory never.  Spare leaves are never
+ * found it earlier never reads freed memory.  Spare leaves are never
  * freed but by cbw_map_destroy().
  */
 
@@ -110,6 +110,7 @@ struct map_leaf {
 
 #define LEAF_CAP	((LEAF_BYTES - offsetof(struct map_leaf, e)) / sizeof(u64))
 
+/* A slot of the index: a leaf, and the chunk its entries' offsets count from. */
 struct leaf_ref {
 	u64 base;
 	struct map_leaf *leaf;
