@@ -2,7 +2,8 @@
 /*
  * dm-cbw radix bitmap: a large bitmap whose memory follows the regions
  * that differ from their neighbours, not its size.  dm-cbw keeps the
- * "to copy" and "readable" chunk sets and the COW slot allocator in it.
+ * "readable" chunk set and the COW slot allocator in it (a chunk is to
+ * copy while it is readable and has no slot in the chunk map).
  * The design, invariants and costs are described at the top of
  * dm-cbw-bitmap.c.
  *
