@@ -2,7 +2,7 @@
 /*
  * dm-cbw radix bitmap.
  *
- * dm-cbw tracks one bit per chunk of the origin ("to copy", "readable")
+ * dm-cbw tracks one bit per chunk of the origin ("readable")
  * and one per slot of the COW device ("used").  A 64 TiB origin cut into
  * 4 KiB chunks has 2^34 chunks: a flat bitmap would be 2 GiB, most of it
  * describing long runs of equal bits.  This bitmap is a radix tree whose
