@@ -392,7 +392,8 @@ static u64 to_copy_end(struct cbw_snap *snap, u64 from, u64 last)
  * writes) is looked up in the map first: a copied chunk, the usual case
  * once a chunk has been written, then needs no walk of the readable set.
  */
-static bool any_to_copy(struct cbw_snap *snap, u64 first, u64 last)
+static __always_inline bool any_to_copy(struct cbw_snap *snap, u64 first,
+					u64 last)
 {
 	if (first == last)
 		return cbw_map_next_unmapped(snap->map, first, first) == first &&

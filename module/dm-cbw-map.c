@@ -203,8 +203,8 @@ static inline struct map_leaf *ref_leaf(const struct map_view *v, size_t i)
  * cache line or two of each where a binary search from the middle
  * touches six or more (each a miss, for a write to a random chunk).
  */
-static size_t search_from(const u64 *a, size_t stride, size_t n, size_t g,
-			  u64 x)
+static __always_inline size_t search_from(const u64 *a, size_t stride,
+					  size_t n, size_t g, u64 x)
 {
 	size_t lo, hi, mid, step = 1;
 
@@ -237,7 +237,7 @@ static size_t search_from(const u64 *a, size_t stride, size_t n, size_t g,
 }
 
 /* Index of the last leaf whose base is at most @key, or -1. */
-static long find_ref(const struct map_view *v, u64 key)
+static __always_inline long find_ref(const struct map_view *v, u64 key)
 {
 	size_t n = v->nr, g;
 	u64 b0, span;
@@ -258,8 +258,8 @@ static long find_ref(const struct map_view *v, u64 key)
 }
 
 /* Index of the first of the @nr entries of @leaf at offset @delta or beyond. */
-static unsigned int leaf_lower(const struct map_leaf *leaf, unsigned int nr,
-			       u64 delta)
+static __always_inline unsigned int leaf_lower(const struct map_leaf *leaf,
+					       unsigned int nr, u64 delta)
 {
 	u64 top;
 
@@ -303,8 +303,8 @@ static inline u64 key_at(const struct map_view *v, size_t i, unsigned int p)
  * The first entry whose chunk is @key or beyond: leaf *@i, entry *@p.
  * Return: false if there is none.
  */
-static bool locate(const struct map_view *v, u64 key, size_t *i,
-		   unsigned int *p)
+static __always_inline bool locate(const struct map_view *v, u64 key,
+				   size_t *i, unsigned int *p)
 {
 	long r = find_ref(v, key);
 	const struct map_leaf *leaf;
@@ -361,7 +361,7 @@ static u64 next_mapped(const struct map_view *v, u64 from, u64 last)
 	return min(key_at(v, i, p), last + 1);
 }
 
-static u64 next_unmapped(const struct map_view *v, u64 from, u64 last)
+static __always_inline u64 next_unmapped(const struct map_view *v, u64 from, u64 last)
 {
 	const struct map_leaf *leaf;
 	unsigned int p;
