@@ -1108,27 +1108,6 @@ static void *race_reader(void *arg)
 	return NULL;
 }
 
-static void *race_grace_periods(void *arg)
-{
-	struct race *rc = arg;
-
-	struct timespec pause = { 0, 20000 };
-
-	while (!__atomic_load_n(&rc->stop, __ATOMIC_RELAXED)) {
-		shim_rcu_sync();
-		nanosleep(&pause, NULL);
-	}
-	return NULL;
-}
-
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
 /* Changes for @seconds, with the witnesses at @witness. */
 static bool race_run(bool witness, double seconds, long *checks,
 		     unsigned int *ops)
@@ -1149,11 +1128,11 @@ static bool race_run(bool witness, double seconds, long *checks,
 	shim_preempt = 1;
 	for (i = 0; i < RACE_READERS; i++)
 		pthread_create(&readers[i], NULL, race_reader, &rc);
-	pthread_create(&gp, NULL, race_grace_periods, &rc);
+	pthread_create(&gp, NULL, shim_rcu_gp_thread, &rc.stop);
 	while (__atomic_load_n(&rc.started, __ATOMIC_SEQ_CST) < RACE_READERS)
 		sched_yield();
-	end = now() + seconds;
-	for (i = 0; ok && (i % 64 || now() < end); i++) {
+	end = shim_now() + seconds;
+	for (i = 0; ok && (i % 64 || shim_now() < end); i++) {
 		bool set = rnd() & 1;
 		u64 s, e;
 		s64 r;

@@ -611,26 +611,6 @@ static void *race_reader(void *arg)
 	return NULL;
 }
 
-static void *race_grace_periods(void *arg)
-{
-	struct race *rc = arg;
-	struct timespec pause = { 0, 20000 };
-
-	while (!__atomic_load_n(&rc->stop, __ATOMIC_RELAXED)) {
-		shim_rcu_sync();
-		nanosleep(&pause, NULL);
-	}
-	return NULL;
-}
-
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
 /* The writer's model: the slot of each low and high chunk, and far key. */
 struct race_model {
 	u64 slot[RACE_LOW + RACE_HIGH];
@@ -716,11 +696,11 @@ static bool race_round(double seconds, struct race_model *rm, long *steps,
 	shim_preempt = 1;
 	for (i = 0; i < RACE_READERS; i++)
 		pthread_create(&readers[i], NULL, race_reader, &rc);
-	pthread_create(&gp, NULL, race_grace_periods, &rc);
+	pthread_create(&gp, NULL, shim_rcu_gp_thread, &rc.stop);
 	while (__atomic_load_n(&rc.started, __ATOMIC_SEQ_CST) < RACE_READERS)
 		sched_yield();
-	end = now() + seconds;
-	while (ok && (step % 64 || now() < end)) {
+	end = shim_now() + seconds;
+	while (ok && (step % 64 || shim_now() < end)) {
 		ok = race_step(rc.map, rm);
 		step++;
 	}

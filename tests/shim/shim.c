@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <linux/bug.h>
 #include <linux/rcupdate.h>
@@ -282,6 +283,25 @@ void shim_rcu_sync(void)
 		next = list->next;
 		list->func(list);
 	}
+}
+
+void *shim_rcu_gp_thread(void *stop)
+{
+	struct timespec pause = { 0, 20000 };
+
+	while (!__atomic_load_n((int *)stop, __ATOMIC_RELAXED)) {
+		shim_rcu_sync();
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+double shim_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
 void rcu_barrier(void)

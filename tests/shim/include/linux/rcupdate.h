@@ -70,5 +70,9 @@ void rcu_barrier(void);
 void shim_rcu_register(struct shim_rcu_reader *r);
 void shim_rcu_unregister(struct shim_rcu_reader *r);
 void shim_rcu_sync(void);
+/* A thread that runs grace periods until *(int *)stop is set. */
+void *shim_rcu_gp_thread(void *stop);
+/* CLOCK_MONOTONIC in seconds, for the race tests' durations. */
+double shim_now(void);
 
 #endif
