@@ -19,12 +19,21 @@
  * entries sort as plain integers.  The index refs[] is one sorted array
  * of (base, leaf), 16 bytes per leaf.
  *
+ * Dense leaves.  A leaf whose n entries have the offsets 0..n-1 holds a
+ * run of n copied chunks, which is what copies in order (and copy-ahead)
+ * leave behind.  Its slot in refs[] says so: a leaf is LEAF_BYTES-aligned,
+ * and the low bits of its address in refs[] hold n (0 for a leaf that is
+ * not dense).  Whether a chunk is mapped, the question of every guest
+ * write, is then answered from refs[] alone, without reading the leaf: on
+ * a random write that is one cold page less.
+ *
  * Invariants (under @lock):
  *  - refs[] is sorted by base, strictly;
  *  - every entry of leaf i has a chunk in [refs[i].base, refs[i + 1].base)
  *    and an offset below MAX_DELTA, and the entries of a leaf are sorted
  *    and distinct;
- *  - no leaf in refs[] is empty.
+ *  - no leaf in refs[] is empty;
+ *  - the dense count in refs[i] is that of leaf i (see leaf_word()).
  *
  * Costs.  A lookup is a search in refs[] and one in the leaf, each begun
  * where the key would lie if the keys spread evenly (search_from()).  An
@@ -68,6 +77,7 @@
  * freed but by cbw_map_destroy().
  */
 
+#include <linux/align.h>
 #include <linux/bitops.h>
 #include <linux/bug.h>
 #include <linux/build_bug.h>
@@ -89,6 +99,7 @@
 #define SLOT_BITS	32
 #define SLOT_MASK	(CBW_MAP_MAX_SLOTS - 1)
 #define MAX_DELTA	BIT_ULL(64 - SLOT_BITS)
+#define DENSE_MASK	((unsigned long)LEAF_BYTES - 1)
 
 /*
  * struct map_leaf - a block of sorted entries.
@@ -110,10 +121,17 @@ struct map_leaf {
 
 #define LEAF_CAP	((LEAF_BYTES - offsetof(struct map_leaf, e)) / sizeof(u64))
 
-/* A slot of the index: a leaf, and the chunk its entries' offsets count from. */
+/* The dense count of a leaf fits in the low bits of its address. */
+static_assert(LEAF_CAP <= DENSE_MASK);
+
+/*
+ * struct leaf_ref - a slot of the index.
+ * @base: the chunk that the leaf's entry offsets count from.
+ * @lw: the leaf's address, ORed with its dense count (see leaf_word()).
+ */
 struct leaf_ref {
 	u64 base;
-	struct map_leaf *leaf;
+	unsigned long lw;
 };
 
 /* find_ref() searches the bases as an array of u64 with a stride of 2. */
@@ -188,10 +206,20 @@ static inline unsigned int leaf_nr(const struct map_leaf *leaf)
 	return min_t(unsigned int, READ_ONCE(leaf->nr), LEAF_CAP);
 }
 
+static inline struct map_leaf *lw_leaf(unsigned long lw)
+{
+	return (struct map_leaf *)(lw & ~DENSE_MASK);
+}
+
+static inline unsigned int lw_dense(unsigned long lw)
+{
+	return lw & DENSE_MASK;
+}
+
 /* The leaf of slot @i: loaded once, as a writer stores it whole. */
 static inline struct map_leaf *ref_leaf(const struct map_view *v, size_t i)
 {
-	return READ_ONCE(v->r[i].leaf);
+	return lw_leaf(READ_ONCE(v->r[i].lw));
 }
 
 /*
@@ -361,24 +389,43 @@ static u64 next_mapped(const struct map_view *v, u64 from, u64 last)
 	return min(key_at(v, i, p), last + 1);
 }
 
+/*
+ * The first chunk in [@from, @last] without an entry, or @last + 1.  A
+ * dense leaf answers from its slot in the index; any other from its
+ * entries, where a run of consecutive chunks ends at run_end().
+ */
 static __always_inline u64 next_unmapped(const struct map_view *v, u64 from, u64 last)
 {
 	const struct map_leaf *leaf;
-	unsigned int p;
-	u64 k = from, n;
-	size_t i;
+	unsigned int p, nr, dense;
+	unsigned long lw;
+	u64 k = from, n, d;
+	long r;
 
 	while (k <= last) {
-		if (!locate(v, k, &i, &p) || key_at(v, i, p) != k)
+		r = find_ref(v, k);
+		if (r < 0)
 			break;
-		if (k == last) {	/* no need to find where the run ends */
-			k++;
-			break;
-		}
-		leaf = ref_leaf(v, i);
+		lw = READ_ONCE(v->r[r].lw);
+		leaf = lw_leaf(lw);
 		if (unlikely(!leaf))
 			break;
-		n = key_at(v, i, run_end(leaf, leaf_nr(leaf), p)) + 1;
+		d = k - v->r[r].base;
+		dense = lw_dense(lw);
+		if (dense) {
+			/* The leaf holds offsets 0..dense - 1, and no other. */
+			if (d >= dense)
+				break;
+			n = v->r[r].base + dense;
+		} else {
+			nr = leaf_nr(leaf);
+			p = leaf_lower(leaf, nr, d);
+			if (p >= nr || e_delta(leaf->e[p]) != d)
+				break;
+			if (k == last)	/* no need to find where the run ends */
+				return last + 1;
+			n = k + e_delta(leaf->e[run_end(leaf, nr, p)]) - d + 1;
+		}
 		if (unlikely(n <= k))	/* a reader amid a write */
 			break;
 		k = n;
@@ -476,11 +523,37 @@ static struct map_view wview(struct cbw_map *map)
 	return v;
 }
 
-/* Copy slot @from to slot @to, the leaf pointer in one store. */
+/* The writer's leaf of slot @i. */
+static inline struct map_leaf *wleaf(const struct leaf_ref *r, size_t i)
+{
+	return lw_leaf(r[i].lw);
+}
+
+/*
+ * A leaf's address and dense count, for its slot in the index: n if its
+ * n entries have the offsets 0..n-1 (sorted and distinct, they do if the
+ * last is n - 1), else 0.  A leaf is LEAF_BYTES-aligned: kmalloc() aligns
+ * a power-of-two size to itself, and reserve() checks.
+ */
+static unsigned long leaf_word(const struct map_leaf *leaf)
+{
+	unsigned int nr = leaf->nr;
+	bool dense = nr && e_delta(leaf->e[nr - 1]) == nr - 1;
+
+	return (unsigned long)leaf | (dense ? nr : 0);
+}
+
+/* Store slot @i's leaf again, after a change to its entries. */
+static inline void retag(struct leaf_ref *r, size_t i)
+{
+	WRITE_ONCE(r[i].lw, leaf_word(wleaf(r, i)));
+}
+
+/* Copy slot @from to slot @to, the leaf word in one store. */
 static inline void move_ref(struct leaf_ref *r, size_t to, size_t from)
 {
 	r[to].base = r[from].base;
-	WRITE_ONCE(r[to].leaf, r[from].leaf);
+	WRITE_ONCE(r[to].lw, r[from].lw);
 }
 
 /**
@@ -517,7 +590,7 @@ void cbw_map_destroy(struct cbw_map *map)
 		return;
 	idx = rcu_dereference_protected(map->idx, true);
 	for (i = 0; i < map->nr_refs; i++)
-		kfree(idx->r[i].leaf);
+		kfree(wleaf(idx->r, i));
 	while (map->spare) {
 		leaf = map->spare;
 		map->spare = leaf->next;
@@ -549,6 +622,10 @@ static int reserve(struct cbw_map *map, size_t need)
 		leaf = kmalloc(LEAF_BYTES, GFP_KERNEL);
 		if (!leaf)
 			goto out;
+		if (WARN_ON_ONCE(!IS_ALIGNED((unsigned long)leaf, LEAF_BYTES))) {
+			kfree(leaf);
+			goto out;
+		}
 		spin_lock_irqsave(&map->lock, flags);
 		leaf->next = map->spare;
 		map->spare = leaf;
@@ -606,7 +683,7 @@ static void add_ref(struct cbw_map *map, size_t i, u64 base,
 	for (j = map->nr_refs; j > i; j--)
 		move_ref(r, j, j - 1);
 	r[i].base = base;
-	WRITE_ONCE(r[i].leaf, leaf);
+	WRITE_ONCE(r[i].lw, leaf_word(leaf));
 	WRITE_ONCE(map->nr_refs, map->nr_refs + 1);
 }
 
@@ -619,7 +696,7 @@ static void del_ref(struct cbw_map *map, size_t i)
 	WRITE_ONCE(map->nr_refs, n);
 	for (; i < n; i++)
 		move_ref(r, i, i + 1);
-	WRITE_ONCE(r[n].leaf, NULL);
+	WRITE_ONCE(r[n].lw, 0);
 	r[n].base = 0;
 }
 
@@ -639,7 +716,7 @@ static bool new_leaf_at(struct cbw_map *map, size_t i, u64 key, u64 slot)
 static bool split(struct cbw_map *map, size_t i)
 {
 	struct leaf_ref *r = windex(map)->r;
-	struct map_leaf *left = r[i].leaf, *right = take_spare(map);
+	struct map_leaf *left = wleaf(r, i), *right = take_spare(map);
 	unsigned int h = left->nr / 2, j;
 	u64 shift;
 
@@ -650,6 +727,7 @@ static bool split(struct cbw_map *map, size_t i)
 		right->e[j - h] = left->e[j] - mk_entry(shift, 0);
 	right->nr = left->nr - h;
 	left->nr = h;
+	retag(r, i);
 	add_ref(map, i + 1, r[i].base + shift, right);
 	return true;
 }
@@ -665,7 +743,7 @@ static void leaf_put(struct map_leaf *leaf, unsigned int p, u64 e)
 static bool rebase_first(struct cbw_map *map, u64 key)
 {
 	struct leaf_ref *r = windex(map)->r;
-	struct map_leaf *leaf = r[0].leaf;
+	struct map_leaf *leaf = wleaf(r, 0);
 	u64 up = r[0].base - key;
 	unsigned int j;
 
@@ -675,7 +753,7 @@ static bool rebase_first(struct cbw_map *map, u64 key)
 	for (j = 0; j < leaf->nr; j++)
 		leaf->e[j] += mk_entry(up, 0);
 	r[0].base = key;
-	return true;
+	return true;	/* the caller puts @key into leaf 0, and retags it */
 }
 
 /* Insert one entry that is not in the map; false only on a bug. */
@@ -694,7 +772,7 @@ static bool insert_one(struct cbw_map *map, u64 key, u64 slot)
 		r = 0;
 	}
 	i = r;
-	leaf = v.r[i].leaf;
+	leaf = wleaf(v.r, i);
 	d = key - v.r[i].base;
 	/* Every entry of the leaf is below @key: start a leaf after it. */
 	if (d >= MAX_DELTA)
@@ -709,11 +787,12 @@ static bool insert_one(struct cbw_map *map, u64 key, u64 slot)
 		if (p > leaf->nr) {
 			p -= leaf->nr;
 			i++;
-			leaf = v.r[i].leaf;
+			leaf = wleaf(v.r, i);
 			d = key - v.r[i].base;
 		}
 	}
 	leaf_put(leaf, p, mk_entry(d, slot));
+	retag(v.r, i);
 	return true;
 }
 
@@ -727,11 +806,13 @@ static struct map_leaf *remove_one(struct cbw_map *map, u64 key)
 
 	if (WARN_ON_ONCE(!locate(&v, key, &i, &p) || key_at(&v, i, p) != key))
 		return NULL;
-	leaf = v.r[i].leaf;
+	leaf = wleaf(v.r, i);
 	leaf->nr--;
 	memmove(&leaf->e[p], &leaf->e[p + 1], (leaf->nr - p) * sizeof(u64));
-	if (leaf->nr)
+	if (leaf->nr) {
+		retag(v.r, i);
 		return NULL;
+	}
 	del_ref(map, i);
 	return leaf;
 }
@@ -961,7 +1042,7 @@ static u64 take_run(struct cbw_map *map, u64 k, u64 last, u64 *chunk,
 	v = wview(map);
 	if (!locate(&v, k, &i, &p) || key_at(&v, i, p) > last)
 		goto out;
-	leaf = v.r[i].leaf;
+	leaf = wleaf(v.r, i);
 	base = v.r[i].base;
 	for (q = p + 1; q < leaf->nr; q++)
 		if (base + e_delta(leaf->e[q]) > last ||
@@ -974,7 +1055,9 @@ static u64 take_run(struct cbw_map *map, u64 k, u64 last, u64 *chunk,
 	memmove(&leaf->e[p], &leaf->e[q], (leaf->nr - q) * sizeof(u64));
 	leaf->nr -= n;
 	map->entries -= n;
-	if (!leaf->nr) {
+	if (leaf->nr) {
+		retag(v.r, i);
+	} else {
 		del_ref(map, i);
 		*empty = leaf;
 	}

@@ -60,10 +60,10 @@ static const char *invariant_error(const struct cbw_map *map)
 	if (cap < map->nr_refs + map->nr_spare)
 		return "the index has no room for the spare leaves";
 	for (i = 0; i < cap; i++) {
-		const struct map_leaf *leaf = idx->r[i].leaf;
+		const struct map_leaf *leaf = wleaf(idx->r, i);
 
 		if (i >= map->nr_refs) {
-			if (leaf || idx->r[i].base)
+			if (idx->r[i].lw || idx->r[i].base)
 				return "an index slot past the last leaf is not zero";
 			continue;
 		}
@@ -84,6 +84,8 @@ static const char *invariant_error(const struct cbw_map *map)
 			    idx->r[i].base + d >= idx->r[i + 1].base)
 				return "entry beyond the next leaf's base";
 		}
+		if (idx->r[i].lw != leaf_word(leaf))
+			return "the dense count in the index is wrong";
 		total += leaf->nr;
 	}
 	if (total != map->entries)

@@ -115,7 +115,11 @@ void *kmalloc(size_t size, gfp_t gfp)
 	(void)gfp;
 	if (shim_fail())
 		return NULL;
-	p = malloc(size);
+	/* As the kernel's: a power-of-two size is aligned to itself. */
+	if (size && !(size & (size - 1)))
+		p = aligned_alloc(size, size);
+	else
+		p = malloc(size);
 	if (p) {
 		memset(p, 0x5a, size);
 		__atomic_fetch_add(&shim_live, 1, __ATOMIC_RELAXED);
