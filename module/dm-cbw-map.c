@@ -17,7 +17,7 @@
  * by chunk; an entry packs the chunk's offset from the leaf's base (32
  * bits) and the slot (32 bits).  Because the offset is in the high bits,
  * entries sort as plain integers.  The index refs[] is one sorted array
- * of (base, leaf), 16 bytes per leaf.
+ * of (base, leaf word), 16 bytes per leaf.
  *
  * Dense leaves.  A leaf whose n entries have the offsets 0..n-1 holds a
  * run of n copied chunks, which is what copies in order (and copy-ahead)
@@ -35,11 +35,12 @@
  *  - no leaf in refs[] is empty;
  *  - the dense count in refs[i] is that of leaf i (see leaf_word()).
  *
- * Costs.  A lookup is a search in refs[] and one in the leaf, each begun
- * where the key would lie if the keys spread evenly (search_from()).  An
- * insertion moves at most a leaf's entries; a full leaf splits in two
- * halves, except that a chunk beyond a full leaf's last entry starts a
- * new leaf (so chunks copied in ascending order fill leaves completely).
+ * Costs.  A lookup is a search in refs[] and one in the leaf (none in a
+ * dense leaf, for next_unmapped()), each begun where the key would lie
+ * if the keys spread evenly (search_from()).  An insertion moves at most
+ * a leaf's entries; a full leaf splits in two halves, except that a chunk
+ * beyond a full leaf's last entry starts a new leaf (so chunks copied in
+ * ascending order fill leaves completely).
  * Memory: 8 bytes per entry divided by the leaves' fill, which is about
  * 100% for ascending copies and about 70% for random ones (the usual
  * figure for split-in-half trees), so 8 to 12 bytes per copied chunk, plus
@@ -70,7 +71,9 @@
  *  - a leaf's count is clipped to LEAF_CAP (a spare leaf's union holds
  *    a pointer there), and every entry offset is clipped to the leaf;
  *  - searches that step from run to run give up when the next chunk is
- *    not beyond the current one.
+ *    not beyond the current one;
+ *  - a leaf's dense count is loaded in one word with its address, and an
+ *    answer from the dense count reads nothing from the leaf.
  * A leaf or an index that no reader can find any more is freed after an
  * RCU grace period (kfree_rcu(), kvfree_rcu()), so that a reader that
  * found it earlier never reads freed memory.  Spare leaves are never
@@ -399,7 +402,7 @@ static __always_inline u64 next_unmapped(const struct map_view *v, u64 from, u64
 	const struct map_leaf *leaf;
 	unsigned int p, nr, dense;
 	unsigned long lw;
-	u64 k = from, n, d;
+	u64 k = from, n, d, base;
 	long r;
 
 	while (k <= last) {
@@ -410,13 +413,14 @@ static __always_inline u64 next_unmapped(const struct map_view *v, u64 from, u64
 		leaf = lw_leaf(lw);
 		if (unlikely(!leaf))
 			break;
-		d = k - v->r[r].base;
+		base = v->r[r].base;
+		d = k - base;
 		dense = lw_dense(lw);
 		if (dense) {
 			/* The leaf holds offsets 0..dense - 1, and no other. */
 			if (d >= dense)
 				break;
-			n = v->r[r].base + dense;
+			n = base + dense;
 		} else {
 			nr = leaf_nr(leaf);
 			p = leaf_lower(leaf, nr, d);
