@@ -441,8 +441,8 @@ def seq_writes():
                     [ratioval(vs_lim), ratioval(vs_n), ratioval(vs_p)])
         plot_rows.append((f'{c} qd{qd}', [vs_lim] + others))
     table(f'3. Sequential writes: 1 MiB writes to a fresh snapshot, '
-          f'{SETTINGS.get("seq_mib", "?")} MiB per qd on a region of its own '
-          '(MB/s)',
+          f'{SETTINGS.get("seq_mib", "?")} MiB per qd, each qd on a snapshot of '
+          'its own (MB/s)',
           ['chunk', 'qd', 'limit', 'cbw', 'snap-N', 'snap-P', 'cbw/limit',
            'cbw/snap-N', 'cbw/snap-P'], rows,
           ['targets: cbw/limit >= 0.90; cbw/snap-N and cbw/snap-P >= 1.30',
