@@ -457,8 +457,10 @@ def snap_reads():
     for state in ('untouched', 'half-copied'):
         w = 'snap-reads-' + state
         target = ('>=', 0.95) if state == 'untouched' else None
-        for k in keys(w, 'raw', 'read_MBps'):
-            c, qd = k[2], k[3]
+        cells = {k[2:4] for k in keys(w, 'raw', 'read_MBps') +
+                 keys(w, 'cbw-paired', 'read_ratio')}
+        for c, qd in sorted(cells, key=lambda x: (chunk_order(x[0]),
+                                                  qd_order(x[1]))):
             m = {s: measure(w, s, c, qd, 'read_MBps')
                  for s in ('raw', 'cbw', 'snap-N', 'snap-P')}
             rs = [ratio(w, s, 'raw', c, qd, 'read_MBps')
