@@ -350,6 +350,7 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	bio_list_init(&snap->parked);
 	INIT_LIST_HEAD(&snap->events);
 	snap->seq_next = U64_MAX;
+	atomic64_set(&snap->ahead_at, AHEAD_NONE);
 	INIT_WORK(&snap->worker, cbw_snap_work);
 	atomic_set(&snap->nr_copies, 0);
 	init_waitqueue_head(&snap->copies_done);
@@ -559,6 +560,7 @@ void cbw_snap_resume(struct cbw_snap *snap)
 
 	spin_lock_irq(&snap->lock);
 	snap->state = SNAP_LIVE;
+	snap->quiesced = false;
 	bio_list_merge(&snap->access_deferred, &snap->parked);
 	bio_list_init(&snap->parked);
 	spin_unlock_irq(&snap->lock);
@@ -569,9 +571,10 @@ void cbw_snap_resume(struct cbw_snap *snap)
  * cbw_snap_postsuspend() - quiesce: copies and snapshot-access bios.
  * @snap: the snapshot.
  *
- * Waits for the copies in flight (also those that timed out and still
- * run) and the snapshot-access bios in flight; new ones are parked until
- * cbw_snap_resume() or fail at cbw_snap_destroy().
+ * Stops background copy-ahead, waits for the copies in flight (also
+ * those that timed out and still run) and the snapshot-access bios in
+ * flight; new ones are parked until cbw_snap_resume() or fail at
+ * cbw_snap_destroy().
  *
  * Context: process context (the postsuspend hook); sleeps.
  */
@@ -579,6 +582,7 @@ void cbw_snap_postsuspend(struct cbw_snap *snap)
 {
 	bool live;
 
+	cbw_snap_stop_ahead(snap);
 	wait_copies(snap);
 
 	spin_lock_irq(&snap->lock);

@@ -22,8 +22,10 @@
  * interval (a run per stretch of adjacent chunks in adjacent slots, at
  * most MAX_COPY_SECTORS per step).  Steps that keep starting where the
  * previous one ended belong to a sequential stream and copy ahead of
- * their bio (copy_ahead()), so that a stream of small writes makes few
- * large copies.  Bios that touch a busy interval wait on it.  When the
+ * their bio (ahead_window()), so that a stream of small writes makes few
+ * large copies, and the stream's next step starts in the background as
+ * soon as its writes reach the window copied last ("Background
+ * copy-ahead").  Bios that touch a busy interval wait on it.  When the
  * copy ends its slots are published in the map (the chunks stop being to
  * copy) and the waiting bios go round again: they now go to the origin.
  *
@@ -137,28 +139,21 @@
 
 /*
  * Copy-ahead: from the third copy step in a row that starts where the
- * previous one ended (a sequential stream), a step copies ahead of its
- * bio, twice as far as the previous step did, up to a whole step.  Slots
- * spent on chunks that are then never written are lost to the snapshot,
- * so copy-ahead stops while fewer than 64 MiB of slots are free, and
- * takes at most an eighth of them.  Return: the last chunk the step may
- * cover.
+ * previous one ended (@hits >= 2: a sequential stream), a step copies
+ * ahead of its bio, twice as far as the previous step did, up to a whole
+ * step (@step chunks).  Slots spent on chunks that are then never written
+ * are lost to the snapshot, so copy-ahead stops while fewer than 64 MiB
+ * of slots are free, and takes at most an eighth of them.  Engine held.
+ * Return: the number of chunks the step may cover from its first, 0 for
+ * no copy-ahead.
  */
-static u64 copy_ahead(struct cbw_snap *snap, u64 start, u64 end, u64 step)
+static u64 ahead_window(struct cbw_snap *snap, unsigned int hits, u64 step)
 {
 	u64 free = cbw_cow_total(snap->store) - cbw_cow_used(snap->store);
-	u64 window;
 
-	if (start != snap->seq_next) {
-		snap->seq_hits = 0;
-		return end;
-	}
-	if (++snap->seq_hits < 2 ||
-	    free < (AHEAD_MIN_FREE_SECTORS >> snap->chunk_shift))
-		return end;
-	window = clamp(snap->seq_window * 2, 1ULL, step);
-	window = min(window, free / 8);
-	return max(end, min(start + window, snap->nr_chunks) - 1);
+	if (hits < 2 || free < (AHEAD_MIN_FREE_SECTORS >> snap->chunk_shift))
+		return 0;
+	return min(clamp(snap->seq_window * 2, 1ULL, step), free / 8);
 }
 
 /* The most pages a copy moves at a time (one round): 1 MiB. */
@@ -276,6 +271,7 @@ void cbw_snap_wake(struct cbw_snap *snap)
 enum {
 	ENGINE_HELD,		/* someone holds the engine */
 	ENGINE_WANTED,		/* the worker found it held and returned */
+	ENGINE_AHEAD,		/* a write took snap->ahead_at */
 };
 
 static bool engine_take(struct cbw_snap *snap)
@@ -319,6 +315,81 @@ static bool engine_lock_worker(struct cbw_snap *snap)
 	}
 	clear_bit(ENGINE_WANTED, &snap->engine);
 	return true;
+}
+
+/*
+ * Background copy-ahead.  A step that copies ahead for a sequential stream
+ * arms a trigger, snap->ahead_at: the chunk after its bio, or for a step
+ * started in the background its own first chunk.  The write that covers
+ * the trigger (in the map function, or as it leaves the slow path) takes
+ * it and kicks the worker, which starts the stream's next step at once,
+ * with no bio on it (copy_ahead_now()).  So the copy of the next window
+ * runs while the stream writes to the window copied last, on another CPU,
+ * instead of after it: at most two windows are copied ahead of the
+ * stream's writes.
+ */
+static void ahead_arm(struct cbw_snap *snap, u64 chunk)
+{
+	atomic64_set(&snap->ahead_at, chunk);
+}
+
+static void ahead_disarm(struct cbw_snap *snap)
+{
+	atomic64_set(&snap->ahead_at, AHEAD_NONE);
+}
+
+/*
+ * Queue the worker on another CPU than this one if there is one: the task
+ * writing the stream goes on here while the worker copies.  A CPU that
+ * goes offline meanwhile runs the work elsewhere (see queue_work_on()).
+ */
+static void wake_elsewhere(struct cbw_snap *snap)
+{
+	unsigned int this = raw_smp_processor_id();
+	unsigned int cpu = cpumask_next(this, cpu_online_mask);
+
+	if (cpu >= nr_cpu_ids)
+		cpu = cpumask_first(cpu_online_mask);
+	if (cpu == this || cpu >= nr_cpu_ids)
+		cbw_snap_wake(snap);
+	else
+		queue_work_on(cpu, snap->wq, &snap->worker);
+}
+
+/*
+ * A write of chunks [@first, @last] goes to the origin: if it covers the
+ * trigger, take it and kick the worker.  A load and a compare otherwise.
+ * The write is in flight, so the snapshot outlives the call.  Any context.
+ */
+static __always_inline void ahead_check(struct cbw_snap *snap, u64 first,
+					u64 last)
+{
+	u64 t = atomic64_read(&snap->ahead_at);
+
+	if (likely(t - first > last - first))
+		return;
+	if (atomic64_cmpxchg(&snap->ahead_at, t, AHEAD_NONE) != t)
+		return;
+	if (!test_and_set_bit(ENGINE_AHEAD, &snap->engine))
+		wake_elsewhere(snap);
+}
+
+/**
+ * cbw_snap_stop_ahead() - no step starts in the background any more.
+ * @snap: the snapshot.
+ *
+ * Steps that started before are counted in @snap->nr_copies: the caller
+ * then waits for them.  cbw_snap_resume() allows them again.
+ *
+ * Context: process context.
+ */
+void cbw_snap_stop_ahead(struct cbw_snap *snap)
+{
+	spin_lock_irq(&snap->lock);
+	snap->quiesced = true;
+	spin_unlock_irq(&snap->lock);
+	ahead_disarm(snap);
+	clear_bit(ENGINE_AHEAD, &snap->engine);
 }
 
 /**
@@ -422,6 +493,10 @@ static void account_write(struct cbw_snap *snap, struct bio *bio)
 
 static void submit_write(struct cbw_snap *snap, struct bio *bio)
 {
+	u64 first, last;
+
+	bio_chunks(snap, bio, &first, &last);
+	ahead_check(snap, first, last);
 	account_write(snap, bio);
 	remap_submit(bio, snap->origin->bdev);
 }
@@ -702,7 +777,7 @@ static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
  * the snapshot breaks, or the failed chunks are dropped, and every bio
  * goes round again: writes then go to the origin, reads of lost chunks
  * fail.  *applied (if not NULL) tells which policy was applied.  Caller
- * does not hold snap->lock.  Return: true if a dm event is due.
+ * holds the engine, not snap->lock.  Return: true if a dm event is due.
  */
 static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
 			 enum cbw_reason reason, enum cbw_policy *applied)
@@ -712,6 +787,9 @@ static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
 	struct bio *bio;
 
 	note_error(snap, reason);
+	/* It ends the stream: no step starts in the background. */
+	snap->seq_hits = 0;
+	ahead_disarm(snap);
 	if (READ_ONCE(snap->broken))
 		policy = CBW_BREAK;	/* nothing to protect any more */
 	if (applied)
@@ -1039,10 +1117,11 @@ static bool start_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 static bool process_write(struct cbw_snap *snap, struct bio *bio)
 {
 	struct cbw_write_io *wio = dm_per_bio_data(bio, sizeof(*wio));
-	u64 first, last, start, end, step, ahead;
+	u64 first, last, start, end, step, window, ahead;
 	enum cbw_reason reason;
 	struct cbw_copy *copy;
 	struct cbw_range *r;
+	unsigned int hits;
 	bool event;
 
 	bio_chunks(snap, bio, &first, &last);
@@ -1070,7 +1149,9 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	step = max_t(u64, MAX_COPY_SECTORS >> snap->chunk_shift, 1);
 	start = next_to_copy(snap, first, last);
 	end = min(last, start + step - 1);
-	ahead = copy_ahead(snap, start, end, step);
+	hits = start == snap->seq_next ? min(snap->seq_hits + 1, 2U) : 0;
+	window = ahead_window(snap, hits, step);
+	ahead = window ? max(end, min(start + window, snap->nr_chunks) - 1) : end;
 	copy->snap = snap;
 	INIT_LIST_HEAD(&copy->event);
 	timer_setup(&copy->timer, copy_timer_fn, 0);
@@ -1107,13 +1188,20 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	atomic_inc(&snap->nr_copies);
 
 	reason = plan_copy(snap, copy);
+	snap->seq_hits = hits;
 	snap->seq_next = copy->range.last + 1;
 	snap->seq_window = copy->range.last + 1 - start;
 	if (reason == CBW_OK) {
+		/* A step that copies ahead arms the stream's next one. */
+		if (copy->range.last > end)
+			ahead_arm(snap, end + 1);
+		else
+			ahead_disarm(snap);
 		if (start_copy(snap, copy))
 			cbw_snap_event(snap);
 		return true;
 	}
+	ahead_disarm(snap);
 
 	/*
 	 * Not even one run: the copy failed before it began.  The policy
@@ -1134,6 +1222,75 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	if (event)
 		cbw_snap_event(snap);
 	return true;
+}
+
+/*
+ * A write took the stream's trigger (see "Background copy-ahead"): start
+ * the stream's next step now, from the chunk where the last step ended,
+ * over the window copy-ahead gives it, if that chunk is to copy, nothing
+ * holds the window, and the snapshot is not suspended.  No bio waits on
+ * the step: the stream's writes that reach it before it ends wait on its
+ * interval as on any copy, and its errors and timeout follow the same
+ * rules.  The step arms the trigger at its own first chunk.  Engine held.
+ * Return: true if a dm event is due.
+ */
+static bool copy_ahead_now(struct cbw_snap *snap)
+{
+	u64 start = snap->seq_next, step, window;
+	struct cbw_copy *copy;
+	bool ok, wake;
+
+	step = max_t(u64, MAX_COPY_SECTORS >> snap->chunk_shift, 1);
+	window = ahead_window(snap, snap->seq_hits, step);
+	if (!window || READ_ONCE(snap->broken) || start >= snap->nr_chunks ||
+	    next_to_copy(snap, start, start) != start)
+		return false;
+
+	copy = mempool_alloc(&snap->copy_pool, GFP_NOWAIT | __GFP_NOWARN);
+	if (!copy)
+		return false;
+	memset(copy, 0, sizeof(*copy));
+	copy->nr_pages = cbw_pages_get(&snap->pages, 1, &copy->pages);
+	if (!copy->nr_pages) {
+		mempool_free(copy, &snap->copy_pool);
+		return false;
+	}
+	copy->snap = snap;
+	INIT_LIST_HEAD(&copy->event);
+	timer_setup(&copy->timer, copy_timer_fn, 0);
+	init_range(&copy->range, start,
+		   min(start + window, snap->nr_chunks) - 1, true, true);
+
+	/* Counted under the lock: cbw_snap_stop_ahead() then waits for it. */
+	spin_lock_irq(&snap->lock);
+	ok = !snap->quiesced &&
+	     !busy_tree_iter_first(&snap->busy, start, copy->range.last);
+	if (ok) {
+		busy_tree_insert(&copy->range, &snap->busy);
+		atomic_inc(&snap->nr_copies);
+	}
+	spin_unlock_irq(&snap->lock);
+	if (!ok) {
+		cbw_pages_put(&snap->pages, copy->pages, copy->nr_pages);
+		mempool_free(copy, &snap->copy_pool);
+		return false;
+	}
+
+	if (plan_copy(snap, copy) != CBW_OK) {
+		/* Nothing copied, and no write waits: only readers may. */
+		spin_lock_irq(&snap->lock);
+		wake = __release_range(snap, &copy->range);
+		spin_unlock_irq(&snap->lock);
+		if (wake)
+			cbw_snap_wake(snap);
+		free_copy(snap, copy);
+		snap->seq_hits = 0;
+		return false;
+	}
+	snap->seq_next = copy->range.last + 1;
+	snap->seq_window = copy->range.last + 1 - start;
+	ahead_arm(snap, start);
+	return start_copy(snap, copy);
 }
 
 /*
@@ -1311,6 +1468,7 @@ static bool start_oneshot(struct cbw_snap *snap, struct bio *bio, u64 chunk)
 	snap->seq_next = chunk + 1;
 	snap->seq_window = 1;
 	snap->seq_hits = 0;
+	ahead_disarm(snap);
 	atomic_inc(&snap->nr_copies);
 	atomic64_inc(&snap->copies);
 	if (timeout_ms)
@@ -1367,6 +1525,7 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
 	bio_chunks(snap, bio, &first, &last);
 	copy = !READ_ONCE(snap->broken) && any_to_copy(snap, first, last);
 	if (!copy) {
+		ahead_check(snap, first, last);
 		bio_set_dev(bio, snap->origin->bdev);
 		return DM_MAPIO_REMAPPED;
 	}
@@ -1759,14 +1918,19 @@ void cbw_snap_work(struct work_struct *work)
 	struct cbw_snap *snap = container_of(work, struct cbw_snap, worker);
 	struct bio_list access;
 	struct bio *bio;
-	bool event = false;
+	bool event = false, more;
 	int pass;
 
 	if (!engine_lock_worker(snap))
 		return;
 	for (pass = 0; pass < WORKER_PASSES; pass++) {
 		event |= process_events(snap);
-		if (!process_writes(snap))
+		more = process_writes(snap);
+		if (test_and_clear_bit(ENGINE_AHEAD, &snap->engine)) {
+			event |= copy_ahead_now(snap);
+			more = true;
+		}
+		if (!more)
 			break;
 	}
 

@@ -83,6 +83,10 @@ enum snap_state {
  * @seq_next: the chunk after the last copy step (engine).
  * @seq_window: the copy-ahead window in chunks (engine).
  * @seq_hits: copy steps in a row that started at @seq_next (engine).
+ * @ahead_at: the chunk whose write starts the stream's next step in the
+ *	      background, AHEAD_NONE if none; set by the engine, taken
+ *	      (atomic64_cmpxchg()) by the write that covers it.
+ * @quiesced: suspended: no step starts in the background; @lock.
  * @wq: the worker's queue; @worker runs on it.
  * @worker: runs cbw_snap_work().
  * @engine: bits: who holds the copy engine (see dm-cbw-io.c); atomic.
@@ -145,6 +149,8 @@ struct cbw_snap {
 	u64 seq_next;
 	u64 seq_window;
 	unsigned int seq_hits;
+	atomic64_t ahead_at;
+	bool quiesced;
 
 	struct workqueue_struct *wq;
 	struct work_struct worker;
@@ -168,6 +174,9 @@ struct cbw_snap {
 	atomic64_t cow_reads;
 	atomic64_t failed_reads;
 };
+
+/* snap->ahead_at when no write starts a step in the background. */
+#define AHEAD_NONE		(-1LL)
 
 static inline u64 sector_to_chunk(struct cbw_snap *snap, sector_t s)
 {
@@ -218,6 +227,7 @@ void cbw_snap_work(struct work_struct *work);
 size_t cbw_copy_size(void);
 void cbw_snap_event(struct cbw_snap *snap);
 void cbw_snap_wake(struct cbw_snap *snap);
+void cbw_snap_stop_ahead(struct cbw_snap *snap);
 
 /* dm-cbw-core.c */
 s64 cbw_snap_add_chunks(struct cbw_snap *snap, u64 start, u64 count);
