@@ -358,8 +358,9 @@ static void wake_elsewhere(struct cbw_snap *snap)
 
 /*
  * A write of chunks [@first, @last] goes to the origin: if it covers the
- * trigger, take it and kick the worker.  A load and a compare otherwise.
- * The write is in flight, so the snapshot outlives the call.  Any context.
+ * trigger, take it and kick the worker; otherwise this costs one
+ * atomic64_read() and a compare.  The write is in flight, so the
+ * snapshot outlives the call.  Any context.
  */
 static __always_inline void ahead_check(struct cbw_snap *snap, u64 first,
 					u64 last)
@@ -1907,8 +1908,9 @@ static bool process_writes(struct cbw_snap *snap)
 #define WORKER_PASSES		4
 
 /**
- * cbw_snap_work() - the worker: copies that ended or timed out, then the
- * deferred guest writes, then the deferred snapshot-access bios.
+ * cbw_snap_work() - the worker: copies that ended or timed out, a
+ * stream's background copy-ahead step, the deferred guest writes, then
+ * the deferred snapshot-access bios.
  * @work: the snapshot's work item.
  *
  * Context: the snapshot's workqueue; sleeps.
@@ -1925,11 +1927,16 @@ void cbw_snap_work(struct work_struct *work)
 		return;
 	for (pass = 0; pass < WORKER_PASSES; pass++) {
 		event |= process_events(snap);
-		more = process_writes(snap);
-		if (test_and_clear_bit(ENGINE_AHEAD, &snap->engine)) {
+		/*
+		 * A stream's background step before its writes: a write that
+		 * reached the next window waits on the step instead of
+		 * making a step of its own (which would arm a trigger that
+		 * another write could take before this one is served).
+		 */
+		more = test_and_clear_bit(ENGINE_AHEAD, &snap->engine);
+		if (more)
 			event |= copy_ahead_now(snap);
-			more = true;
-		}
+		more |= process_writes(snap);
 		if (!more)
 			break;
 	}

@@ -84,12 +84,14 @@ enum snap_state {
  * @seq_window: the copy-ahead window in chunks (engine).
  * @seq_hits: copy steps in a row that started at @seq_next (engine).
  * @ahead_at: the chunk whose write starts the stream's next step in the
- *	      background, AHEAD_NONE if none; set by the engine, taken
- *	      (atomic64_cmpxchg()) by the write that covers it.
+ *	      background, AHEAD_NONE if none; armed by the engine, taken
+ *	      (atomic64_cmpxchg()) by the write that covers it, cleared
+ *	      also by cbw_snap_stop_ahead(); atomic.
  * @quiesced: suspended: no step starts in the background; @lock.
  * @wq: the worker's queue; @worker runs on it.
  * @worker: runs cbw_snap_work().
- * @engine: bits: who holds the copy engine (see dm-cbw-io.c); atomic.
+ * @engine: bits: who holds the copy engine, and whether a write took
+ *	    @ahead_at (see dm-cbw-io.c); atomic.
  * @bios: the bio set of the copies' reads and writes.
  * @pages: the copies' page cache (engine).
  * @starved: a guest write waits for a copy struct or a page (engine);

@@ -15,7 +15,7 @@ DESCRIPTION="a sequential stream's next copy step starts in the background when 
 MIB_CHUNKS=256		# 4 KiB chunks per MiB
 
 test_main() {
-	local sz copied jobs
+	local sz copied jobs i
 
 	# Windows of 16 MiB need 8 x 16 MiB of free slots: 224 MiB devices.
 	_brd_setup 2 224
@@ -26,7 +26,13 @@ test_main() {
 	_dm_create seq-snap "0 $sz snapshot-access /dev/mapper/seq" --readonly
 	_expect_ok "20 sequential 1 MiB writes" dd if=/dev/zero of=/dev/mapper/seq \
 		bs=1M count=20 oflag=direct status=none
-	# A suspend waits for the copies in flight, and stops new ones.
+	# The last step starts on the worker's CPU after the write at
+	# 16 MiB: give it time to start (a suspend stops steps not yet
+	# started), then the suspend waits for the copies in flight.
+	for ((i = 0; i < 100; i++)); do
+		[ "$(_cbw_field seq copied)" -ge $((48 * MIB_CHUNKS)) ] && break
+		sleep 0.1
+	done
 	_expect_ok "suspend" dmsetup suspend seq
 	_expect_ok "resume" dmsetup resume seq
 
