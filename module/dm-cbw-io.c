@@ -526,6 +526,18 @@ static bool __release_range(struct cbw_snap *snap, struct cbw_range *r)
 	return any;
 }
 
+/* __release_range() under snap->lock, then wake the worker if needed. */
+static void release_range(struct cbw_snap *snap, struct cbw_range *r)
+{
+	bool wake;
+
+	spin_lock_irq(&snap->lock);
+	wake = __release_range(snap, r);
+	spin_unlock_irq(&snap->lock);
+	if (wake)
+		cbw_snap_wake(snap);
+}
+
 static void init_range(struct cbw_range *r, u64 start, u64 last,
 		       bool copying, bool exclusive)
 {
@@ -835,7 +847,7 @@ static void mark_finished(struct cbw_snap *snap, struct cbw_copy *copy)
 static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	enum cbw_reason reason = copy->reason;
-	bool event = false, wake;
+	bool event = false;
 	unsigned int i;
 
 	mark_finished(snap, copy);
@@ -868,11 +880,7 @@ static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 	if (reason != CBW_OK && !copy->timed_out)
 		event = apply_policy(snap, copy, reason, NULL);
 
-	spin_lock_irq(&snap->lock);
-	wake = __release_range(snap, &copy->range);
-	spin_unlock_irq(&snap->lock);
-	if (wake)
-		cbw_snap_wake(snap);
+	release_range(snap, &copy->range);
 	free_copy(snap, copy);
 	return event;
 }
@@ -887,7 +895,7 @@ static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	enum cbw_policy policy;
-	bool event, wake;
+	bool event;
 
 	copy->timed_out = true;
 	atomic64_inc(&snap->timeouts);
@@ -899,11 +907,7 @@ static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 		return event;
 
 	copy->detached = true;
-	spin_lock_irq(&snap->lock);
-	wake = __release_range(snap, &copy->range);
-	spin_unlock_irq(&snap->lock);
-	if (wake)
-		cbw_snap_wake(snap);
+	release_range(snap, &copy->range);
 	return event;
 }
 
@@ -1109,6 +1113,37 @@ static bool start_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 }
 
 /*
+ * A copy struct and one page for a step, without waiting (engine held).
+ * Return: the copy, without its interval yet, or NULL: a copy in flight
+ * has them and gives them back when it ends.
+ */
+static struct cbw_copy *alloc_copy(struct cbw_snap *snap)
+{
+	struct cbw_copy *copy;
+
+	copy = mempool_alloc(&snap->copy_pool, GFP_NOWAIT | __GFP_NOWARN);
+	if (!copy)
+		return NULL;
+	memset(copy, 0, sizeof(*copy));
+	copy->nr_pages = cbw_pages_get(&snap->pages, 1, &copy->pages);
+	if (!copy->nr_pages) {
+		mempool_free(copy, &snap->copy_pool);
+		return NULL;
+	}
+	copy->snap = snap;
+	INIT_LIST_HEAD(&copy->event);
+	timer_setup(&copy->timer, copy_timer_fn, 0);
+	return copy;
+}
+
+/* Give back a copy from alloc_copy() that never started. */
+static void put_unstarted_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	cbw_pages_put(&snap->pages, copy->pages, copy->nr_pages);
+	mempool_free(copy, &snap->copy_pool);
+}
+
+/*
  * The slow path of a guest write, in the worker: wait for a busy interval
  * that overlaps the bio, or copy the bio's chunks (from its first chunk
  * still to copy, at most MAX_COPY_SECTORS in one step), or (nothing left
@@ -1131,19 +1166,9 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 		return true;
 	}
 
-	/*
-	 * A copy struct and one page, without waiting: when there are none,
-	 * a copy in flight has them and will wake the worker when it ends.
-	 */
-	copy = mempool_alloc(&snap->copy_pool, GFP_NOWAIT | __GFP_NOWARN);
+	/* None at hand: the next copy to end wakes the worker. */
+	copy = alloc_copy(snap);
 	if (!copy) {
-		snap->starved = true;
-		return false;
-	}
-	memset(copy, 0, sizeof(*copy));
-	copy->nr_pages = cbw_pages_get(&snap->pages, 1, &copy->pages);
-	if (!copy->nr_pages) {
-		mempool_free(copy, &snap->copy_pool);
 		snap->starved = true;
 		return false;
 	}
@@ -1153,9 +1178,6 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	hits = start == snap->seq_next ? min(snap->seq_hits + 1, 2U) : 0;
 	window = ahead_window(snap, hits, step);
 	ahead = window ? max(end, min(start + window, snap->nr_chunks) - 1) : end;
-	copy->snap = snap;
-	INIT_LIST_HEAD(&copy->event);
-	timer_setup(&copy->timer, copy_timer_fn, 0);
 	init_range(&copy->range, start, end, true, true);
 
 	/*
@@ -1175,8 +1197,7 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 			wio->waited = true;
 			spin_unlock_irq(&snap->lock);
 		}
-		cbw_pages_put(&snap->pages, copy->pages, copy->nr_pages);
-		mempool_free(copy, &snap->copy_pool);
+		put_unstarted_copy(snap, copy);
 		return true;
 	}
 	/* Copy ahead only into chunks that nothing else holds. */
@@ -1239,7 +1260,7 @@ static bool copy_ahead_now(struct cbw_snap *snap)
 {
 	u64 start = snap->seq_next, step, window;
 	struct cbw_copy *copy;
-	bool ok, wake;
+	bool ok;
 
 	step = max_t(u64, MAX_COPY_SECTORS >> snap->chunk_shift, 1);
 	window = ahead_window(snap, snap->seq_hits, step);
@@ -1247,18 +1268,9 @@ static bool copy_ahead_now(struct cbw_snap *snap)
 	    next_to_copy(snap, start, start) != start)
 		return false;
 
-	copy = mempool_alloc(&snap->copy_pool, GFP_NOWAIT | __GFP_NOWARN);
+	copy = alloc_copy(snap);
 	if (!copy)
 		return false;
-	memset(copy, 0, sizeof(*copy));
-	copy->nr_pages = cbw_pages_get(&snap->pages, 1, &copy->pages);
-	if (!copy->nr_pages) {
-		mempool_free(copy, &snap->copy_pool);
-		return false;
-	}
-	copy->snap = snap;
-	INIT_LIST_HEAD(&copy->event);
-	timer_setup(&copy->timer, copy_timer_fn, 0);
 	init_range(&copy->range, start,
 		   min(start + window, snap->nr_chunks) - 1, true, true);
 
@@ -1272,18 +1284,13 @@ static bool copy_ahead_now(struct cbw_snap *snap)
 	}
 	spin_unlock_irq(&snap->lock);
 	if (!ok) {
-		cbw_pages_put(&snap->pages, copy->pages, copy->nr_pages);
-		mempool_free(copy, &snap->copy_pool);
+		put_unstarted_copy(snap, copy);
 		return false;
 	}
 
 	if (plan_copy(snap, copy) != CBW_OK) {
 		/* Nothing copied, and no write waits: only readers may. */
-		spin_lock_irq(&snap->lock);
-		wake = __release_range(snap, &copy->range);
-		spin_unlock_irq(&snap->lock);
-		if (wake)
-			cbw_snap_wake(snap);
+		release_range(snap, &copy->range);
 		free_copy(snap, copy);
 		snap->seq_hits = 0;
 		return false;
