@@ -13,9 +13,10 @@
  * scattered the copied chunks are.
  *
  * Guest writes.  A write, write-zeroes or discard whose chunks are not to
- * copy goes straight to the origin: the map function tests the readable
- * bitmap under rcu_read_lock() and the map under its own spinlock, and
- * allocates nothing.  A bio inside one chunk may start that chunk's copy
+ * copy goes straight to the origin: the map function looks its chunk up
+ * in the map (no lock, preemption off for the search) and, if it has no
+ * slot, tests the readable bitmap under rcu_read_lock(); it allocates
+ * nothing.  A bio inside one chunk may start that chunk's copy
  * itself (see "One-chunk copies" below).  Any other bio goes to the
  * worker, which marks the chunk interval busy (a struct cbw_copy in the
  * busy tree), allocates COW slots and copies the to-copy chunks of the
@@ -468,7 +469,7 @@ static __always_inline bool any_to_copy(struct cbw_snap *snap, u64 first,
 					u64 last)
 {
 	if (first == last)
-		return cbw_map_next_unmapped(snap->map, first, first) == first &&
+		return !cbw_map_test(snap->map, first) &&
 		       bm_test(snap->readable, first);
 	return next_to_copy(snap, first, last) <= last;
 }
@@ -500,6 +501,15 @@ static void submit_write(struct cbw_snap *snap, struct bio *bio)
 	ahead_check(snap, first, last);
 	account_write(snap, bio);
 	remap_submit(bio, snap->origin->bdev);
+}
+
+/* The map function lets a write through to the origin. */
+static __always_inline int pass_write(struct cbw_snap *snap, struct bio *bio,
+				      u64 first, u64 last)
+{
+	ahead_check(snap, first, last);
+	bio_set_dev(bio, snap->origin->bdev);
+	return DM_MAPIO_REMAPPED;
 }
 
 static void fail_write(struct cbw_snap *snap, struct bio *bio,
@@ -1498,29 +1508,18 @@ out:
 	return false;
 }
 
-/**
- * cbw_snap_map_write() - map a write, write-zeroes or discard of the origin.
- * @snap: the snapshot.
- * @bio: the bio, already offset to origin sectors, with data.
- *
- * A bio whose chunks need no copy (copied, outside the snapshot, or the
- * snapshot is broken) is remapped to the origin, with no lock taken but
- * the chunk map's and no allocation.  A bio inside one chunk to copy
- * starts the chunk's copy here if it can without waiting (from mempools
- * and caches only) and waits on it; any other bio goes to the worker.
- * During an incremental set-up every bio waits for its end.
- *
- * Context: the cbw target's map function; does not sleep.
- * Return: DM_MAPIO_REMAPPED or DM_MAPIO_SUBMITTED.
+/*
+ * The write map function's slow path: a bio during an incremental set-up,
+ * or one with chunks to copy (as far as the fast path could tell).  Out
+ * of line, so that the fast path keeps a small frame.
  */
-int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
+static noinline int map_write_slow(struct cbw_snap *snap, struct bio *bio,
+				   u64 first, u64 last)
 {
 	struct cbw_write_io *wio;
 	unsigned long flags;
-	u64 first, last;
-	bool copy;
 
-	if (unlikely(READ_ONCE(snap->setup))) {
+	if (READ_ONCE(snap->setup)) {
 		spin_lock_irqsave(&snap->lock, flags);
 		if (snap->setup) {
 			bio_list_add(&snap->held, bio);
@@ -1528,14 +1527,8 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
 			return DM_MAPIO_SUBMITTED;
 		}
 		spin_unlock_irqrestore(&snap->lock, flags);
-	}
-
-	bio_chunks(snap, bio, &first, &last);
-	copy = !READ_ONCE(snap->broken) && any_to_copy(snap, first, last);
-	if (!copy) {
-		ahead_check(snap, first, last);
-		bio_set_dev(bio, snap->origin->bdev);
-		return DM_MAPIO_REMAPPED;
+		if (READ_ONCE(snap->broken) || !any_to_copy(snap, first, last))
+			return pass_write(snap, bio, first, last);
 	}
 
 	/* dm_per_bio_data() is a call into dm-mod: only once a copy is due. */
@@ -1549,6 +1542,33 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
 	spin_unlock_irqrestore(&snap->lock, flags);
 	cbw_snap_wake(snap);
 	return DM_MAPIO_SUBMITTED;
+}
+
+/**
+ * cbw_snap_map_write() - map a write, write-zeroes or discard of the origin.
+ * @snap: the snapshot.
+ * @bio: the bio, already offset to origin sectors, with data.
+ *
+ * A bio whose chunks need no copy (copied, outside the snapshot, or the
+ * snapshot is broken) is remapped to the origin, with no lock taken and
+ * no allocation: the fast path reads the first cache line of @snap and
+ * searches the chunk map.  A bio inside one chunk to copy starts the
+ * chunk's copy here if it can without waiting (from mempools and caches
+ * only) and waits on it; any other bio goes to the worker.  During an
+ * incremental set-up every bio waits for its end.
+ *
+ * Context: the cbw target's map function; does not sleep.
+ * Return: DM_MAPIO_REMAPPED or DM_MAPIO_SUBMITTED.
+ */
+int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
+{
+	u64 first, last;
+
+	bio_chunks(snap, bio, &first, &last);
+	if (likely(!READ_ONCE(snap->setup)) &&
+	    (READ_ONCE(snap->broken) || !any_to_copy(snap, first, last)))
+		return pass_write(snap, bio, first, last);
+	return map_write_slow(snap, bio, first, last);
 }
 
 /*

@@ -397,6 +397,30 @@ static u64 next_mapped(const struct map_view *v, u64 from, u64 last)
  * dense leaf answers from its slot in the index; any other from its
  * entries, where a run of consecutive chunks ends at run_end().
  */
+/* Whether chunk @k has a slot: next_unmapped() for one chunk, shorter. */
+static __always_inline bool has_slot(const struct map_view *v, u64 k)
+{
+	const struct map_leaf *leaf;
+	unsigned int nr, p, dense;
+	unsigned long lw;
+	long r = find_ref(v, k);
+	u64 d;
+
+	if (r < 0)
+		return false;
+	lw = READ_ONCE(v->r[r].lw);
+	leaf = lw_leaf(lw);
+	if (unlikely(!leaf))
+		return false;
+	d = k - v->r[r].base;
+	dense = lw_dense(lw);
+	if (dense)
+		return d < dense;
+	nr = leaf_nr(leaf);
+	p = leaf_lower(leaf, nr, d);
+	return p < nr && e_delta(leaf->e[p]) == d;
+}
+
 static __always_inline u64 next_unmapped(const struct map_view *v, u64 from, u64 last)
 {
 	const struct map_leaf *leaf;
@@ -498,13 +522,16 @@ static u64 count_mapped(const struct map_view *v, u64 first, u64 last)
 
 /*
  * Begin a search: the view of the map as of the sequence number returned.
- * The caller is in an RCU read-side section, and searches again while
+ * The caller is in an RCU read-side section (rcu_read_lock(), or
+ * preemption disabled: see cbw_map_test()), and searches again while
  * read_seqcount_retry() says a write came between.
  */
-static unsigned int read_begin(struct cbw_map *map, struct map_view *v)
+static __always_inline unsigned int read_begin(struct cbw_map *map,
+					       struct map_view *v)
 {
 	unsigned int seq = read_seqcount_begin(&map->seq);
-	struct map_index *idx = rcu_dereference(map->idx);
+	struct map_index *idx = rcu_dereference_check(map->idx,
+						      rcu_read_lock_any_held());
 
 	v->r = idx ? idx->r : NULL;
 	v->nr = idx ? min(READ_ONCE(map->nr_refs), idx->cap) : 0;
@@ -974,6 +1001,35 @@ u64 cbw_map_next_mapped(struct cbw_map *map, u64 from, u64 last)
 	} while (read_seqcount_retry(&map->seq, seq));
 	rcu_read_unlock();
 	return k;
+}
+
+/**
+ * cbw_map_test() - whether a chunk has a slot.
+ * @map: the map.
+ * @chunk: the chunk.
+ *
+ * The question of every guest write, so it is kept short: the search
+ * runs with preemption disabled (rcu_read_lock_sched(), inline), not in
+ * rcu_read_lock() (two calls with preemptible RCU).  Since v5.0 a grace
+ * period also waits for code that runs with preemption disabled, so
+ * kfree_rcu() and kvfree_rcu() cover this reader as well.
+ *
+ * Context: any context; takes no lock.
+ * Return: true if @chunk has a slot.
+ */
+bool cbw_map_test(struct cbw_map *map, u64 chunk)
+{
+	struct map_view v;
+	unsigned int seq;
+	bool r;
+
+	rcu_read_lock_sched();
+	do {
+		seq = read_begin(map, &v);
+		r = has_slot(&v, chunk);
+	} while (read_seqcount_retry(&map->seq, seq));
+	rcu_read_unlock_sched();
+	return r;
 }
 
 /**

@@ -9,9 +9,10 @@
  * scattered the copied chunks are.  The design and its costs are
  * described at the top of dm-cbw-map.c.
  *
- * Concurrency: the lookups (cbw_map_lookup_run(), cbw_map_next_mapped(),
- * cbw_map_next_unmapped(), cbw_map_count()) take no lock: they search in
- * an RCU read-side section and search again if a write came between (a
+ * Concurrency: the lookups (cbw_map_test(), cbw_map_lookup_run(),
+ * cbw_map_next_mapped(), cbw_map_next_unmapped(), cbw_map_count()) take
+ * no lock: they search in an RCU read-side section (cbw_map_test() with
+ * preemption disabled) and search again if a write came between (a
  * sequence count), so they may run in any context, the map function's
  * included.  Writers (cbw_map_insert(), cbw_map_remove()) must be
  * serialised by the caller: they allocate and free without the map's
@@ -116,6 +117,19 @@ u64 cbw_map_lookup_run(struct cbw_map *map, u64 chunk, u64 last, u64 *count);
  * Return: the first chunk in [@from, @last] with a slot, or @last + 1.
  */
 u64 cbw_map_next_mapped(struct cbw_map *map, u64 from, u64 last);
+
+/**
+ * cbw_map_test() - whether a chunk has a slot.
+ * @map: the map.
+ * @chunk: the chunk.
+ *
+ * Cost: the write fast path's lookup: a search in the index, and one in
+ * the leaf unless the leaf is dense; no call out of the map.
+ *
+ * Context: any context.
+ * Return: true if @chunk has a slot.
+ */
+bool cbw_map_test(struct cbw_map *map, u64 chunk);
 
 /**
  * cbw_map_next_unmapped() - the first chunk without a slot in a range.

@@ -111,16 +111,27 @@ enum snap_state {
  * @origin_reads: snapshot reads from the origin (statistics, atomic).
  * @cow_reads: snapshot reads from the COW device (statistics, atomic).
  * @failed_reads: snapshot reads failed (statistics, atomic).
+ *
+ * The members that a write which needs no copy reads (@origin, @map,
+ * @readable, @ahead_at, @chunk_shift, @setup, @broken) come first, in
+ * one cache line (kmalloc() aligns the struct to its power-of-two size).
  */
 struct cbw_snap {
+	/* What the write fast path reads, and all of it: one cache line. */
+	struct dm_dev *origin;
+	struct cbw_map *map;
+	struct cbw_bitmap *readable;
+	atomic64_t ahead_at;
+	unsigned int chunk_shift;
+	bool setup;
+	enum cbw_reason broken;
+
 	struct kref kref;
 	struct dm_target *ti;
-	struct dm_dev *origin;
 	struct dm_dev *cow;
 	dev_t origin_dev;
 	dev_t cow_dev;
 	struct mapped_device *md;
-	unsigned int chunk_shift;
 	sector_t sectors;
 	u64 nr_chunks;
 	bool discard_passdown;
@@ -130,13 +141,9 @@ struct cbw_snap {
 
 	spinlock_t lock;		/* see the comment in dm-cbw-io.c */
 	enum snap_state state;
-	bool setup;
 	struct bio_list held;
-	struct cbw_bitmap *readable;
-	struct cbw_map *map;
 	u64 copied;
 	struct cbw_cow *store;
-	enum cbw_reason broken;
 	enum cbw_reason first_error;
 	bool low_fired;
 	u64 dropped;
@@ -151,7 +158,6 @@ struct cbw_snap {
 	u64 seq_next;
 	u64 seq_window;
 	unsigned int seq_hits;
-	atomic64_t ahead_at;
 	bool quiesced;
 
 	struct workqueue_struct *wq;
@@ -176,6 +182,8 @@ struct cbw_snap {
 	atomic64_t cow_reads;
 	atomic64_t failed_reads;
 };
+
+static_assert(offsetofend(struct cbw_snap, broken) <= L1_CACHE_BYTES);
 
 /* snap->ahead_at when no write starts a step in the background. */
 #define AHEAD_NONE		(-1LL)

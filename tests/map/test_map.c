@@ -184,6 +184,9 @@ static void check_queries(struct cbw_map *map, int n)
 		b = min(MODEL_N - 1, a + rnd_below(rnd() & 1 ? 64 : 8000));
 		if (lookup(map, off + a) != m.slot[a])
 			fail("lookup", a, a, lookup(map, off + a), m.slot[a]);
+		if (cbw_map_test(map, off + a) != (m.slot[a] != CBW_NO_SLOT))
+			fail("test", a, a, cbw_map_test(map, off + a),
+			     m.slot[a] != CBW_NO_SLOT);
 		if (cbw_map_next_mapped(map, off + a, off + b) - off !=
 		    model_next(a, b, true))
 			fail("next_mapped", a, b,
@@ -542,6 +545,8 @@ static void race_check(struct race *rc, u64 state)
 		race_fail(rc, "lookup_run of a fixed mapped chunk", c, r);
 	if ((r = cbw_map_next_unmapped(map, c, c)) != c + 1)
 		race_fail(rc, "next_unmapped of a fixed mapped chunk", c, r);
+	if (!cbw_map_test(map, c))
+		race_fail(rc, "test of a fixed mapped chunk", c, 0);
 	if ((r = cbw_map_next_mapped(map, c, c)) != c)
 		race_fail(rc, "next_mapped of a fixed mapped chunk", c, r);
 	if ((r = cbw_map_count(map, c, c + 6)) < 1 || r > 6)
@@ -555,6 +560,8 @@ static void race_check(struct race *rc, u64 state)
 		race_fail(rc, "lookup_run of a fixed hole", c, r);
 	if ((r = cbw_map_next_unmapped(map, c, c)) != c)
 		race_fail(rc, "next_unmapped of a fixed hole", c, r);
+	if (cbw_map_test(map, c))
+		race_fail(rc, "test of a fixed hole", c, 1);
 	r = cbw_map_next_mapped(map, c, c + 4);
 	if (r < c + 1 || r > c + 4)
 		race_fail(rc, "next_mapped up to a fixed mapped chunk", c, r);
@@ -566,6 +573,8 @@ static void race_check(struct race *rc, u64 state)
 	r = cbw_map_lookup_run(map, c, c + 1, &n);
 	if (r != RACE_FAR_SLOT + j || n != 1)
 		race_fail(rc, "lookup_run of a fixed far chunk", c, r);
+	if (!cbw_map_test(map, c) || cbw_map_test(map, c + 1))
+		race_fail(rc, "test of a fixed far chunk and the hole after it", c, 0);
 	if ((r = cbw_map_next_mapped(map, c - 1, far_key(j + 8))) != c)
 		race_fail(rc, "next_mapped up to a fixed far chunk", c, r);
 	if ((r = cbw_map_count(map, c - 5, c + 5)) != 1)

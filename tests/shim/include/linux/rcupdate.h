@@ -48,7 +48,27 @@ static inline void rcu_read_unlock(void)
 		__atomic_fetch_add(&r->ctr, 1, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * rcu_read_lock_sched() disables preemption in the kernel, and a grace
+ * period waits for that too: here the same reader section.
+ */
+static inline void rcu_read_lock_sched(void)
+{
+	rcu_read_lock();
+}
+
+static inline void rcu_read_unlock_sched(void)
+{
+	rcu_read_unlock();
+}
+
+static inline int rcu_read_lock_any_held(void)
+{
+	return 1;
+}
+
 #define rcu_dereference(p)		__atomic_load_n(&(p), __ATOMIC_CONSUME)
+#define rcu_dereference_check(p, c)	((void)(c), rcu_dereference(p))
 #define rcu_dereference_protected(p, c)	((void)(c), (p))
 #define rcu_assign_pointer(p, v) do {					\
 	__atomic_store_n(&(p), (v), __ATOMIC_RELEASE);			\
