@@ -115,7 +115,10 @@
  * late success still publishes the slots (the origin did not change:
  * every write on it failed); otherwise the copy ends with its stage in
  * flight and its data is thrown away.  Its slots are freed when it
- * ends, and suspend and destroy wait for it (@nr_copies).  Time a bio
+ * ends, and suspend and destroy wait for it (@nr_copies).  A copy that
+ * no write waits on at its deadline or failure (a background step) is
+ * thrown away in the same way, with no policy: its chunks stay to copy.
+ * Time a bio
  * spends waiting for a snapshot read before its copy starts is not part
  * of the copy's timeout.
  */
@@ -796,29 +799,48 @@ static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
 /*
  * A copy failed (or timed out): apply the error policy to the bios
  * waiting on it.  With CBW_FAIL_WRITE the writes fail and the reads go
- * round again (their chunks are still to copy, on the origin).  Otherwise
- * the snapshot breaks, or the failed chunks are dropped, and every bio
- * goes round again: writes then go to the origin, reads of lost chunks
- * fail.  *applied (if not NULL) tells which policy was applied.  Caller
- * holds the engine, not snap->lock.  Return: true if a dm event is due.
+ * round again (their chunks are still to copy, on the origin); *keep_busy
+ * (if not NULL) is then set: a timed-out copy's interval stays busy.
+ * Otherwise the snapshot breaks, or the failed chunks are dropped, and
+ * every bio goes round again: writes then go to the origin, reads of lost
+ * chunks fail.
+ *
+ * A copy that no write waits on (a step started in the background that
+ * its stream's writes have not reached yet) protects nothing yet: the
+ * policy is not applied, and its chunks stay to copy.  A write that
+ * reaches them later copies them again, and meets the policy if that copy
+ * fails too.  A write that comes to wait on the copy after this look is
+ * sent round again when the interval is released, and does the same.
+ *
+ * Either way the failure is counted (first error) and ends the stream.
+ * Caller holds the engine, not snap->lock.  Return: true if a dm event is
+ * due.
  */
 static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
-			 enum cbw_reason reason, enum cbw_policy *applied)
+			 enum cbw_reason reason, bool *keep_busy)
 {
 	enum cbw_policy policy = READ_ONCE(snap->policy);
 	struct bio_list failed = BIO_EMPTY_LIST;
 	struct bio *bio;
+	bool waited;
 
 	note_error(snap, reason);
 	/* It ends the stream: no step starts in the background. */
 	snap->seq_hits = 0;
 	ahead_disarm(snap);
+	if (keep_busy)
+		*keep_busy = false;
+	spin_lock_irq(&snap->lock);
+	waited = !bio_list_empty(&copy->range.waiters);
+	spin_unlock_irq(&snap->lock);
+	if (!waited)
+		return false;
 	if (READ_ONCE(snap->broken))
 		policy = CBW_BREAK;	/* nothing to protect any more */
-	if (applied)
-		*applied = policy;
 	switch (policy) {
 	case CBW_FAIL_WRITE:
+		if (keep_busy)
+			*keep_busy = true;
 		spin_lock_irq(&snap->lock);
 		bio_list_merge(&failed, &copy->range.waiters);
 		bio_list_init(&copy->range.waiters);
@@ -897,23 +919,23 @@ static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 
 /*
  * The deadline passed and the copy is still running.  With CBW_FAIL_WRITE
- * its interval stays busy until the copy ends (the writes waiting now,
- * and those arriving meanwhile, fail); otherwise the policy is applied,
- * the interval is released, and the copy ends with the stage in flight,
- * its data thrown away.
+ * and writes waiting, its interval stays busy until the copy ends (the
+ * writes waiting now, and those arriving meanwhile, fail); otherwise the
+ * policy is applied (if a write waits, see apply_policy()), the interval
+ * is released, and the copy ends with the stage in flight, its data
+ * thrown away.
  */
 static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 {
-	enum cbw_policy policy;
-	bool event;
+	bool event, keep_busy;
 
 	copy->timed_out = true;
 	atomic64_inc(&snap->timeouts);
 	atomic64_inc(&snap->copy_errors);
 	DMERR_LIMIT("copy of chunks %llu-%llu timed out",
 		    copy->range.start, copy->range.last);
-	event = apply_policy(snap, copy, CBW_TIMEOUT, &policy);
-	if (policy == CBW_FAIL_WRITE)
+	event = apply_policy(snap, copy, CBW_TIMEOUT, &keep_busy);
+	if (keep_busy)
 		return event;
 
 	copy->detached = true;
@@ -1262,8 +1284,9 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
  * over the window copy-ahead gives it, if that chunk is to copy, nothing
  * holds the window, and the snapshot is not suspended.  No bio waits on
  * the step: the stream's writes that reach it before it ends wait on its
- * interval as on any copy, and its errors and timeout follow the same
- * rules.  The step arms the trigger at its own first chunk.  Engine held.
+ * interval as on any copy.  If it fails or times out before a write
+ * waits on it, no policy applies: its chunks stay to copy (see
+ * apply_policy()).  The step arms the trigger at its own first chunk.  Engine held.
  * Return: true if a dm event is due.
  */
 static bool copy_ahead_now(struct cbw_snap *snap)
