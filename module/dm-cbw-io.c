@@ -116,9 +116,8 @@
  * every write on it failed); otherwise the copy ends with its stage in
  * flight and its data is thrown away.  Its slots are freed when it
  * ends, and suspend and destroy wait for it (@nr_copies).  A copy that
- * no write waits on at its deadline or failure (a background step) is
- * thrown away in the same way, with no policy: its chunks stay to copy.
- * Time a bio
+ * no write waits on at its deadline (a background step) is not late: its
+ * deadline moves on by the timeout.  Time a bio
  * spends waiting for a snapshot read before its copy starts is not part
  * of the copy's timeout.
  */
@@ -797,6 +796,21 @@ static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
 }
 
 /*
+ * Whether a guest write waits on the copy.  Only the holder of the engine
+ * adds writes to a copy's waiters (process_write(), start_oneshot()), so
+ * the answer holds while the caller, which holds the engine, acts on it.
+ */
+static bool waited_on(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	bool waited;
+
+	spin_lock_irq(&snap->lock);
+	waited = !bio_list_empty(&copy->range.waiters);
+	spin_unlock_irq(&snap->lock);
+	return waited;
+}
+
+/*
  * A copy failed (or timed out): apply the error policy to the bios
  * waiting on it.  With CBW_FAIL_WRITE the writes fail and the reads go
  * round again (their chunks are still to copy, on the origin); *keep_busy
@@ -807,10 +821,9 @@ static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
  *
  * A copy that no write waits on (a step started in the background that
  * its stream's writes have not reached yet) protects nothing yet: the
- * policy is not applied, and its chunks stay to copy.  A write that
- * reaches them later copies them again, and meets the policy if that copy
- * fails too.  A write that comes to wait on the copy after this look is
- * sent round again when the interval is released, and does the same.
+ * policy is not applied, and the chunks of its failed runs stay to copy.
+ * A write that reaches them later copies them again, and meets the policy
+ * if that copy fails too.
  *
  * Either way the failure is counted (first error) and ends the stream.
  * Caller holds the engine, not snap->lock.  Return: true if a dm event is
@@ -822,7 +835,6 @@ static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
 	enum cbw_policy policy = READ_ONCE(snap->policy);
 	struct bio_list failed = BIO_EMPTY_LIST;
 	struct bio *bio;
-	bool waited;
 
 	note_error(snap, reason);
 	/* It ends the stream: no step starts in the background. */
@@ -830,10 +842,7 @@ static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
 	ahead_disarm(snap);
 	if (keep_busy)
 		*keep_busy = false;
-	spin_lock_irq(&snap->lock);
-	waited = !bio_list_empty(&copy->range.waiters);
-	spin_unlock_irq(&snap->lock);
-	if (!waited)
+	if (!waited_on(snap, copy))
 		return false;
 	if (READ_ONCE(snap->broken))
 		policy = CBW_BREAK;	/* nothing to protect any more */
@@ -918,17 +927,28 @@ static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 }
 
 /*
- * The deadline passed and the copy is still running.  With CBW_FAIL_WRITE
- * and writes waiting, its interval stays busy until the copy ends (the
- * writes waiting now, and those arriving meanwhile, fail); otherwise the
- * policy is applied (if a write waits, see apply_policy()), the interval
- * is released, and the copy ends with the stage in flight, its data
- * thrown away.
+ * The deadline passed and the copy is still running.  If no write waits
+ * on it (a step started in the background that its stream has not
+ * reached), the deadline moves on by the timeout: nothing is late yet,
+ * and a write that comes to wait on the copy waits at most about the
+ * timeout before the policy answers it.  Otherwise, with CBW_FAIL_WRITE
+ * the interval stays busy until the copy ends (the writes waiting now,
+ * and those arriving meanwhile, fail); under the other policies the
+ * policy is applied, the interval is released, and the copy ends with
+ * the stage in flight, its data thrown away.
  */
 static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 {
+	unsigned int timeout_ms;
 	bool event, keep_busy;
 
+	if (!waited_on(snap, copy)) {
+		timeout_ms = READ_ONCE(snap->timeout_ms);
+		if (timeout_ms)
+			mod_timer(&copy->timer,
+				  jiffies + msecs_to_jiffies(timeout_ms));
+		return false;
+	}
 	copy->timed_out = true;
 	atomic64_inc(&snap->timeouts);
 	atomic64_inc(&snap->copy_errors);
@@ -1284,9 +1304,10 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
  * over the window copy-ahead gives it, if that chunk is to copy, nothing
  * holds the window, and the snapshot is not suspended.  No bio waits on
  * the step: the stream's writes that reach it before it ends wait on its
- * interval as on any copy.  If it fails or times out before a write
- * waits on it, no policy applies: its chunks stay to copy (see
- * apply_policy()).  The step arms the trigger at its own first chunk.  Engine held.
+ * interval as on any copy.  If it fails before a write waits on it, no
+ * policy applies: the chunks of its failed runs stay to copy (see
+ * apply_policy()); its deadline passes only with a write waiting (see
+ * copy_timed_out()).  The step arms the trigger at its own first chunk.  Engine held.
  * Return: true if a dm event is due.
  */
 static bool copy_ahead_now(struct cbw_snap *snap)

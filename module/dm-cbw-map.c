@@ -1003,6 +1003,27 @@ u64 cbw_map_next_mapped(struct cbw_map *map, u64 from, u64 last)
 	return k;
 }
 
+/*
+ * The fast reader's section.  On PREEMPT_RT a reader of a sequence count
+ * that sees a write under way takes the writer's lock, which sleeps
+ * there: it must stay preemptible, so plain RCU it is.
+ */
+static __always_inline void fast_read_lock(void)
+{
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		rcu_read_lock();
+	else
+		rcu_read_lock_sched();
+}
+
+static __always_inline void fast_read_unlock(void)
+{
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		rcu_read_unlock();
+	else
+		rcu_read_unlock_sched();
+}
+
 /**
  * cbw_map_test() - whether a chunk has a slot.
  * @map: the map.
@@ -1010,9 +1031,10 @@ u64 cbw_map_next_mapped(struct cbw_map *map, u64 from, u64 last)
  *
  * The question of every guest write, so it is kept short: the search
  * runs with preemption disabled (rcu_read_lock_sched(), inline), not in
- * rcu_read_lock() (two calls with preemptible RCU).  Since v5.0 a grace
- * period also waits for code that runs with preemption disabled, so
- * kfree_rcu() and kvfree_rcu() cover this reader as well.
+ * rcu_read_lock() (two calls with preemptible RCU), but on PREEMPT_RT.
+ * Since v5.0 a grace period also waits for code that runs with
+ * preemption disabled, so kfree_rcu() and kvfree_rcu() cover this reader
+ * as well.
  *
  * Context: any context; takes no lock.
  * Return: true if @chunk has a slot.
@@ -1023,12 +1045,12 @@ bool cbw_map_test(struct cbw_map *map, u64 chunk)
 	unsigned int seq;
 	bool r;
 
-	rcu_read_lock_sched();
+	fast_read_lock();
 	do {
 		seq = read_begin(map, &v);
 		r = has_slot(&v, chunk);
 	} while (read_seqcount_retry(&map->seq, seq));
-	rcu_read_unlock_sched();
+	fast_read_unlock();
 	return r;
 }
 

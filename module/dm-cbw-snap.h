@@ -183,7 +183,8 @@ struct cbw_snap {
 	atomic64_t failed_reads;
 };
 
-static_assert(offsetofend(struct cbw_snap, broken) <= L1_CACHE_BYTES);
+static_assert(L1_CACHE_BYTES < 64 ||
+	      offsetofend(struct cbw_snap, broken) <= L1_CACHE_BYTES);
 
 /* snap->ahead_at when no write starts a step in the background. */
 #define AHEAD_NONE		(-1LL)

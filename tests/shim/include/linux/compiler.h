@@ -11,6 +11,8 @@
 #ifndef SHIM_LINUX_COMPILER_H
 #define SHIM_LINUX_COMPILER_H
 
+#include <linux/kconfig.h>
+
 #define __rcu
 #define __force
 
