@@ -1252,9 +1252,12 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 		put_unstarted_copy(snap, copy);
 		return true;
 	}
-	/* Copy ahead only into chunks that nothing else holds. */
-	if (ahead > end && !busy_tree_iter_first(&snap->busy, end + 1, ahead))
-		copy->range.last = ahead;
+	/* Copy ahead up to the first chunk that something else holds. */
+	if (ahead > end) {
+		r = busy_tree_iter_first(&snap->busy, end + 1, ahead);
+		copy->range.last = !r ? ahead : r->start > end + 1 ?
+				   r->start - 1 : end;
+	}
 	bio_list_add(&copy->range.waiters, bio);
 	wio->waited = true;
 	busy_tree_insert(&copy->range, &snap->busy);
@@ -1301,18 +1304,20 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 /*
  * A write took the stream's trigger (see "Background copy-ahead"): start
  * the stream's next step now, from the chunk where the last step ended,
- * over the window copy-ahead gives it, if that chunk is to copy, nothing
- * holds the window, and the snapshot is not suspended.  No bio waits on
- * the step: the stream's writes that reach it before it ends wait on its
- * interval as on any copy.  If it fails before a write waits on it, no
- * policy applies: the chunks of its failed runs stay to copy (see
- * apply_policy()); its deadline passes only with a write waiting (see
- * copy_timed_out()).  The step arms the trigger at its own first chunk.  Engine held.
+ * over the window copy-ahead gives it (up to the first chunk that
+ * something else holds), if that chunk is to copy and free, and the
+ * snapshot is not suspended.  No bio waits on the step: the stream's
+ * writes that reach it before it ends wait on its interval as on any
+ * copy.  If it fails before a write waits on it, no policy applies: the
+ * chunks of its failed runs stay to copy (see apply_policy()); its
+ * deadline passes only with a write waiting (see copy_timed_out()).  The
+ * step arms the trigger at its own first chunk.  Engine held.
  * Return: true if a dm event is due.
  */
 static bool copy_ahead_now(struct cbw_snap *snap)
 {
 	u64 start = snap->seq_next, step, window;
+	struct cbw_range *r;
 	struct cbw_copy *copy;
 	bool ok;
 
@@ -1328,10 +1333,16 @@ static bool copy_ahead_now(struct cbw_snap *snap)
 	init_range(&copy->range, start,
 		   min(start + window, snap->nr_chunks) - 1, true, true);
 
-	/* Counted under the lock: cbw_snap_stop_ahead() then waits for it. */
+	/*
+	 * The window stops before the first chunk that something else holds
+	 * (a snapshot read); none if that is its first.  Counted under the
+	 * lock: cbw_snap_stop_ahead() then waits for it.
+	 */
 	spin_lock_irq(&snap->lock);
-	ok = !snap->quiesced &&
-	     !busy_tree_iter_first(&snap->busy, start, copy->range.last);
+	r = busy_tree_iter_first(&snap->busy, start, copy->range.last);
+	if (r && r->start > start)
+		copy->range.last = r->start - 1;
+	ok = !snap->quiesced && (!r || r->start > start);
 	if (ok) {
 		busy_tree_insert(&copy->range, &snap->busy);
 		atomic_inc(&snap->nr_copies);
