@@ -40,10 +40,7 @@ requires() {
 			return 1
 		fi
 	done
-	if ! dmsetup targets | grep -q '^cbw '; then
-		_skip_reason "the cbw target is not loaded"
-		return 1
-	fi
+	_require_target cbw dm-cbw || return 1
 }
 
 # How the helpers below run cbwctl.

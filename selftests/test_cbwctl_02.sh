@@ -46,14 +46,8 @@ requires() {
 			return 1
 		fi
 	done
-	if ! dmsetup targets | grep -q '^cbw '; then
-		_skip_reason "the cbw target is not loaded"
-		return 1
-	fi
-	if ! dmsetup targets | grep -q '^era '; then
-		_skip_reason "the era target is not loaded (dm-era)"
-		return 1
-	fi
+	_require_target cbw dm-cbw || return 1
+	_require_target era dm-era || return 1
 }
 
 # words TEXT: TEXT with each run of blanks made one space.

@@ -53,10 +53,8 @@ requires() {
 			return 1
 		fi
 	done
-	if ! dmsetup targets | grep -q '^cbw '; then
-		_skip_reason "the cbw target is not loaded"
-		return 1
-	fi
+	_require_target cbw dm-cbw || return 1
+	_require_target delay dm-delay || return 1
 }
 
 MNT='' SNAPMNT=''

@@ -34,6 +34,17 @@ _die() {
 
 _skip_reason() { CBW_SKIP_REASON=$*; }
 
+# _require_target TARGET MODULE: for a test's requires(): succeed if the
+# device-mapper target TARGET is registered, loading MODULE first if it is
+# not; otherwise set the skip reason and fail.
+_require_target() {
+	dmsetup targets | grep -q "^$1 " && return 0
+	modprobe "$2" 2>/dev/null
+	dmsetup targets | grep -q "^$1 " && return 0
+	_skip_reason "$2 not available (no $1 target)"
+	return 1
+}
+
 # _on_cleanup CMD...: run CMD when the test ends, after its dm devices are
 # removed (for what _dm_create does not track: loop, null_blk devices).
 _on_cleanup() { CBW_CLEANUP+=("$(printf '%q ' "$@")"); }

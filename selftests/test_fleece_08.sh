@@ -17,11 +17,7 @@ MIB_CHUNKS=256		# 4 KiB chunks per MiB
 DELAY=8000		# ms, COW read delay
 
 requires() {
-	if ! dmsetup targets | grep -q '^delay '; then
-		modprobe dm-delay 2>/dev/null
-		dmsetup targets | grep -q '^delay ' ||
-			{ _skip_reason "dm-delay not available"; return 1; }
-	fi
+	_require_target delay dm-delay
 }
 
 test_main() {

@@ -29,11 +29,7 @@ CHUNKS=64
 COWSZ=8192	# sectors: 64 slots
 
 requires() {
-	if ! dmsetup targets | grep -q '^flakey '; then
-		modprobe dm-flakey 2>/dev/null
-		dmsetup targets | grep -q '^flakey ' ||
-			{ _skip_reason "dm-flakey not available"; return 1; }
-	fi
+	_require_target flakey dm-flakey
 }
 
 # reload DEV TABLE: switch DEV to TABLE (suspend, swap, resume).

@@ -46,11 +46,7 @@ BASE=0		# ms, a dd write that needs no copy (measured by setup)
 KSLACK=1000	# ms of kernel-counted wait allowed on top of the timeout
 
 requires() {
-	if ! dmsetup targets | grep -q '^delay '; then
-		modprobe dm-delay 2>/dev/null
-		dmsetup targets | grep -q '^delay ' ||
-			{ _skip_reason "dm-delay not available"; return 1; }
-	fi
+	_require_target delay dm-delay
 }
 
 fill_origin() {

@@ -39,11 +39,7 @@ TIMEOUT=3000		# ms, cbw copy timeout (late cases)
 SLACK=3000		# ms of wall time allowed on top of it
 
 requires() {
-	if ! dmsetup targets | grep -q '^delay '; then
-		modprobe dm-delay 2>/dev/null
-		dmsetup targets | grep -q '^delay ' ||
-			{ _skip_reason "dm-delay not available"; return 1; }
-	fi
+	_require_target delay dm-delay
 }
 
 # stream NAME FIELD MIN: the 20 writes, then wait (up to 20 s) until the
