@@ -104,8 +104,9 @@ const char *cbw_reason_name(enum cbw_reason reason)
  * The chunks have no slot, so they become "to copy".  One bitmap
  * operation under snap->lock; the nodes it may need are allocated
  * beforehand, without the lock.  Only one thread changes the readable set
- * at a time (the worker, or a message during the incremental set-up), so
- * the reserve filled here is still there when the lock is taken.
+ * at a time (the worker, or a message under snap->set_lock during the
+ * incremental set-up), so the reserve filled here is still there when
+ * the lock is taken.
  *
  * Context: process context; sleeps.
  * Return: the number of chunks added, or -ENOMEM (no change).
@@ -340,6 +341,7 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	snap->policy = opts->policy;
 	snap->timeout_ms = opts->timeout_ms;
 	INIT_LIST_HEAD(&snap->node);
+	mutex_init(&snap->set_lock);
 	spin_lock_init(&snap->lock);
 	snap->state = SNAP_NEW;
 	snap->setup = opts->incremental;
@@ -422,6 +424,7 @@ bad_bitmaps:
 	cbw_map_destroy(snap->map);
 	if (snap->readable)
 		cbw_bitmap_destroy(snap->readable);
+	mutex_destroy(&snap->set_lock);
 	kfree(snap);
 	return r;
 }
@@ -434,6 +437,7 @@ static void snap_release(struct kref *kref)
 	cbw_cow_destroy(snap->store);
 	cbw_map_destroy(snap->map);
 	cbw_bitmap_destroy(snap->readable);
+	mutex_destroy(&snap->set_lock);
 	kfree(snap);
 }
 
@@ -647,24 +651,29 @@ int cbw_snap_break(struct cbw_snap *snap)
  * @snap: the snapshot.
  *
  * The guest writes held during the set-up go on (their copy timeout
- * counts from now); snapshot-access targets can find the snapshot.
+ * counts from now); snapshot-access targets can find the snapshot.  An
+ * add or remove message that runs at the same time either ends before
+ * (its change is in the snapshot) or finds the set-up over (EBUSY).
  *
- * Context: any; takes snap->lock with interrupts disabled.
+ * Context: process context; takes snap->set_lock, then snap->lock with
+ * interrupts disabled.
  * Return: 0, or -EINVAL if the snapshot is not in set-up.
  */
 int cbw_snap_start(struct cbw_snap *snap)
 {
 	struct cbw_write_io *wio;
-	unsigned long flags;
 	struct bio *bio;
 	u64 now = cbw_clock_ns();
 
-	spin_lock_irqsave(&snap->lock, flags);
+	mutex_lock(&snap->set_lock);
+	spin_lock_irq(&snap->lock);
 	if (!snap->setup) {
-		spin_unlock_irqrestore(&snap->lock, flags);
+		spin_unlock_irq(&snap->lock);
+		mutex_unlock(&snap->set_lock);
 		return -EINVAL;
 	}
-	WRITE_ONCE(snap->setup, false);
+	/* Pairs with smp_load_acquire() in cbw_snap_map_write(). */
+	smp_store_release(&snap->setup, false);
 	bio_list_for_each(bio, &snap->held) {
 		wio = dm_per_bio_data(bio, sizeof(*wio));
 		wio->start_ns = now;
@@ -672,7 +681,8 @@ int cbw_snap_start(struct cbw_snap *snap)
 	}
 	bio_list_merge(&snap->deferred, &snap->held);
 	bio_list_init(&snap->held);
-	spin_unlock_irqrestore(&snap->lock, flags);
+	spin_unlock_irq(&snap->lock);
+	mutex_unlock(&snap->set_lock);
 	cbw_snap_wake(snap);
 	return 0;
 }
@@ -700,31 +710,33 @@ void cbw_snap_presuspend(struct cbw_snap *snap)
  * @add: add the chunks (to copy), or remove them.
  *
  * Only during the incremental set-up: guest writes are held, so the
- * origin still holds the data of the point in time.  Only one message
- * runs at a time on a target, and the worker changes no bitmap while
- * every write is held (no copy runs), so nothing else changes them.
+ * origin still holds the data of the point in time.  snap->set_lock
+ * keeps the set-up from ending while the change runs, and messages (which
+ * the device-mapper core does not serialise) from changing the set at
+ * the same time; the worker changes no bitmap while every write is held
+ * (no copy runs) and no snapshot-access target can be made.
  *
- * Context: process context (a message); may sleep.
+ * Context: process context (a message); takes snap->set_lock; may sleep.
  * Return: 0, -EBUSY if not in set-up, or -ENOMEM (the sets may then hold
  * part of the range).
  */
 int cbw_snap_change_set(struct cbw_snap *snap, u64 first, u64 last, bool add)
 {
 	u64 n = last - first + 1;
+	s64 changed;
 	int r = -EBUSY;
 
-	spin_lock_irq(&snap->lock);
-	if (snap->setup)
-		r = 0;
-	spin_unlock_irq(&snap->lock);
-	if (r)
-		return r;
-
-	if (add)
-		r = cbw_snap_add_chunks(snap, first, n) < 0;
-	else
-		r = cbw_snap_remove_chunks(snap, first, n) < 0;
-	return r ? -ENOMEM : 0;
+	mutex_lock(&snap->set_lock);
+	/* snap->setup only changes under set_lock. */
+	if (snap->setup) {
+		if (add)
+			changed = cbw_snap_add_chunks(snap, first, n);
+		else
+			changed = cbw_snap_remove_chunks(snap, first, n);
+		r = changed < 0 ? -ENOMEM : 0;
+	}
+	mutex_unlock(&snap->set_lock);
+	return r;
 }
 
 /**

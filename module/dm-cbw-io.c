@@ -1620,7 +1620,8 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
 	u64 first, last;
 
 	bio_chunks(snap, bio, &first, &last);
-	if (likely(!READ_ONCE(snap->setup)) &&
+	/* Acquire: the set-up's changes of the readable set are seen. */
+	if (likely(!smp_load_acquire(&snap->setup)) &&
 	    (READ_ONCE(snap->broken) || !any_to_copy(snap, first, last)))
 		return pass_write(snap, bio, first, last);
 	return map_write_slow(snap, bio, first, last);

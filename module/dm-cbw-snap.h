@@ -10,6 +10,7 @@
 #include <linux/bio.h>
 #include <linux/kref.h>
 #include <linux/mempool.h>
+#include <linux/mutex.h>
 #include <linux/percpu-refcount.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
@@ -56,12 +57,18 @@ enum snap_state {
  *	  @readable.
  * @state: enum snap_state; @lock.
  * @setup: incremental set-up: guest writes are held on @held until it
- *	   ends; written under @lock, read with READ_ONCE() by the map
- *	   function (which looks again under @lock).
+ *	   ends; cleared once, under @set_lock and @lock, with release
+ *	   order after the set-up's changes of @readable; read with
+ *	   acquire order by the write fast path (which looks again under
+ *	   @lock).
+ * @set_lock: serialises the incremental set-up's changes of @readable
+ *	      (add and remove messages, which may run concurrently) with
+ *	      each other and with its end (cbw_snap_start()), so that no
+ *	      change lands after the end.
  * @held: guest writes held during the set-up; @lock.
- * @readable: bit set = chunk in the snapshot.  Changed under @lock;
- *	      tested without it under rcu_read_lock() by the write fast
- *	      path.
+ * @readable: bit set = chunk in the snapshot.  Changed under @lock
+ *	      (and @set_lock during the set-up); read without a lock (the
+ *	      bitmap's readers are lock-free) by the write fast path.
  * @map: copied chunk -> COW slot; its own lock.  A chunk is "to copy"
  *	 while it is readable and not in @map (see dm-cbw-io.c).
  * @copied: chunks both readable and in @map; @lock.
@@ -139,6 +146,7 @@ struct cbw_snap {
 
 	struct list_head node;
 
+	struct mutex set_lock;		/* the set-up's changes and its end */
 	spinlock_t lock;		/* see the comment in dm-cbw-io.c */
 	enum snap_state state;
 	struct bio_list held;
