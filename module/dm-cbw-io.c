@@ -1255,8 +1255,7 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	/* Copy ahead up to the first chunk that something else holds. */
 	if (ahead > end) {
 		r = busy_tree_iter_first(&snap->busy, end + 1, ahead);
-		copy->range.last = !r ? ahead : r->start > end + 1 ?
-				   r->start - 1 : end;
+		copy->range.last = r ? max(end + 1, r->start) - 1 : ahead;
 	}
 	bio_list_add(&copy->range.waiters, bio);
 	wio->waited = true;
