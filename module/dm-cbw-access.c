@@ -179,7 +179,7 @@ static int access_end_io(struct dm_target *ti, struct bio *bio,
 	struct access_c *ac = ti->private;
 	struct cbw_read_io *io = dm_per_bio_data(bio, sizeof(*io));
 
-	cbw_snap_access_end(ac->snap, io);
+	cbw_snap_access_end(ac->snap, io, error);
 	return DM_ENDIO_DONE;
 }
 

@@ -12,6 +12,20 @@
  * on parks new ones.  Resuming the same table lets them go; destroying it
  * (the table was replaced or removed) fails them with EIO.  So a snapshot
  * read never overlaps I/O of a table that replaced this one.
+ *
+ * COW I/O that outlives the cbw target.  Copies detached from the guest
+ * writes (a broken snapshot, or a timeout under "break" or "drop") and
+ * discards of freed slots run in the background: neither suspend nor the
+ * destructor waits for them, so a COW device that stops answering does
+ * not hold up the cbw device.  Their bios use the snapshot's bio set,
+ * pages and worker, so a destructor that finds such I/O still out
+ * (@nr_cow_io) leaves the snapshot "orphaned": the worker that handles
+ * the end of the last of it queues @reap on cbw_reap_wq, which frees the
+ * copy machinery and drops the target's reference.  Until then the
+ * snapshot stays on the list, dead, and its COW device cannot take a new
+ * snapshot (the late writes and discards would land in the new one's
+ * slots): a cbw table on it is refused, and so is the resume of a table
+ * that replaced it.  Module unload waits for the orphans.
  */
 
 #include <linux/bio.h>
@@ -37,6 +51,11 @@
 
 static LIST_HEAD(cbw_snaps);
 static DEFINE_MUTEX(cbw_snaps_lock);
+
+/* Orphaned snapshots (see above): their @reap, and their number. */
+static struct workqueue_struct *cbw_reap_wq;
+static atomic_t cbw_orphans = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(cbw_orphans_gone);
 
 static const char * const policy_names[] = {
 	[CBW_FAIL_WRITE] = "fail",
@@ -189,8 +208,11 @@ void cbw_snap_check_low_water(struct cbw_snap *snap)
  * @snap: the snapshot.
  * @reason: why; kept if the snapshot is not broken yet.
  *
- * From now on snapshot reads fail, guest writes go straight to the
- * origin and no copy starts.  The caller raises the dm event.
+ * From now on snapshot reads fail (also those sent to the origin before
+ * and still in flight, see cbw_snap_access_end()), guest writes go
+ * straight to the origin and no copy starts; the worker detaches the
+ * copies in flight, so that the writes waiting on them go on.  The
+ * caller raises the dm event.
  *
  * Context: any; takes snap->lock with interrupts disabled.
  * Return: true if it broke now, false if it was broken already.
@@ -208,8 +230,11 @@ bool cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason)
 		now = true;
 	}
 	spin_unlock_irqrestore(&snap->lock, flags);
-	if (now)
+	if (now) {
 		DMERR("snapshot broken: %s", cbw_reason_name(reason));
+		/* It detaches the copies that writes wait on. */
+		cbw_snap_wake(snap);
+	}
 	return now;
 }
 
@@ -265,15 +290,43 @@ struct cbw_snap *cbw_snap_lookup(dev_t dev, int *error)
 	return found;
 }
 
-/* Add @snap to the list unless another device has a cbw on its origin. */
-static int register_snap(struct cbw_snap *snap)
+/* Whether @snap still has COW I/O in flight (see above). */
+static bool cow_io_out(struct cbw_snap *snap)
+{
+	bool out;
+
+	spin_lock_irq(&snap->lock);
+	out = snap->nr_cow_io != 0;
+	spin_unlock_irq(&snap->lock);
+	return out;
+}
+
+/*
+ * Add @snap to the list, unless another device has a cbw target on its
+ * origin (@ti->error says which) or on its COW device, or a snapshot on
+ * its COW device still has COW I/O in flight.
+ */
+static int register_snap(struct cbw_snap *snap, struct dm_target *ti)
 {
 	struct cbw_snap *other;
 	int r = 0;
 
 	mutex_lock(&cbw_snaps_lock);
 	list_for_each_entry(other, &cbw_snaps, node) {
-		if (other->origin_dev == snap->origin_dev && other->md != snap->md) {
+		if (other->cow_dev == snap->cow_dev && cow_io_out(other)) {
+			ti->error = "COW device still has I/O of a replaced snapshot in flight";
+			r = -EBUSY;
+			break;
+		}
+		if (other->md == snap->md || READ_ONCE(other->state) == SNAP_DEAD)
+			continue;
+		if (other->origin_dev == snap->origin_dev) {
+			ti->error = "Origin already has a cbw target";
+			r = -EBUSY;
+			break;
+		}
+		if (other->cow_dev == snap->cow_dev) {
+			ti->error = "COW device in use by another cbw target";
 			r = -EBUSY;
 			break;
 		}
@@ -290,6 +343,8 @@ static void access_ref_dead(struct percpu_ref *ref)
 
 	complete(&snap->access_drained);
 }
+
+static void snap_reap(struct work_struct *work);
 
 /* Slots on the COW device; the map records slot numbers up to its limit. */
 static u64 cow_slots(struct cbw_snap *snap)
@@ -356,6 +411,8 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	INIT_WORK(&snap->worker, cbw_snap_work);
 	atomic_set(&snap->nr_copies, 0);
 	init_waitqueue_head(&snap->copies_done);
+	INIT_LIST_HEAD(&snap->cow_discards);
+	INIT_WORK(&snap->reap, snap_reap);
 	init_completion(&snap->access_drained);
 
 	snap->readable = cbw_bitmap_create(snap->nr_chunks, all, GFP_KERNEL);
@@ -401,11 +458,9 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 		ti->error = "Cannot allocate copy pages";
 		goto bad_pages;
 	}
-	r = register_snap(snap);
-	if (r) {
-		ti->error = "Origin already has a cbw target";
+	r = register_snap(snap, ti);
+	if (r)
 		goto bad_register;
-	}
 	*snapp = snap;
 	return 0;
 
@@ -427,6 +482,15 @@ bad_bitmaps:
 	mutex_destroy(&snap->set_lock);
 	kfree(snap);
 	return r;
+}
+
+/* The copy machinery: what the copies and COW discards use. */
+static void free_machinery(struct cbw_snap *snap)
+{
+	cbw_pages_exit(&snap->pages);
+	bioset_exit(&snap->bios);
+	destroy_workqueue(snap->wq);
+	mempool_exit(&snap->copy_pool);
 }
 
 static void snap_release(struct kref *kref)
@@ -485,13 +549,12 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	struct bio_list parked;
 	struct bio *bio;
 
-	mutex_lock(&cbw_snaps_lock);
-	list_del_init(&snap->node);
-	mutex_unlock(&cbw_snaps_lock);
+	bool orphaned;
 
+	/* Dead: no lookup finds it, and the worker raises no more events. */
 	spin_lock_irq(&snap->lock);
 	state = snap->state;
-	snap->state = SNAP_DEAD;
+	WRITE_ONCE(snap->state, SNAP_DEAD);
 	parked = snap->parked;
 	bio_list_init(&snap->parked);
 	spin_unlock_irq(&snap->lock);
@@ -505,29 +568,117 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	WARN_ON(!bio_list_empty(&snap->deferred));
 	WARN_ON(!bio_list_empty(&snap->access_deferred));
 
-	cbw_pages_exit(&snap->pages);
-	bioset_exit(&snap->bios);
-	destroy_workqueue(snap->wq);
-	mempool_exit(&snap->copy_pool);
+	/*
+	 * The worker that handles the end of the last COW I/O reaps an
+	 * orphan; it checks @orphaned under the lock after its last change
+	 * of @nr_cow_io, so exactly one of the two frees the machinery.
+	 */
+	mutex_lock(&cbw_snaps_lock);
+	spin_lock_irq(&snap->lock);
+	orphaned = snap->nr_cow_io != 0;
+	snap->orphaned = orphaned;
+	if (orphaned)
+		atomic_inc(&cbw_orphans);
+	spin_unlock_irq(&snap->lock);
+	if (!orphaned)
+		list_del_init(&snap->node);
+	mutex_unlock(&cbw_snaps_lock);
+	if (orphaned) {
+		DMWARN("COW I/O of the removed snapshot still in flight: %s",
+		       "its COW device stays busy until it ends");
+		return;
+	}
+	free_machinery(snap);
 	snap->ti = NULL;
 	snap->origin = NULL;
 	snap->cow = NULL;
 	cbw_snap_put(snap);
 }
 
+/*
+ * The last COW I/O of an orphaned snapshot ended: free the machinery
+ * (destroy_workqueue() waits for the worker that queued this) and drop
+ * the cbw target's reference.
+ */
+static void snap_reap(struct work_struct *work)
+{
+	struct cbw_snap *snap = container_of(work, struct cbw_snap, reap);
+
+	mutex_lock(&cbw_snaps_lock);
+	list_del_init(&snap->node);
+	mutex_unlock(&cbw_snaps_lock);
+	free_machinery(snap);
+	DMINFO("COW I/O of a removed snapshot ended");
+	cbw_snap_put(snap);
+	if (atomic_dec_and_test(&cbw_orphans))
+		wake_up(&cbw_orphans_gone);
+}
+
 /**
- * cbw_snap_preresume() - take up a grown COW device.
+ * cbw_snap_reap_check() - reap an orphaned snapshot whose COW I/O ended.
  * @snap: the snapshot.
  *
+ * Called by the worker at the end of each run, after it handled the end
+ * of COW I/O; it must not touch @snap after this.
+ *
+ * Context: the snapshot's worker.
+ */
+void cbw_snap_reap_check(struct cbw_snap *snap)
+{
+	bool reap;
+
+	spin_lock_irq(&snap->lock);
+	reap = snap->orphaned && !snap->nr_cow_io;
+	if (reap)
+		snap->orphaned = false;
+	spin_unlock_irq(&snap->lock);
+	if (reap)
+		queue_work(cbw_reap_wq, &snap->reap);
+}
+
+/*
+ * Whether another snapshot on @snap's COW device (the one of a table that
+ * @snap's replaces) still has COW I/O in flight.
+ */
+static bool cow_busy(struct cbw_snap *snap)
+{
+	struct cbw_snap *other;
+	bool busy = false;
+
+	mutex_lock(&cbw_snaps_lock);
+	list_for_each_entry(other, &cbw_snaps, node) {
+		if (other != snap && other->cow_dev == snap->cow_dev &&
+		    cow_io_out(other)) {
+			busy = true;
+			break;
+		}
+	}
+	mutex_unlock(&cbw_snaps_lock);
+	return busy;
+}
+
+/**
+ * cbw_snap_preresume() - check the COW device, take up its growth.
+ * @snap: the snapshot.
+ *
+ * The resume is refused while a snapshot that this one replaces (an
+ * earlier table on the same COW device) still writes or discards COW
+ * slots in the background: they would land in this snapshot's.
  * If the COW device grew since the constructor or the last resume, its
  * new space becomes free slots; nothing else changes.  (A COW device that
  * shrank is only reported: the slots past its end fail their copies.)
  *
  * Context: process context (the preresume hook); may sleep.
+ * Return: 0, or -EBUSY (see above).
  */
-void cbw_snap_preresume(struct cbw_snap *snap)
+int cbw_snap_preresume(struct cbw_snap *snap)
 {
 	u64 slots = cow_slots(snap), had = cbw_cow_total(snap->store);
+
+	if (cow_busy(snap)) {
+		DMERR("COW device still has I/O of a replaced snapshot in flight: resume refused");
+		return -EBUSY;
+	}
 
 	if (slots > had) {
 		if (cbw_cow_grow(snap->store, slots))
@@ -539,6 +690,7 @@ void cbw_snap_preresume(struct cbw_snap *snap)
 		DMWARN("COW device shrank to %llu slots; %llu are in the table",
 		       slots, had);
 	}
+	return 0;
 }
 
 /**
@@ -863,9 +1015,12 @@ static int __init dm_cbw_init(void)
 {
 	int r;
 
+	cbw_reap_wq = alloc_workqueue("kcbw_reap", 0, 0);
+	if (!cbw_reap_wq)
+		return -ENOMEM;
 	r = cbw_bitmap_init();
 	if (r)
-		return r;
+		goto bad_bitmap;
 	r = dm_cbw_target_init();
 	if (r)
 		goto bad_target;
@@ -878,6 +1033,8 @@ bad_access:
 	dm_cbw_target_exit();
 bad_target:
 	cbw_bitmap_exit();
+bad_bitmap:
+	destroy_workqueue(cbw_reap_wq);
 	return r;
 }
 
@@ -885,6 +1042,11 @@ static void __exit dm_cbw_exit(void)
 {
 	dm_cbw_access_exit();
 	dm_cbw_target_exit();
+	/* Orphans still use the module's code: wait for their COW I/O. */
+	if (atomic_read(&cbw_orphans))
+		DMINFO("waiting for the COW I/O of removed snapshots");
+	wait_event(cbw_orphans_gone, !atomic_read(&cbw_orphans));
+	destroy_workqueue(cbw_reap_wq);
 	cbw_bitmap_exit();
 }
 

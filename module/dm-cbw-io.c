@@ -219,9 +219,10 @@ enum copy_stage {
  * @expired: the deadline passed and the worker has not handled it yet;
  *	     snap->lock.
  * @timed_out: the worker handled the timeout (engine).
- * @detached: the interval left the busy tree at the timeout; the stage in
- *	      flight ends in the background and the data is thrown away
- *	      (engine).
+ * @detached: the interval left the busy tree at the timeout or because
+ *	      the snapshot broke; the stage in flight ends in the
+ *	      background and the data is thrown away (engine; see
+ *	      __detach_copy()).
  */
 struct cbw_copy {
 	struct cbw_range range;
@@ -398,13 +399,23 @@ void cbw_snap_stop_ahead(struct cbw_snap *snap)
 
 /**
  * cbw_snap_event() - raise a dm event on the cbw device.
- * @snap: the snapshot; its cbw target still exists.
+ * @snap: the snapshot.
+ *
+ * Nothing once the cbw target is being destroyed: the destructor marks
+ * the snapshot dead, then waits for the worker (the one caller that may
+ * run after it) before the target goes.
  *
  * Context: process context, no spinlock held (dm takes a mutex).
  */
 void cbw_snap_event(struct cbw_snap *snap)
 {
-	dm_table_event(snap->ti->table);
+	bool dead;
+
+	spin_lock_irq(&snap->lock);
+	dead = snap->state == SNAP_DEAD;
+	spin_unlock_irq(&snap->lock);
+	if (!dead)
+		dm_table_event(snap->ti->table);
 }
 
 static blk_status_t reason_status(enum cbw_reason reason)
@@ -729,6 +740,9 @@ static void free_run_slots(struct cbw_snap *snap, struct cbw_copy *copy)
 
 static void free_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
+	bool detached = copy->detached;
+	unsigned long flags;
+
 	cbw_pages_put(&snap->pages, copy->pages, copy->nr_pages);
 	mempool_free(copy, &snap->copy_pool);
 	if (snap->starved) {
@@ -736,8 +750,57 @@ static void free_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 		snap->starved = false;
 		cbw_snap_wake(snap);
 	}
+	if (detached) {
+		spin_lock_irqsave(&snap->lock, flags);
+		snap->nr_cow_io--;
+		spin_unlock_irqrestore(&snap->lock, flags);
+	} else if (atomic_dec_and_test(&snap->nr_copies)) {
+		wake_up(&snap->copies_done);
+	}
+}
+
+/*
+ * Detach @copy from the guest writes: its interval leaves the busy tree
+ * (the bios that waited on it go round again), the stage in flight ends
+ * in the background and its data is thrown away (finish_copy()), and
+ * its slots are freed only then.  From now on it counts in
+ * snap->nr_cow_io instead of snap->nr_copies: a suspend does not wait
+ * for it, and a snapshot whose cbw target goes away meanwhile lives on
+ * until it ends (see dm-cbw-core.c).  Engine held, snap->lock held.
+ * Return: true if the worker has work now.
+ */
+static bool __detach_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	copy->detached = true;
+	snap->nr_cow_io++;
 	if (atomic_dec_and_test(&snap->nr_copies))
 		wake_up(&snap->copies_done);
+	return __release_range(snap, &copy->range);
+}
+
+/*
+ * The snapshot is broken: detach every copy in flight (also one that
+ * timed out under CBW_FAIL_WRITE and keeps its interval), so that the
+ * writes waiting on copies go to the origin now, however long the
+ * copies' I/O takes.  Engine held.
+ */
+static void detach_copies(struct cbw_snap *snap)
+{
+	struct rb_node *node, *next;
+	struct cbw_range *r;
+	bool wake = false;
+
+	spin_lock_irq(&snap->lock);
+	for (node = rb_first_cached(&snap->busy); node; node = next) {
+		next = rb_next(node);
+		r = rb_entry(node, struct cbw_range, rb);
+		if (r->copying)
+			wake |= __detach_copy(snap, container_of(r, struct cbw_copy,
+								 range));
+	}
+	spin_unlock_irq(&snap->lock);
+	if (wake)
+		cbw_snap_wake(snap);
 }
 
 /*
@@ -778,21 +841,27 @@ static void note_error(struct cbw_snap *snap, enum cbw_reason reason)
  */
 static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
 {
+	bool broke = false;
 	u64 s, e, n = 0;
+	s64 r;
 
 	for (s = next_to_copy(snap, first, last); s <= last;
 	     s = next_to_copy(snap, e, last)) {
 		e = to_copy_end(snap, s, last);
-		if (cbw_snap_remove_chunks(snap, s, e - s) < 0)
-			return cbw_snap_do_break(snap, CBW_NOMEM);
-		n += e - s;
+		r = cbw_snap_remove_chunks(snap, s, e - s);
+		if (r < 0) {
+			broke = cbw_snap_do_break(snap, CBW_NOMEM);
+			break;
+		}
+		n += r;
 	}
+	/* The chunks that left before a failure count too. */
 	spin_lock_irq(&snap->lock);
 	snap->dropped += n;
 	spin_unlock_irq(&snap->lock);
 	if (n)
 		DMERR_LIMIT("dropped %llu chunks from the snapshot", n);
-	return n != 0;
+	return n != 0 || broke;
 }
 
 /*
@@ -940,7 +1009,7 @@ static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	unsigned int timeout_ms;
-	bool event, keep_busy;
+	bool event, keep_busy, wake;
 
 	if (!waited_on(snap, copy)) {
 		timeout_ms = READ_ONCE(snap->timeout_ms);
@@ -958,8 +1027,11 @@ static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 	if (keep_busy)
 		return event;
 
-	copy->detached = true;
-	release_range(snap, &copy->range);
+	spin_lock_irq(&snap->lock);
+	wake = __detach_copy(snap, copy);
+	spin_unlock_irq(&snap->lock);
+	if (wake)
+		cbw_snap_wake(snap);
 	return event;
 }
 
@@ -1084,7 +1156,7 @@ static bool process_events(struct cbw_snap *snap)
 		if (!copy)
 			return event;
 
-		if (expired && !copy->timed_out)
+		if (expired && !copy->timed_out && !copy->detached)
 			event |= copy_timed_out(snap, copy);
 		if (stage_done)
 			event |= run_copy(snap, copy);
@@ -1709,6 +1781,7 @@ static struct block_device *route_read(struct cbw_snap *snap, struct bio *bio,
 	init_range(&io->range, c, end, false, false);
 	busy_tree_insert(&io->range, &snap->busy);
 	io->in_range = true;
+	io->from_origin = bdev == io->origin;
 	spin_unlock_irqrestore(&snap->lock, flags);
 
 	atomic64_inc(bdev == io->cow ? &snap->cow_reads : &snap->origin_reads);
@@ -1765,36 +1838,144 @@ static bool discard_chunks(struct cbw_snap *snap, struct bio *bio, u64 *first,
 	return true;
 }
 
-struct discard_ctx {
+/*
+ * COW discards.  The slots that a snapshot discard frees are discarded on
+ * the COW device (discard_passdown) with bios that the worker issues and
+ * does not wait for: a slow or stuck COW device then holds up neither
+ * the copies nor their deadlines.  The slots stay in use until their
+ * discard ends (a copy written to them before would be wiped out), and
+ * the worker frees them then.  Each discard counts in snap->nr_cow_io.
+ */
+
+/*
+ * struct cow_discard - a discard of a run of freed slots.
+ * @node: in snap->cow_discards once it ended; snap->lock.
+ * @snap: the snapshot.
+ * @slot: the first slot.
+ * @count: the number of slots.
+ * @pending: bios in flight, plus one while they are issued.
+ * @error: the error of a bio that failed (not for a device without
+ *	   discard), 0 if none; WRITE_ONCE()/READ_ONCE().
+ */
+struct cow_discard {
+	struct list_head node;
 	struct cbw_snap *snap;
+	u64 slot;
+	u64 count;
+	atomic_t pending;
 	int error;
 };
 
-/* cbw_map_remove() callback: discard the slots on the COW device, free them. */
+/*
+ * Hand the ended discard to the worker.  The worker is kicked under the
+ * lock: once the worker has the discard, its end may free the snapshot.
+ */
+static void cow_discard_put(struct cow_discard *d)
+{
+	struct cbw_snap *snap = d->snap;
+	unsigned long flags;
+
+	if (!atomic_dec_and_test(&d->pending))
+		return;
+	spin_lock_irqsave(&snap->lock, flags);
+	list_add_tail(&d->node, &snap->cow_discards);
+	cbw_snap_wake(snap);
+	spin_unlock_irqrestore(&snap->lock, flags);
+}
+
+static void cow_discard_end(struct bio *bio)
+{
+	struct cow_discard *d = bio->bi_private;
+
+	if (bio->bi_status && bio->bi_status != BLK_STS_NOTSUPP)
+		WRITE_ONCE(d->error, blk_status_to_errno(bio->bi_status));
+	bio_put(bio);
+	cow_discard_put(d);
+}
+
+/*
+ * cbw_map_remove() callback, in the worker: discard the slots on the COW
+ * device and free them once that ended, or (no pass-down, or no memory
+ * to track the discard: it is only a hint) free them now.
+ */
 static void discard_slots(void *data, u64 slot, u64 count)
 {
-	struct discard_ctx *ctx = data;
-	struct cbw_snap *snap = ctx->snap;
-	int r;
+	struct cbw_snap *snap = data;
+	sector_t s = chunk_to_sector(snap, slot);
+	sector_t e = chunk_to_sector(snap, slot + count), n;
+	/* A bio's size is an unsigned int of bytes. */
+	sector_t most = round_down(UINT_MAX >> SECTOR_SHIFT,
+				   chunk_to_sector(snap, 1));
+	struct cow_discard *d = NULL;
+	struct bio *bio;
 
-	if (snap->discard_passdown) {
-		r = blkdev_issue_discard(snap->cow->bdev,
-					 chunk_to_sector(snap, slot),
-					 chunk_to_sector(snap, count), GFP_NOIO);
-		if (r && r != -EOPNOTSUPP && !ctx->error)
-			ctx->error = r;
+	if (snap->discard_passdown)
+		d = kmalloc(sizeof(*d), GFP_NOIO | __GFP_NOWARN);
+	if (!d) {
+		cbw_cow_free(snap->store, slot, count);
+		return;
 	}
-	cbw_cow_free(snap->store, slot, count);
+	d->snap = snap;
+	d->slot = slot;
+	d->count = count;
+	d->error = 0;
+	atomic_set(&d->pending, 1);
+	spin_lock_irq(&snap->lock);
+	snap->nr_cow_io++;
+	spin_unlock_irq(&snap->lock);
+	for (; s < e; s += n) {
+		n = min(e - s, most);
+		/* GFP_NOIO waits for the bio set's reserve: never NULL. */
+		bio = bio_alloc_bioset(snap->cow->bdev, 0, REQ_OP_DISCARD,
+				       GFP_NOIO, &snap->bios);
+		bio->bi_iter.bi_sector = s;
+		bio->bi_iter.bi_size = n << SECTOR_SHIFT;
+		bio->bi_end_io = cow_discard_end;
+		bio->bi_private = d;
+		atomic_inc(&d->pending);
+		submit_bio_noacct(bio);
+	}
+	cow_discard_put(d);
+}
+
+/* Free the slots of the COW discards that ended.  Engine held. */
+static void process_cow_discards(struct cbw_snap *snap)
+{
+	struct cow_discard *d, *tmp;
+	unsigned long n = 0;
+	LIST_HEAD(done);
+	int error;
+
+	spin_lock_irq(&snap->lock);
+	list_splice_init(&snap->cow_discards, &done);
+	spin_unlock_irq(&snap->lock);
+	if (list_empty(&done))
+		return;
+	list_for_each_entry_safe(d, tmp, &done, node) {
+		error = READ_ONCE(d->error);
+		if (error)
+			DMWARN_LIMIT("discard of COW slots %llu-%llu failed: %d",
+				     d->slot, d->slot + d->count - 1, error);
+		cbw_cow_free(snap->store, d->slot, d->count);
+		kfree(d);
+		n++;
+	}
+	spin_lock_irq(&snap->lock);
+	snap->nr_cow_io -= n;
+	spin_unlock_irq(&snap->lock);
+	cbw_snap_check_low_water(snap);
 }
 
 /*
  * A snapshot discard, in the worker: once no copy, read or discard of its
- * chunks is in flight, they leave the snapshot and their slots are freed.
+ * chunks is in flight, they leave the snapshot, and their slots are
+ * discarded on the COW device and freed (see "COW discards").  The bio
+ * ends once the chunks have left; the COW discards may still run.
  */
 static void process_discard(struct cbw_snap *snap, struct bio *bio,
 			    struct cbw_read_io *io)
 {
-	struct discard_ctx ctx = { .snap = snap };
+	struct blk_plug plug;
 	struct cbw_range *r;
 	u64 first, last;
 	s64 n;
@@ -1827,10 +2008,11 @@ static void process_discard(struct cbw_snap *snap, struct bio *bio,
 	snap->discarded += n;
 	spin_unlock_irq(&snap->lock);
 
-	cbw_map_remove(snap->map, first, last, discard_slots, &ctx);
+	/* The plug lets the block layer merge the COW discards. */
+	blk_start_plug(&plug);
+	cbw_map_remove(snap->map, first, last, discard_slots, snap);
+	blk_finish_plug(&plug);
 	cbw_snap_check_low_water(snap);
-	if (ctx.error)
-		DMWARN_LIMIT("discard on the COW device failed: %d", ctx.error);
 	end_access(bio, BLK_STS_OK);
 }
 
@@ -1893,6 +2075,7 @@ int cbw_snap_map_access(struct cbw_snap *snap, struct bio *bio,
 
 	io->in_range = false;
 	io->holds_ref = false;
+	io->from_origin = false;
 	if (bio_op(bio) == REQ_OP_DISCARD &&
 	    !discard_chunks(snap, bio, &first, &last)) {
 		end_access(bio, BLK_STS_OK);
@@ -1925,25 +2108,39 @@ int cbw_snap_map_access(struct cbw_snap *snap, struct bio *bio,
  * cbw_snap_access_end() - a bio mapped by cbw_snap_map_access() ended.
  * @snap: the snapshot.
  * @io: the bio's per-bio data.
+ * @error: the bio's status; set to BLK_STS_MEDIUM for a read of the
+ *	   origin that ends after the snapshot broke.
  *
- * Lets the bios that waited for this one go on.
+ * Lets the bios that waited for this one go on.  A read sent to the
+ * origin holds its chunks busy, so no guest write changes them under it
+ * while the snapshot is valid; once the snapshot is broken, guest writes
+ * no longer wait (see "Synchronisation" in dm-cbw-io.c), so such a read
+ * that was still in flight may hold new data: it fails, like any read of
+ * a broken snapshot.  (A guest write that the break let through was
+ * issued after the break, so a read that saw its data ends after it.)
  *
  * Context: bio completion, any context (takes the snapshot's lock with
  * interrupts disabled).
  */
-void cbw_snap_access_end(struct cbw_snap *snap, struct cbw_read_io *io)
+void cbw_snap_access_end(struct cbw_snap *snap, struct cbw_read_io *io,
+			 blk_status_t *error)
 {
 	unsigned long flags;
-	bool wake = false;
+	bool wake = false, broken = false;
 
 	if (io->in_range) {
 		spin_lock_irqsave(&snap->lock, flags);
+		broken = io->from_origin && snap->broken;
 		wake = __release_range(snap, &io->range);
 		spin_unlock_irqrestore(&snap->lock, flags);
 		io->in_range = false;
 	}
 	if (wake)
 		cbw_snap_wake(snap);
+	if (broken && *error == BLK_STS_OK) {
+		*error = BLK_STS_MEDIUM;
+		atomic64_inc(&snap->failed_reads);
+	}
 	if (io->holds_ref) {
 		io->holds_ref = false;
 		percpu_ref_put(&snap->access_ref);
@@ -1990,9 +2187,10 @@ static bool process_writes(struct cbw_snap *snap)
 #define WORKER_PASSES		4
 
 /**
- * cbw_snap_work() - the worker: copies that ended or timed out, a
- * stream's background copy-ahead step, the deferred guest writes, then
- * the deferred snapshot-access bios.
+ * cbw_snap_work() - the worker: COW discards that ended, the copies of a
+ * broken snapshot to detach, copies that ended or timed out, a stream's
+ * background copy-ahead step, the deferred guest writes, then the
+ * deferred snapshot-access bios.
  * @work: the snapshot's work item.
  *
  * Context: the snapshot's workqueue; sleeps.
@@ -2008,6 +2206,10 @@ void cbw_snap_work(struct work_struct *work)
 	if (!engine_lock_worker(snap))
 		return;
 	for (pass = 0; pass < WORKER_PASSES; pass++) {
+		process_cow_discards(snap);
+		/* Writes waiting on copies go on once the snapshot broke. */
+		if (READ_ONCE(snap->broken) && atomic_read(&snap->nr_copies))
+			detach_copies(snap);
 		event |= process_events(snap);
 		/*
 		 * A stream's background step before its writes: a write that
@@ -2033,4 +2235,5 @@ void cbw_snap_work(struct work_struct *work)
 
 	if (event)
 		cbw_snap_event(snap);
+	cbw_snap_reap_check(snap);
 }

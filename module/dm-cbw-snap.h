@@ -41,7 +41,7 @@ enum snap_state {
 /**
  * struct cbw_snap - one copy-before-write snapshot.
  * @kref: references: the cbw target, and each snapshot-access target.
- * @ti: the cbw target, for dm events; NULL once it is destroyed.
+ * @ti: the cbw target, for dm events; not used once @state is SNAP_DEAD.
  * @origin: the origin device (owned by the cbw target).
  * @cow: the COW device (owned by the cbw target).
  * @origin_dev: the origin's device number; constant.
@@ -55,7 +55,8 @@ enum snap_state {
  * @node: entry in the list of snapshots; cbw_snaps_lock.
  * @lock: protects the fields marked "@lock" and every change of
  *	  @readable.
- * @state: enum snap_state; @lock.
+ * @state: enum snap_state; @lock.  A snapshot stays on the list of
+ *	   snapshots in SNAP_DEAD until its COW I/O has ended.
  * @setup: incremental set-up: guest writes are held on @held until it
  *	   ends; cleared once, under @set_lock and @lock, with release
  *	   order after the set-up's changes of @readable; read with
@@ -104,9 +105,20 @@ enum snap_state {
  * @starved: a guest write waits for a copy struct or a page (engine);
  *	     the next copy to end wakes the worker.
  * @copy_pool: struct cbw_copy for copies in flight.
- * @nr_copies: copies in flight (also timed-out ones still running);
- *	       @copies_done is woken when it drops to 0.
+ * @nr_copies: copies in flight that guest writes may wait on (also
+ *	       timed-out ones that keep their interval busy); not those
+ *	       detached (see dm-cbw-io.c); @copies_done is woken when it
+ *	       drops to 0.
  * @copies_done: wait queue for suspend and destroy.
+ * @nr_cow_io: background I/O that still writes or discards COW slots:
+ *	       detached copies, and discards of freed slots (the slots are
+ *	       freed when they end); changed by the engine holder; @lock.
+ * @cow_discards: discards of freed slots that ended, for the worker;
+ *		  @lock.
+ * @orphaned: the cbw target is gone but @nr_cow_io was not 0: the last
+ *	      of that I/O to end frees the copy machinery (@reap); @lock.
+ * @reap: frees the copy machinery of an orphaned snapshot, on a queue
+ *	  of the module's (it destroys @wq).
  * @access_ref: counts snapshot-access bios in flight; live while @state
  *		is SNAP_NEW or SNAP_LIVE.
  * @access_drained: completed when @access_ref is dead and drained.
@@ -177,6 +189,10 @@ struct cbw_snap {
 	mempool_t copy_pool;
 	atomic_t nr_copies;
 	wait_queue_head_t copies_done;
+	unsigned long nr_cow_io;
+	struct list_head cow_discards;
+	bool orphaned;
+	struct work_struct reap;
 
 	struct percpu_ref access_ref;
 	struct completion access_drained;
@@ -253,5 +269,6 @@ s64 cbw_snap_add_chunks(struct cbw_snap *snap, u64 start, u64 count);
 s64 cbw_snap_remove_chunks(struct cbw_snap *snap, u64 start, u64 count);
 void cbw_snap_check_low_water(struct cbw_snap *snap);
 bool cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason);
+void cbw_snap_reap_check(struct cbw_snap *snap);
 
 #endif /* DM_CBW_SNAP_H */

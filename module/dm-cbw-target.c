@@ -590,8 +590,7 @@ static int cbw_preresume(struct dm_target *ti)
 {
 	struct cbw_c *cc = ti->private;
 
-	cbw_snap_preresume(cc->snap);
-	return 0;
+	return cbw_snap_preresume(cc->snap);
 }
 
 static void cbw_resume(struct dm_target *ti)

@@ -130,7 +130,9 @@ static inline u64 cbw_clock_since(u64 start_ns)
  *
  * Written by cbw_snap_map_access(), the worker and cbw_snap_access_end(),
  * for one bio at a time; @range is linked into the snapshot's busy tree
- * (under the snapshot's lock) while @in_range is set.
+ * (under the snapshot's lock) while @in_range is set.  @from_origin: a
+ * read sent to the origin, whose data is frozen only if the snapshot did
+ * not break before it ended.
  */
 struct cbw_read_io {
 	struct cbw_range range;
@@ -138,6 +140,7 @@ struct cbw_read_io {
 	struct block_device *cow;
 	bool in_range;
 	bool holds_ref;
+	bool from_origin;
 };
 
 /**
@@ -199,7 +202,7 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 void cbw_snap_destroy(struct cbw_snap *snap);
 void cbw_snap_put(struct cbw_snap *snap);
 void cbw_snap_presuspend(struct cbw_snap *snap);
-void cbw_snap_preresume(struct cbw_snap *snap);
+int cbw_snap_preresume(struct cbw_snap *snap);
 void cbw_snap_resume(struct cbw_snap *snap);
 void cbw_snap_postsuspend(struct cbw_snap *snap);
 struct cbw_snap *cbw_snap_lookup(dev_t dev, int *error);
@@ -207,7 +210,8 @@ struct cbw_snap *cbw_snap_lookup(dev_t dev, int *error);
 int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio);
 int cbw_snap_map_access(struct cbw_snap *snap, struct bio *bio,
 			struct cbw_read_io *io);
-void cbw_snap_access_end(struct cbw_snap *snap, struct cbw_read_io *io);
+void cbw_snap_access_end(struct cbw_snap *snap, struct cbw_read_io *io,
+			 blk_status_t *error);
 
 int cbw_snap_set_timeout(struct cbw_snap *snap, unsigned int ms);
 int cbw_snap_set_policy(struct cbw_snap *snap, enum cbw_policy policy);
