@@ -13,13 +13,23 @@
  * backup partial (exit 8).  Before that, the status tells whether the
  * snapshot broke or its device went away: then the backup fails (exit 1).
  *
+ * A read that succeeded is the snapshot's data only if the snapshot was
+ * still intact when it ended, and a break can come after the last read
+ * (or be noticed only then).  So at the end, after the image's sync and
+ * before it is renamed into place (or its trailing zeros are sent) and
+ * before the last discards, the status is read once more: a snapshot
+ * that broke or went away then fails the backup as a break seen during
+ * the reads does (exit 1, no image).
+ *
  * --discard-behind: the chunks read are kept in a list of byte ranges;
  * every DISCARD_BATCH bytes, and at the end, the image is synced and the
  * ranges are discarded on NAME-snap, so that they leave the snapshot,
  * their COW slots are freed, and guest writes to them copy nothing.  Only
  * whole chunks that were read go into the list.  Once anything is
  * discarded, a failed backup keeps its partial image: it holds data that
- * exists nowhere else.
+ * exists nowhere else.  A break found at the end is such a failure; it
+ * comes before the last discards, so a backup that discarded nothing
+ * before it discards nothing and leaves no image.
  */
 
 #define _GNU_SOURCE		/* O_DIRECT */
@@ -432,13 +442,36 @@ static uint64_t readable_bytes(const struct snapdev *sd)
 	return total < sd->bytes ? total : sd->bytes;
 }
 
-/* Commit the image and do the last discards; print a failure. */
+/*
+ * After the last read: sync the image (a file; a stream that is discarded
+ * behind), then fail if the snapshot broke or its devices went away, so
+ * that the image is not taken for the snapshot's.  The sync comes first
+ * to look as late as possible, when nothing but the rename is left.
+ */
+static int check_end(struct backup *b)
+{
+	char why[512];
+	int r;
+
+	if (!b->im.stream || b->o->discard_behind) {
+		r = image_sync(&b->im);
+		if (r)
+			return image_failed(b, r);
+	}
+	if (snapdev_broken(&b->sd, why, sizeof(why)))
+		return fatal(b, "%s during the backup", why);
+	return CBW_EXIT_OK;
+}
+
+/* Check the end, commit the image, do the last discards; print a failure. */
 static int finish(struct backup *b, int r)
 {
 	char *kept;
 
+	if (!r)
+		r = check_end(b);
 	if (!r && b->o->discard_behind && b->im.stream)
-		r = flush_discards(b, true);
+		r = flush_discards(b, false);	/* check_end() synced */
 	if (!r) {
 		r = image_commit(&b->im);
 		if (r)
@@ -634,7 +667,9 @@ const struct command cmd_backup = {
 "A read that fails with a media error is tried again chunk by chunk; the\n"
 "chunks that still fail are zero in the image, listed on stderr one range\n"
 "per line, and the exit status is 8 (partial).  If the snapshot breaks or\n"
-"its device goes away during the backup, it fails (exit 1).\n"
+"its device goes away during the backup, it fails (exit 1); the state is\n"
+"checked again after the last read (and the image's sync), so a break that\n"
+"no read met fails it too.\n"
 "\n"
 "Options:\n"
 "  --to FILE        the image; - writes every byte (zeros too) to standard\n"
