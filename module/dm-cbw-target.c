@@ -50,13 +50,41 @@ struct cbw_c {
 	char **features;
 };
 
+/*
+ * A decimal number: one or more digits and nothing else, at most U64_MAX.
+ * kstrtoull() alone would also take a leading '+' and a trailing newline;
+ * sscanf() would also skip leading white space and wrap a number that
+ * does not fit round.
+ */
+static int parse_dec(const char *arg, u64 *v)
+{
+	unsigned long long x;
+
+	if (!arg || !*arg || arg[strspn(arg, "0123456789")] ||
+	    kstrtoull(arg, 10, &x))
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+/* A decimal number up to @max. */
+static int parse_u64(const char *arg, u64 max, u64 *v)
+{
+	u64 x;
+
+	if (parse_dec(arg, &x) || x > max)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
 static int parse_chunk_size(struct cbw_c *cc, const char *arg)
 {
 	unsigned int lbs = max(bdev_logical_block_size(cc->origin->bdev),
 			       bdev_logical_block_size(cc->cow->bdev));
-	unsigned long long sectors;
+	u64 sectors;
 
-	if (kstrtoull(arg, 10, &sectors) || !sectors ||
+	if (parse_dec(arg, &sectors) || !sectors ||
 	    !is_power_of_2(sectors) || sectors < 8 ||
 	    sectors < (lbs >> SECTOR_SHIFT) || sectors > MAX_CHUNK_SECTORS) {
 		cc->ti->error = "Invalid chunk size";
@@ -91,17 +119,6 @@ static void put_dev(struct dm_target *ti, struct dm_dev *dev, char *saved)
 	dm_put_device(ti, dev);
 }
 
-/* A decimal number up to @max. */
-static int parse_u64(const char *arg, u64 max, u64 *v)
-{
-	unsigned long long x;
-
-	if (!arg || kstrtoull(arg, 10, &x) || x > max)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 /*
  * <#features> <feature>*: see the table syntax above cbw_ctr().  Each
  * feature may be given once.
@@ -117,6 +134,14 @@ static int parse_features(struct cbw_c *cc, struct dm_arg_set *as)
 	u64 v;
 	int r;
 
+	/*
+	 * dm_read_arg_group() reads the count with sscanf(), which wraps a
+	 * number past UINT_MAX round: check it first.
+	 */
+	if (parse_u64(as->argv[0], _args[0].max, &v)) {
+		ti->error = _args[0].error;
+		return -EINVAL;
+	}
 	r = dm_read_arg_group(_args, as, &argc, &ti->error);
 	if (r)
 		return r;
@@ -224,6 +249,8 @@ static void free_features(struct cbw_c *cc)
  *				(or a suspend) while "add" messages build it
  *	no_discard_passdown	do not discard freed COW slots
  *	low_water <chunks>	a dm event when fewer COW slots are free
+ *
+ * Numbers are decimal digits only (no sign or space), at most 2^64 - 1.
  *
  * The target must start at sector 0 of its device, be no longer than the
  * origin, and its length be a multiple of both devices' logical block
@@ -427,17 +454,27 @@ static void cbw_status(struct dm_target *ti, status_type_t type,
 	}
 }
 
-/* A chunk range of a message: "N" or "N-M", inside the target. */
-static int parse_range(struct cbw_c *cc, const char *arg, u64 *first, u64 *last)
+/*
+ * A chunk range of a message: "N" or "N-M", each number as parse_dec()
+ * takes it, inside the target.  @arg is cut at its first '-' while the
+ * first number is parsed, and given back unchanged.
+ */
+static int parse_range(struct cbw_c *cc, char *arg, u64 *first, u64 *last)
 {
-	unsigned long long a, b;
-	char dummy;
+	char *dash = strchr(arg, '-');
+	u64 a, b;
+	int r;
 
-	if (sscanf(arg, "%llu-%llu%c", &a, &b, &dummy) != 2) {
-		if (sscanf(arg, "%llu%c", &a, &dummy) != 1)
-			return -EINVAL;
-		b = a;
-	}
+	if (dash)
+		*dash = '\0';
+	r = parse_dec(arg, &a);
+	if (dash)
+		*dash = '-';
+	if (r)
+		return r;
+	b = a;
+	if (dash && parse_dec(dash + 1, &b))
+		return -EINVAL;
 	if (a > b || b >= cbw_snap_chunks(cc->snap))
 		return -EINVAL;
 	*first = a;
@@ -522,7 +559,8 @@ static int message_map(struct cbw_c *cc, unsigned int argc, char **argv,
  *   start			end the incremental set-up
  *   map [<chunk>]		the chunks in the snapshot (result text)
  *
- * A range is "N" or "N-M" (chunk numbers, inclusive).
+ * A range is "N" or "N-M" (chunk numbers, inclusive, decimal digits
+ * only).
  */
 static int cbw_message(struct dm_target *ti, unsigned int argc, char **argv,
 		       char *result, unsigned int maxlen)

@@ -46,7 +46,11 @@ test_main() {
 		policy=break timeout=7 in_snapshot=0
 
 	_log "bad feature arguments"
+	bad "+128" "Invalid chunk size"
 	bad "128 x" "Invalid number of feature arguments"
+	bad "128 +1 incremental" "Invalid number of feature arguments"
+	bad "128 4294967297 incremental" "Invalid number of feature arguments"
+	bad "128 18446744073709551617 incremental" "Invalid number of feature arguments"
 	bad "128 -1" "Invalid number of feature arguments"
 	bad "128 9 $all x" "Invalid number of feature arguments"
 	bad "128 2 incremental" "Invalid number of feature arguments"
@@ -60,12 +64,15 @@ test_main() {
 	bad "128 2 timeout x" "Invalid timeout"
 	bad "128 2 timeout -1" "Invalid timeout"
 	bad "128 2 timeout 86400001" "Invalid timeout"
+	bad "128 2 timeout 18446744073709551617" "Invalid timeout"
+	bad "128 2 timeout +5" "Invalid timeout"
 	bad "128 2 timeout incremental" "Invalid timeout"
 	bad "128 2 on_error ignore" "Invalid error policy"
 	bad "128 2 on_error 1" "Invalid error policy"
 	bad "128 2 low_water 0" "Invalid low water mark"
 	bad "128 2 low_water x" "Invalid low water mark"
 	bad "128 2 low_water 18446744073709551616" "Invalid low water mark"
+	bad "128 2 low_water +3" "Invalid low water mark"
 	bad "128 1 incremental extra" "Invalid argument count"
 	bad "128 0 incremental" "Invalid argument count"
 }
