@@ -234,9 +234,9 @@ static void free_features(struct cbw_c *cc)
  *
  *   cbw <origin dev> <COW dev> <chunk sectors> [<#features> <feature>*]
  *
- * origin dev: the device whose point-in-time image is kept.
+ * origin dev: the device whose point-in-time image is kept; not zoned.
  * COW dev: where the old data of changed chunks goes, packed; at least
- *	    one chunk large.
+ *	    one chunk large; not zoned.
  * chunk sectors: the copy unit in 512-byte sectors: a power of two, at
  *	    least 8 and at least both devices' logical block size, at most
  *	    2097152 (1 GiB).
@@ -296,6 +296,19 @@ static int cbw_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = -EINVAL;
 	if (cc->cow->bdev->bd_dev == cc->origin->bdev->bd_dev) {
 		ti->error = "COW device is the origin";
+		goto bad_args;
+	}
+	/*
+	 * A zone reset, finish, open or close of the origin would change
+	 * chunks without a copy, and the COW store writes its slots in any
+	 * order, which a sequential zone refuses.
+	 */
+	if (bdev_is_zoned(cc->origin->bdev)) {
+		ti->error = "Zoned origin device not supported";
+		goto bad_args;
+	}
+	if (bdev_is_zoned(cc->cow->bdev)) {
+		ti->error = "Zoned COW device not supported";
 		goto bad_args;
 	}
 	lbs = max(bdev_logical_block_size(cc->origin->bdev),
@@ -376,12 +389,27 @@ static int cbw_map(struct dm_target *ti, struct bio *bio)
 
 	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 
-	/* Reads and empty flushes change nothing. */
-	if (!op_is_write(bio_op(bio)) || !bio_sectors(bio)) {
-		bio_set_dev(bio, cc->origin->bdev);
-		return DM_MAPIO_REMAPPED;
+	switch (bio_op(bio)) {
+	case REQ_OP_READ:
+		break;
+	case REQ_OP_WRITE:
+	case REQ_OP_DISCARD:
+	case REQ_OP_WRITE_ZEROES:
+		/* Empty flushes change nothing. */
+		if (bio_sectors(bio))
+			return cbw_snap_map_write(cc->snap, bio);
+		break;
+	default:
+		/*
+		 * Nothing else is expected: device-mapper sends no secure
+		 * erase (no num_secure_erase_bios), and the block layer no
+		 * zone operation, the device not being zoned.  A zone reset
+		 * (a write of no sectors) must never pass the copy.
+		 */
+		return DM_MAPIO_KILL;
 	}
-	return cbw_snap_map_write(cc->snap, bio);
+	bio_set_dev(bio, cc->origin->bdev);
+	return DM_MAPIO_REMAPPED;
 }
 
 static const char *state_word(const struct cbw_snap_stats *st)

@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+DESCRIPTION="a zoned origin or COW device (zoned null_blk) is refused by the cbw constructor with a clear message"
+
+# Documentation/dm-cbw.rst, "Constructor": a zone reset of the origin
+# would change chunks without a copy, and the COW store writes its slots
+# in any order.  A 64 MiB host-managed zoned null_blk device (8 MiB zones)
+# as the origin, then as the COW device, next to an 8 MiB RAM disk: both
+# tables are refused with the constructor's own message; the RAM disks
+# alone still load.
+
+NULLB=/sys/kernel/config/nullb/cbwzoned
+
+requires() {
+	[ -e /sys/module/null_blk ] || { _skip_reason "null_blk not loaded"; return 1; }
+	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config ||
+		{ _skip_reason "no configfs"; return 1; }
+	[ -d /sys/kernel/config/nullb ] || { _skip_reason "null_blk has no configfs"; return 1; }
+	grep -qw zoned /sys/kernel/config/nullb/features ||
+		{ _skip_reason "null_blk without zoned devices (CONFIG_BLK_DEV_ZONED)"; return 1; }
+}
+
+# make_zoned: the zoned null_blk device; prints its node.
+make_zoned() {
+	mkdir "$NULLB" || return 1
+	echo 64 >"$NULLB/size" && echo 1 >"$NULLB/memory_backed" &&
+		echo 1 >"$NULLB/zoned" && echo 8 >"$NULLB/zone_size" &&
+		echo 1 >"$NULLB/power" || return 1
+	echo "/dev/${NULLB##*/}"	# the disk is named after the configfs item
+}
+
+remove_zoned() {
+	echo 0 >"$NULLB/power"
+	rmdir "$NULLB"
+}
+
+test_main() {
+	local sz zoned
+
+	_brd_setup 2 8
+	sz=$(_size_sectors /dev/ram0)	# 16384 sectors
+
+	zoned=$(make_zoned) || _die "cannot make a zoned null_blk device"
+	_on_cleanup remove_zoned
+	[ -b "$zoned" ] || _die "$zoned missing"
+	_expect_eq "$(cat "/sys/block/${zoned#/dev/}/queue/zoned")" host-managed \
+		"zoned model of $zoned"
+
+	_expect_refused bad "0 $sz cbw $zoned /dev/ram1 128" \
+		"Zoned origin device not supported"
+	_expect_refused bad "0 $sz cbw /dev/ram0 $zoned 128" \
+		"Zoned COW device not supported"
+	_expect_refused bad "0 $sz cbw $zoned $zoned 128" "COW device is the origin"
+
+	_dm_create good "0 $sz cbw /dev/ram0 /dev/ram1 128"
+	_cbw_expect good state=active in_snapshot=$((sz / 128))
+	_dm_remove good
+}
