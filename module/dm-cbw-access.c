@@ -32,19 +32,30 @@ struct access_c {
 	char *cbw_arg;
 };
 
-/* A device path, or major:minor, to a device number. */
+/*
+ * A device path, or major:minor in decimal digits, to a device number.  A
+ * number past what a device number holds is refused, not wrapped round.
+ */
 static int parse_dev(const char *arg, dev_t *dev)
 {
+	const char *colon = strchr(arg, ':');
 	unsigned int major, minor;
-	char dummy;
+	char buf[16];
+	size_t n;
 
-	if (sscanf(arg, "%u:%u%c", &major, &minor, &dummy) == 2) {
-		*dev = MKDEV(major, minor);
-		if (MAJOR(*dev) != major || MINOR(*dev) != minor)
-			return -EOVERFLOW;
-		return 0;
-	}
-	return lookup_bdev(arg, dev);
+	if (!colon || strspn(arg, "0123456789:") != strlen(arg))
+		return lookup_bdev(arg, dev);
+	n = colon - arg;
+	if (!n || n >= sizeof(buf) || strchr(colon + 1, ':') || !colon[1])
+		return -EINVAL;
+	memcpy(buf, arg, n);
+	buf[n] = '\0';
+	if (kstrtouint(buf, 10, &major) || kstrtouint(colon + 1, 10, &minor))
+		return -EOVERFLOW;
+	*dev = MKDEV(major, minor);
+	if (MAJOR(*dev) != major || MINOR(*dev) != minor)
+		return -EOVERFLOW;
+	return 0;
 }
 
 static int get_by_devt(struct dm_target *ti, dev_t dev, struct dm_dev **result)
@@ -160,11 +171,12 @@ static int access_map(struct dm_target *ti, struct bio *bio)
 	struct cbw_read_io *io = dm_per_bio_data(bio, sizeof(*io));
 
 	/*
-	 * The image is read-only: writes fail.  Discards drop chunks from
-	 * the snapshot.  (Flushes and write-zeroes never get here: the
-	 * target takes none of them.)
+	 * The image is read-only: writes, and any other operation but a
+	 * read or a discard, fail.  Discards drop chunks from the snapshot.
+	 * (Flushes and write-zeroes never get here: the target takes none
+	 * of them.)
 	 */
-	if (op_is_write(bio_op(bio)) && bio_op(bio) != REQ_OP_DISCARD)
+	if (bio_op(bio) != REQ_OP_READ && bio_op(bio) != REQ_OP_DISCARD)
 		return DM_MAPIO_KILL;
 
 	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);

@@ -27,6 +27,13 @@ test_main() {
 
 	_expect_refused bad "0 $((sz + 8)) snapshot-access $devnum" \
 		"Snapshot longer than the cbw device"
+	# Numbers that do not fit are refused, not wrapped round to this one.
+	_expect_refused bad "0 $sz snapshot-access $((${devnum%%:*} + (1 << 32))):${devnum#*:}" \
+		"Invalid cbw device"
+	_expect_refused bad "0 $sz snapshot-access ${devnum%%:*}:$((${devnum#*:} + (1 << 32)))" \
+		"Invalid cbw device"
+	_expect_refused bad "0 $sz snapshot-access +${devnum}" "Invalid cbw device"
+	_expect_refused bad "0 $sz snapshot-access ${devnum}:" "Invalid cbw device"
 
 	# By major:minor and by path; both pin the cbw device.
 	_dm_create snapa "0 $sz snapshot-access $devnum" --readonly
