@@ -25,11 +25,13 @@
  * snapshot stays on the list, dead, and its COW device cannot take a new
  * snapshot (the late writes and discards would land in the new one's
  * slots): a cbw table on it is refused, and so is the resume of a table
- * that replaced it.  Module unload waits for the orphans.
+ * that replaced it.  An orphan holds its origin and COW device open, and
+ * a reference on the module, until it is reaped.
  */
 
 #include <linux/bio.h>
 #include <linux/blkdev.h>
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
@@ -52,10 +54,8 @@
 static LIST_HEAD(cbw_snaps);
 static DEFINE_MUTEX(cbw_snaps_lock);
 
-/* Orphaned snapshots (see above): their @reap, and their number. */
+/* The queue of the orphaned snapshots' @reap (see above). */
 static struct workqueue_struct *cbw_reap_wq;
-static atomic_t cbw_orphans = ATOMIC_INIT(0);
-static DECLARE_WAIT_QUEUE_HEAD(cbw_orphans_gone);
 
 static const char * const policy_names[] = {
 	[CBW_FAIL_WRITE] = "fail",
@@ -174,7 +174,7 @@ s64 cbw_snap_remove_chunks(struct cbw_snap *snap, u64 start, u64 count)
 
 /**
  * cbw_snap_check_low_water() - raise the low-water event if it is due.
- * @snap: the snapshot; its cbw target still exists.
+ * @snap: the snapshot (no event once it is dead, see cbw_snap_event()).
  *
  * The event fires once when the free COW slots drop below the mark, and
  * again only after they have been above it.
@@ -243,11 +243,6 @@ bool cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason)
  * the cbw device's number; a second cbw target on one origin is refused.
  */
 
-static dev_t md_dev(struct mapped_device *md)
-{
-	return disk_devt(dm_disk(md));
-}
-
 /**
  * cbw_snap_lookup() - find the live snapshot of a cbw device.
  * @dev: the cbw device's number.
@@ -270,7 +265,7 @@ struct cbw_snap *cbw_snap_lookup(dev_t dev, int *error)
 	*error = -ENODEV;
 	mutex_lock(&cbw_snaps_lock);
 	list_for_each_entry_reverse(snap, &cbw_snaps, node) {
-		if (md_dev(snap->md) != dev)
+		if (snap->md_devt != dev)
 			continue;
 		spin_lock_irq(&snap->lock);
 		state = snap->state;
@@ -290,35 +285,43 @@ struct cbw_snap *cbw_snap_lookup(dev_t dev, int *error)
 	return found;
 }
 
-/* Whether @snap still has COW I/O in flight (see above). */
-static bool cow_io_out(struct cbw_snap *snap)
+/* Whether @snap still has COW I/O in flight (see above); *@dead too. */
+static bool cow_io_out(struct cbw_snap *snap, bool *dead)
 {
 	bool out;
 
 	spin_lock_irq(&snap->lock);
 	out = snap->nr_cow_io != 0;
+	if (dead)
+		*dead = snap->state == SNAP_DEAD;
 	spin_unlock_irq(&snap->lock);
 	return out;
 }
 
 /*
  * Add @snap to the list, unless another device has a cbw target on its
- * origin (@ti->error says which) or on its COW device, or a snapshot on
- * its COW device still has COW I/O in flight.
+ * origin (@ti->error says which) or on its COW device, or a snapshot of
+ * another device on its COW device still has COW I/O in flight.  A table
+ * of the same device is checked at the resume (cbw_snap_preresume()):
+ * its COW I/O may end meanwhile.
  */
 static int register_snap(struct cbw_snap *snap, struct dm_target *ti)
 {
 	struct cbw_snap *other;
+	bool dead;
 	int r = 0;
 
 	mutex_lock(&cbw_snaps_lock);
 	list_for_each_entry(other, &cbw_snaps, node) {
-		if (other->cow_dev == snap->cow_dev && cow_io_out(other)) {
+		/* (The md of a dead one may be gone, its address reused.) */
+		if (other->md == snap->md)
+			continue;
+		if (cow_io_out(other, &dead) && other->cow_dev == snap->cow_dev) {
 			ti->error = "COW device still has I/O of a replaced snapshot in flight";
 			r = -EBUSY;
 			break;
 		}
-		if (other->md == snap->md || READ_ONCE(other->state) == SNAP_DEAD)
+		if (dead)
 			continue;
 		if (other->origin_dev == snap->origin_dev) {
 			ti->error = "Origin already has a cbw target";
@@ -345,6 +348,33 @@ static void access_ref_dead(struct percpu_ref *ref)
 }
 
 static void snap_reap(struct work_struct *work);
+
+/*
+ * Open the origin and the COW device (by number, read-only, shared) for an
+ * orphan: its I/O to them is still out, so they must not go away.  A
+ * failure is only logged: the devices are then as safe as without.
+ */
+static void pin_devices(struct cbw_snap *snap)
+{
+	dev_t devs[2] = { snap->origin_dev, snap->cow_dev };
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(devs); i++) {
+		r = cbw_pin_open(&snap->pins[snap->nr_pins], devs[i]);
+		if (r)
+			DMWARN("cannot hold device %u:%u open: %d",
+			       MAJOR(devs[i]), MINOR(devs[i]), r);
+		else
+			snap->nr_pins++;
+	}
+}
+
+static void unpin_devices(struct cbw_snap *snap)
+{
+	while (snap->nr_pins)
+		cbw_pin_close(&snap->pins[--snap->nr_pins]);
+}
 
 /* Slots on the COW device; the map records slot numbers up to its limit. */
 static u64 cow_slots(struct cbw_snap *snap)
@@ -388,6 +418,7 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	snap->origin_dev = origin->bdev->bd_dev;
 	snap->cow_dev = cow->bdev->bd_dev;
 	snap->md = dm_table_get_md(ti->table);
+	snap->md_devt = disk_devt(dm_disk(snap->md));
 	snap->chunk_shift = __ffs(chunk_sectors);
 	snap->sectors = ti->len;
 	snap->nr_chunks = DIV_ROUND_UP_SECTOR_T(ti->len, chunk_sectors);
@@ -487,9 +518,10 @@ bad_bitmaps:
 /* The copy machinery: what the copies and COW discards use. */
 static void free_machinery(struct cbw_snap *snap)
 {
+	/* First: a worker run still going may touch the rest. */
+	destroy_workqueue(snap->wq);
 	cbw_pages_exit(&snap->pages);
 	bioset_exit(&snap->bios);
-	destroy_workqueue(snap->wq);
 	mempool_exit(&snap->copy_pool);
 }
 
@@ -537,9 +569,11 @@ static void wait_copies(struct cbw_snap *snap)
  *
  * The snapshot becomes invalid: later reads of it, and the ones parked
  * while the target was suspended, fail with EIO.  Waits for the snapshot
- * reads and copies in flight, then releases the copy machinery and the
- * cbw target's reference.  The device-mapper core has suspended the
- * target (or never resumed it), so no guest write is in flight.
+ * reads and the copies in flight that writes may wait on, then releases
+ * the copy machinery and the cbw target's reference, or (COW I/O still
+ * out, see above) leaves that to the reap.  The device-mapper core has
+ * suspended the target (or never resumed it), so no guest write is in
+ * flight.
  *
  * Context: process context (the destructor); sleeps.
  */
@@ -568,6 +602,10 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	WARN_ON(!bio_list_empty(&snap->deferred));
 	WARN_ON(!bio_list_empty(&snap->access_deferred));
 
+	/* An orphan keeps its devices open: pin them while the table does. */
+	if (cow_io_out(snap, NULL))
+		pin_devices(snap);
+
 	/*
 	 * The worker that handles the end of the last COW I/O reaps an
 	 * orphan; it checks @orphaned under the lock after its last change
@@ -578,7 +616,7 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	orphaned = snap->nr_cow_io != 0;
 	snap->orphaned = orphaned;
 	if (orphaned)
-		atomic_inc(&cbw_orphans);
+		__module_get(THIS_MODULE);
 	spin_unlock_irq(&snap->lock);
 	if (!orphaned)
 		list_del_init(&snap->node);
@@ -588,6 +626,7 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 		       "its COW device stays busy until it ends");
 		return;
 	}
+	unpin_devices(snap);
 	free_machinery(snap);
 	snap->ti = NULL;
 	snap->origin = NULL;
@@ -597,8 +636,10 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 
 /*
  * The last COW I/O of an orphaned snapshot ended: free the machinery
- * (destroy_workqueue() waits for the worker that queued this) and drop
- * the cbw target's reference.
+ * (destroy_workqueue() waits for the worker that queued this), close the
+ * devices, and drop the cbw target's reference and the module's.  Module
+ * unload, once that is dropped, waits for this to return
+ * (destroy_workqueue(cbw_reap_wq)).
  */
 static void snap_reap(struct work_struct *work)
 {
@@ -608,10 +649,10 @@ static void snap_reap(struct work_struct *work)
 	list_del_init(&snap->node);
 	mutex_unlock(&cbw_snaps_lock);
 	free_machinery(snap);
+	unpin_devices(snap);
 	DMINFO("COW I/O of a removed snapshot ended");
 	cbw_snap_put(snap);
-	if (atomic_dec_and_test(&cbw_orphans))
-		wake_up(&cbw_orphans_gone);
+	module_put(THIS_MODULE);
 }
 
 /**
@@ -636,6 +677,10 @@ void cbw_snap_reap_check(struct cbw_snap *snap)
 		queue_work(cbw_reap_wq, &snap->reap);
 }
 
+/* How long a resume waits for the COW I/O of the snapshot it replaces. */
+#define COW_BUSY_WAIT_MS	5000
+#define COW_BUSY_STEP_MS	50
+
 /*
  * Whether another snapshot on @snap's COW device (the one of a table that
  * @snap's replaces) still has COW I/O in flight.
@@ -648,7 +693,7 @@ static bool cow_busy(struct cbw_snap *snap)
 	mutex_lock(&cbw_snaps_lock);
 	list_for_each_entry(other, &cbw_snaps, node) {
 		if (other != snap && other->cow_dev == snap->cow_dev &&
-		    cow_io_out(other)) {
+		    cow_io_out(other, NULL)) {
 			busy = true;
 			break;
 		}
@@ -663,7 +708,8 @@ static bool cow_busy(struct cbw_snap *snap)
  *
  * The resume is refused while a snapshot that this one replaces (an
  * earlier table on the same COW device) still writes or discards COW
- * slots in the background: they would land in this snapshot's.
+ * slots in the background, after waiting up to COW_BUSY_WAIT_MS for that
+ * (COW discards normally end soon): they would land in this snapshot's.
  * If the COW device grew since the constructor or the last resume, its
  * new space becomes free slots; nothing else changes.  (A COW device that
  * shrank is only reported: the slots past its end fail their copies.)
@@ -674,10 +720,16 @@ static bool cow_busy(struct cbw_snap *snap)
 int cbw_snap_preresume(struct cbw_snap *snap)
 {
 	u64 slots = cow_slots(snap), had = cbw_cow_total(snap->store);
+	unsigned int waited = 0;
 
-	if (cow_busy(snap)) {
-		DMERR("COW device still has I/O of a replaced snapshot in flight: resume refused");
-		return -EBUSY;
+	while (cow_busy(snap)) {
+		if (waited >= COW_BUSY_WAIT_MS) {
+			DMERR("COW device still has I/O of a replaced snapshot in flight: %s",
+			      "resume refused");
+			return -EBUSY;
+		}
+		msleep(COW_BUSY_STEP_MS);
+		waited += COW_BUSY_STEP_MS;
 	}
 
 	if (slots > had) {
@@ -716,7 +768,7 @@ void cbw_snap_resume(struct cbw_snap *snap)
 
 	spin_lock_irq(&snap->lock);
 	snap->state = SNAP_LIVE;
-	snap->quiesced = false;
+	WRITE_ONCE(snap->quiesced, false);
 	bio_list_merge(&snap->access_deferred, &snap->parked);
 	bio_list_init(&snap->parked);
 	spin_unlock_irq(&snap->lock);
@@ -1042,10 +1094,7 @@ static void __exit dm_cbw_exit(void)
 {
 	dm_cbw_access_exit();
 	dm_cbw_target_exit();
-	/* Orphans still use the module's code: wait for their COW I/O. */
-	if (atomic_read(&cbw_orphans))
-		DMINFO("waiting for the COW I/O of removed snapshots");
-	wait_event(cbw_orphans_gone, !atomic_read(&cbw_orphans));
+	/* The last reap may still run: it dropped its module reference. */
 	destroy_workqueue(cbw_reap_wq);
 	cbw_bitmap_exit();
 }

@@ -113,11 +113,14 @@
  * at once (the bios waiting on it fail or go on), and the copy goes on
  * in the background: with CBW_FAIL_WRITE the interval stays busy and a
  * late success still publishes the slots (the origin did not change:
- * every write on it failed); otherwise the copy ends with its stage in
- * flight and its data is thrown away.  Its slots are freed when it
- * ends, and suspend and destroy wait for it (@nr_copies).  A copy that
- * no write waits on at its deadline (a background step) is not late: its
- * deadline moves on by the timeout.  Time a bio
+ * every write on it failed); otherwise the copy is detached: it ends
+ * with its stage in flight and its data is thrown away, its slots are
+ * freed when it ends, and suspend and destroy do not wait for it (it
+ * counts in @nr_cow_io, see dm-cbw-core.c).  A break detaches every copy
+ * in flight the same way.  A copy that no write waits on at its deadline
+ * (a background step) is not late: its deadline moves on by the timeout,
+ * unless a suspend is waiting for it: it is then detached too (its chunks
+ * stay to copy).  Time a bio
  * spends waiting for a snapshot read before its copy starts is not part
  * of the copy's timeout.
  */
@@ -199,8 +202,8 @@ enum copy_stage {
  * @range, in @nr_runs runs.  The data moves in rounds through the copy's
  * pages: a round reads a piece of one or more runs (COPY_READ), then
  * writes those pieces to their slots (COPY_WRITE).
- * @range: the busy interval; in the busy tree until the copy ends or (if
- *	   @detached) until it times out; @waiters wait on it.
+ * @range: the busy interval; in the busy tree until the copy ends or is
+ *	   detached (@detached); @waiters wait on it.
  * @snap: the snapshot.
  * @event: entry in snap->events while the worker has to look at it; @lock.
  * @timer: fires at the copy's deadline.
@@ -384,17 +387,21 @@ static __always_inline void ahead_check(struct cbw_snap *snap, u64 first,
  * @snap: the snapshot.
  *
  * Steps that started before are counted in @snap->nr_copies: the caller
- * then waits for them.  cbw_snap_resume() allows them again.
+ * then waits for them; the worker detaches those that no write needs any
+ * more (see detach_copies() and copy_timed_out()).  cbw_snap_resume()
+ * allows them again.
  *
  * Context: process context.
  */
 void cbw_snap_stop_ahead(struct cbw_snap *snap)
 {
 	spin_lock_irq(&snap->lock);
-	snap->quiesced = true;
+	WRITE_ONCE(snap->quiesced, true);
 	spin_unlock_irq(&snap->lock);
 	ahead_disarm(snap);
 	clear_bit(ENGINE_AHEAD, &snap->engine);
+	/* It detaches the copies that timed out and keep their interval. */
+	cbw_snap_wake(snap);
 }
 
 /**
@@ -637,7 +644,7 @@ static bool stage_put(struct cbw_copy *copy, bool issuer)
 	if (copy->oneshot && may_go_on() && engine_trylock(snap)) {
 		bool went_on = oneshot_next(snap, copy);
 
-		/* The copy is not the worker's yet: nr_copies pins @snap. */
+		/* The copy is not the worker's yet: it pins @snap. */
 		engine_unlock(snap);
 		if (went_on)
 			return false;
@@ -782,21 +789,28 @@ static bool __detach_copy(struct cbw_snap *snap, struct cbw_copy *copy)
  * The snapshot is broken: detach every copy in flight (also one that
  * timed out under CBW_FAIL_WRITE and keeps its interval), so that the
  * writes waiting on copies go to the origin now, however long the
- * copies' I/O takes.  Engine held.
+ * copies' I/O takes.  Or a suspend waits for the copies: detach those
+ * that timed out under CBW_FAIL_WRITE (their writes failed, so the
+ * origin still holds their chunks' data: they stay to copy).  Engine
+ * held.
  */
 static void detach_copies(struct cbw_snap *snap)
 {
 	struct rb_node *node, *next;
+	struct cbw_copy *copy;
 	struct cbw_range *r;
-	bool wake = false;
+	bool wake = false, all;
 
 	spin_lock_irq(&snap->lock);
+	all = snap->broken != CBW_OK;
 	for (node = rb_first_cached(&snap->busy); node; node = next) {
 		next = rb_next(node);
 		r = rb_entry(node, struct cbw_range, rb);
-		if (r->copying)
-			wake |= __detach_copy(snap, container_of(r, struct cbw_copy,
-								 range));
+		if (!r->copying)
+			continue;
+		copy = container_of(r, struct cbw_copy, range);
+		if (all || (snap->quiesced && copy->timed_out))
+			wake |= __detach_copy(snap, copy);
 	}
 	spin_unlock_irq(&snap->lock);
 	if (wake)
@@ -1000,7 +1014,8 @@ static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
  * on it (a step started in the background that its stream has not
  * reached), the deadline moves on by the timeout: nothing is late yet,
  * and a write that comes to wait on the copy waits at most about the
- * timeout before the policy answers it.  Otherwise, with CBW_FAIL_WRITE
+ * timeout before the policy answers it; but while a suspend waits for
+ * the copies the copy is detached (its chunks stay to copy).  Otherwise, with CBW_FAIL_WRITE
  * the interval stays busy until the copy ends (the writes waiting now,
  * and those arriving meanwhile, fail); under the other policies the
  * policy is applied, the interval is released, and the copy ends with
@@ -1009,11 +1024,19 @@ static bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	unsigned int timeout_ms;
-	bool event, keep_busy, wake;
+	bool event, keep_busy, wake, waited, quiesced;
 
-	if (!waited_on(snap, copy)) {
+	spin_lock_irq(&snap->lock);
+	waited = !bio_list_empty(&copy->range.waiters);
+	quiesced = snap->quiesced;
+	/* Nothing depends on it: a suspend need not wait for it. */
+	wake = !waited && quiesced && __detach_copy(snap, copy);
+	spin_unlock_irq(&snap->lock);
+	if (wake)
+		cbw_snap_wake(snap);
+	if (!waited) {
 		timeout_ms = READ_ONCE(snap->timeout_ms);
-		if (timeout_ms)
+		if (timeout_ms && !quiesced)
 			mod_timer(&copy->timer,
 				  jiffies + msecs_to_jiffies(timeout_ms));
 		return false;
@@ -2208,7 +2231,8 @@ void cbw_snap_work(struct work_struct *work)
 	for (pass = 0; pass < WORKER_PASSES; pass++) {
 		process_cow_discards(snap);
 		/* Writes waiting on copies go on once the snapshot broke. */
-		if (READ_ONCE(snap->broken) && atomic_read(&snap->nr_copies))
+		if (atomic_read(&snap->nr_copies) &&
+		    (READ_ONCE(snap->broken) || READ_ONCE(snap->quiesced)))
 			detach_copies(snap);
 		event |= process_events(snap);
 		/*

@@ -18,6 +18,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "dm-cbw.h"
 #include "dm-cbw-bitmap.h"
 #include "dm-cbw-cow.h"
@@ -46,7 +47,9 @@ enum snap_state {
  * @cow: the COW device (owned by the cbw target).
  * @origin_dev: the origin's device number; constant.
  * @cow_dev: the COW device's number; constant.
- * @md: the mapped device holding the cbw target.
+ * @md: the mapped device holding the cbw target; only compared once
+ *      @state is SNAP_DEAD (it may be gone).
+ * @md_devt: @md's device number; constant.
  * @chunk_shift: log2 of the chunk size in sectors.
  * @sectors: size of the snapshot in sectors (the cbw target's length).
  * @nr_chunks: number of chunks, the last one may be partial.
@@ -95,7 +98,9 @@ enum snap_state {
  *	      background, AHEAD_NONE if none; armed by the engine, taken
  *	      (atomic64_cmpxchg()) by the write that covers it, cleared
  *	      also by cbw_snap_stop_ahead(); atomic.
- * @quiesced: suspended: no step starts in the background; @lock.
+ * @quiesced: suspended: no step starts in the background, and copies
+ *	      that no write needs are detached; written under @lock with
+ *	      WRITE_ONCE() (the worker's unlocked hint).
  * @wq: the worker's queue; @worker runs on it.
  * @worker: runs cbw_snap_work().
  * @engine: bits: who holds the copy engine, and whether a write took
@@ -119,6 +124,8 @@ enum snap_state {
  *	      of that I/O to end frees the copy machinery (@reap); @lock.
  * @reap: frees the copy machinery of an orphaned snapshot, on a queue
  *	  of the module's (it destroys @wq).
+ * @pins: an orphaned snapshot holds its origin and COW device open
+ *	  (@nr_pins of them) until it is reaped: their I/O is still out.
  * @access_ref: counts snapshot-access bios in flight; live while @state
  *		is SNAP_NEW or SNAP_LIVE.
  * @access_drained: completed when @access_ref is dead and drained.
@@ -151,6 +158,7 @@ struct cbw_snap {
 	dev_t origin_dev;
 	dev_t cow_dev;
 	struct mapped_device *md;
+	dev_t md_devt;
 	sector_t sectors;
 	u64 nr_chunks;
 	bool discard_passdown;
@@ -193,6 +201,8 @@ struct cbw_snap {
 	struct list_head cow_discards;
 	bool orphaned;
 	struct work_struct reap;
+	struct cbw_pin pins[2];
+	unsigned int nr_pins;
 
 	struct percpu_ref access_ref;
 	struct completion access_drained;
