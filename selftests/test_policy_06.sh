@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-DESCRIPTION="a break lets a guest write that waits on a copy stuck on the COW device go on; suspend and remove of the cbw device then complete while the COW device is stuck; that COW device takes no new snapshot until the late write has ended"
+DESCRIPTION="a break lets a guest write that waits on a copy stuck on the COW device go on; suspend and remove of the cbw device then complete while the COW device is stuck; that COW device takes no new snapshot, and cannot be removed, until the late write has ended; under fail with a timeout a suspend does not wait for the timed-out copy"
 
 # Documentation/dm-cbw.rst, "Break" and "COW I/O after a break".  The COW
 # device is dm-linear over a RAM disk, suspended after the snapshot is
@@ -15,15 +15,22 @@ DESCRIPTION="a break lets a guest write that waits on a copy stuck on the COW de
 #      I/O is still out).
 #   4. A cbw table on the same COW device is refused while the late COW
 #      write is out ("COW device still has I/O of a replaced snapshot in
-#      flight"): it would land in the new snapshot's slots.
+#      flight"): it would land in the new snapshot's slots.  The removed
+#      snapshot holds the COW device open: it cannot be removed.
 #   5. The COW device resumes: the late write ends, the old snapshot's
 #      memory is freed ("ended" in the log), and a new snapshot on that
 #      COW device works (a copy, frozen reads).
+#   6. Policy fail, timeout TIMEOUT ms, the COW device stuck again: a
+#      write fails with ETIMEDOUT; a suspend of the cbw device completes
+#      within TIMEOUT + BOUND ms (the timed-out copy is thrown away, its
+#      chunk stays to copy); after the resumes the chunk copies again.
 # Before the fix the write of step 2 stayed blocked until the COW device
 # came back.
 
 SZ=$((16 * 2048))	# origin and COW: 16 MiB
-BOUND=3000		# ms
+BOUND=10000		# ms: far more than any of these takes under TCG; the
+			# old code waited until the COW device came back
+TIMEOUT=1000		# ms, step 6
 
 # resume_if_there DEV: resume DEV unless the test removed it.
 resume_if_there() {
@@ -107,6 +114,7 @@ test_main() {
 	# 4: the COW device takes no new snapshot meanwhile.
 	_expect_refused p6 "0 $SZ cbw /dev/ram0 /dev/mapper/p6cow 8" \
 		"COW device still has I/O of a replaced snapshot in flight"
+	_expect_err "remove the COW device in use" "busy" dmsetup remove p6cow
 
 	# 5: the late write ends; the COW device is free again.
 	_expect_ok "resume the COW device" dmsetup resume p6cow
@@ -127,6 +135,29 @@ test_main() {
 		"new snapshot: write error, chunks copied"
 	_pattern_check /dev/mapper/p6-snap 0 1M 0x5a
 	_pattern_check /dev/mapper/p6-snap 1M 4k 0
+	_dm_remove p6-snap
+	_dm_remove p6
+
+	# 6
+	_pattern_write /dev/ram0 0 16M 0x5a
+	_dm_create p6 "0 $SZ cbw /dev/ram0 /dev/mapper/p6cow 8 2 timeout $TIMEOUT"
+	_dm_create p6-snap "0 $SZ snapshot-access /dev/mapper/p6" --readonly
+	_expect_ok "suspend the COW device" dmsetup suspend p6cow
+	_timed_write /dev/mapper/p6 $((2 << 20)) 4096
+	_log "fail: a write on a stuck copy: ${CBW_WRITE_MS} ms (${CBW_WRITE_ERR:-ok})"
+	_expect_eq "$CBW_WRITE_ERR" "Connection timed out" "fail: error of the write"
+	timed "fail: suspend of the cbw device" dmsetup suspend p6
+	timed "fail: resume of the cbw device" dmsetup resume p6
+	_expect_ok "resume the COW device" dmsetup resume p6cow
+	for ((i = 0; i < 50; i++)); do
+		[ "$(_cbw_field p6 slots)" = 0/4096 ] && break
+		sleep 0.1
+	done
+	_cbw_expect p6 state=active copied=0 to_copy=4096 slots=0/4096 timeouts=1
+	_timed_write /dev/mapper/p6 $((2 << 20)) 4096
+	_expect_eq "$CBW_WRITE_ERR $(_cbw_field p6 copied)" " 1" \
+		"fail: the write again: error, chunks copied"
+	_pattern_check /dev/mapper/p6-snap 0 16M 0x5a
 	_dm_remove p6-snap
 	_dm_remove p6
 	_dm_remove p6cow
