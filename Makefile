@@ -13,6 +13,8 @@
 #                         dmtools/Makefile)
 #   make uninstall
 #   make check            unit tests + the selftests in VMs on 6.1 and 6.12
+#   make fuzz             the fuzzing selftest alone in a VM, 10,000 cases
+#                         (KVER=6.12, FUZZ_CASES=N, FUZZ_SEED=S; scripts/fuzz)
 #   make debug-kernel     build the debug kernel (KASAN, lockdep, kmemleak,
 #                         fault injection; long) into $(CBW_CACHE)
 #   make check-debug      the selftests in a VM on the debug kernel
@@ -45,7 +47,7 @@ MODSRC := $(wildcard module/*.c module/*.h) module/Kbuild
 KBUILD_ARGS := -C $(KDIR) M=$(BUILD) W=1
 
 .PHONY: all deps module cbwctl sparse lint demo bench check unit clean \
-	debug-kernel check-debug install uninstall
+	debug-kernel check-debug install uninstall fuzz
 
 all: module cbwctl
 
@@ -94,6 +96,10 @@ check: deps cbwctl
 
 bench: deps cbwctl
 	@scripts/bench --kernel $(KVER)
+
+FUZZ_CASES ?= 10000
+fuzz: deps cbwctl
+	@scripts/fuzz --kernel $(KVER) --cases $(FUZZ_CASES) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 debug-kernel:
 	@scripts/debug-kernel
