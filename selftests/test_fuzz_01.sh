@@ -209,7 +209,7 @@ fz_devices() {
 	done
 	KORIG[ram2]=1
 	for k in fzio fzm fzi fztiny fzro fzself; do
-		fz_devno $k
+		if [ $k = fzself ]; then P=$SELF_DEVNO; else fz_devno $k; fi
 		KDEVNO[$k]=$P
 		# No udev: the node of a device made without a table may be
 		# missing, and then the path names nothing.
@@ -256,13 +256,22 @@ fz_key() {
 	P=none
 }
 
+# fz_self_devno: fzself's major:minor in SELF_DEVNO (a device without a
+# table has no gendisk yet, so not from sysfs).
+SELF_DEVNO=
+fz_self_devno() {
+	SELF_DEVNO=$(dmsetup info -c --noheadings -o major,minor fzself)
+	SELF_DEVNO=${SELF_DEVNO// /}
+	[[ $SELF_DEVNO =~ ^[0-9]+:[0-9]+$ ]] || _die "no device number for fzself: '$SELF_DEVNO'"
+}
+
 # fz_self_renew: fzself back to a device without a table.
 fz_self_renew() {
 	dmsetup remove fzself >/dev/null 2>&1
 	dmsetup create fzself --notable >/dev/null 2>&1 ||
 		_die "cannot create fzself again"
-	fz_devno fzself
-	if [ "$P" != "${KDEVNO[fzself]}" ]; then
+	fz_self_devno
+	if [ "$SELF_DEVNO" != "${KDEVNO[fzself]}" ]; then
 		fz_devices
 	fi
 }
@@ -722,9 +731,14 @@ fz_expect_cbw() {
 	fi
 	((KSIZE[$c] < V)) && { X_ERR="COW device smaller than one chunk"; return; }
 	if ((n > 3)); then
+		# The count is read by the device-mapper core, which takes no '+'.
+		local lenient=$FZ_LENIENT
+		FZ_LENIENT=0
 		if ! fz_dec "${w[3]}" 8 || ((V > n - 4)); then
+			FZ_LENIENT=$lenient
 			X_ERR="Invalid number of feature arguments"; return
 		fi
+		FZ_LENIENT=$lenient
 		end=$((4 + V))
 		for ((i = 4; i < end; )); do
 			name=${w[i],,}; i=$((i + 1))
@@ -955,6 +969,10 @@ fz_apply_msg() {
 	start) I_SETUP=0; KCBW[fzi]=live ;;
 	add|remove)
 		FZ_STATS_MODEL=$((FZ_STATS_MODEL + 1))
+		# A mutation may have added a word to a sorted list.
+		for ((i = 2; C_SORTED && i < ${#X_RANGES[@]}; i += 2)); do
+			((X_RANGES[i] >= X_RANGES[i - 2])) || C_SORTED=0
+		done
 		if ((C_SORTED)); then
 			[ $X_OP = add ] && fz_union "${X_RANGES[@]}" || fz_subtract "${X_RANGES[@]}"
 		else
@@ -1226,6 +1244,7 @@ test_main() {
 	CBW_DM_DEVS+=(fzm)
 	dmsetup create fzself --notable >/dev/null || _die "cannot create fzself"
 	CBW_DM_DEVS+=(fzself)
+	fz_self_devno
 	fz_make_fzi
 	CBW_DM_DEVS+=(fzi)
 
