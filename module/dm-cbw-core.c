@@ -307,33 +307,30 @@ static bool cow_io_out(struct cbw_snap *snap, bool *dead)
  */
 static int register_snap(struct cbw_snap *snap, struct dm_target *ti)
 {
+	bool dead, origin = false, cow = false, cow_io = false;
 	struct cbw_snap *other;
-	bool dead;
-	int r = 0;
+	int r = -EBUSY;
 
 	mutex_lock(&cbw_snaps_lock);
 	list_for_each_entry(other, &cbw_snaps, node) {
 		/* (The md of a dead one may be gone, its address reused.) */
 		if (other->md == snap->md)
 			continue;
-		if (cow_io_out(other, &dead) && other->cow_dev == snap->cow_dev) {
-			ti->error = "COW device still has I/O of a replaced snapshot in flight";
-			r = -EBUSY;
-			break;
-		}
+		if (cow_io_out(other, &dead) && other->cow_dev == snap->cow_dev)
+			cow_io = true;
 		if (dead)
 			continue;
-		if (other->origin_dev == snap->origin_dev) {
-			ti->error = "Origin already has a cbw target";
-			r = -EBUSY;
-			break;
-		}
-		if (other->cow_dev == snap->cow_dev) {
-			ti->error = "COW device in use by another cbw target";
-			r = -EBUSY;
-			break;
-		}
+		origin |= other->origin_dev == snap->origin_dev;
+		cow |= other->cow_dev == snap->cow_dev;
 	}
+	if (origin)
+		ti->error = "Origin already has a cbw target";
+	else if (cow)
+		ti->error = "COW device in use by another cbw target";
+	else if (cow_io)
+		ti->error = "COW device still has I/O of a replaced snapshot in flight";
+	else
+		r = 0;
 	if (!r)
 		list_add_tail(&snap->node, &cbw_snaps);
 	mutex_unlock(&cbw_snaps_lock);

@@ -618,7 +618,11 @@ static int cbw_message(struct dm_target *ti, unsigned int argc, char **argv,
 			DMERR("message break: takes no argument");
 			return -EINVAL;
 		}
-		return cbw_snap_break(cc->snap);
+		if (cbw_snap_break(cc->snap)) {
+			DMERR("message break: the snapshot is broken already");
+			return -EALREADY;
+		}
+		return 0;
 	}
 	if (!strcasecmp(argv[0], "start")) {
 		if (argc != 1 || cbw_snap_start(cc->snap)) {

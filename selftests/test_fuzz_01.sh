@@ -177,7 +177,7 @@ fz_has_plus() {
 # Per key: size in sectors, logical block size in sectors, whether
 # dm_get_device() opens it, whether it is a cbw device (live, setup) and
 # whether a cbw target has it as origin.
-declare -A KSIZE KLBS KOPEN KCBW KORIG KDEVNO
+declare -A KSIZE KLBS KOPEN KCBW KORIG KCOW KDEVNO
 DW=() DK=()	# device words and their keys
 GOOD_ORIGIN=() GOOD_COW=() SA_WORDS=()
 LOOPDEV= DM_MAJOR=
@@ -207,7 +207,7 @@ fz_devices() {
 		fz_word ram$k "$p"
 		KSIZE[ram$k]=$RAM_SECTORS KLBS[ram$k]=1 KOPEN[ram$k]=1 KCBW[ram$k]=
 	done
-	KORIG[ram2]=1
+	KORIG[ram2]=1 KCOW[ram3]=1 KCOW[ram5]=1
 	for k in fzio fzm fzi fztiny fzro fzself; do
 		if [ $k = fzself ]; then P=$SELF_DEVNO; else fz_devno $k; fi
 		KDEVNO[$k]=$P
@@ -762,6 +762,7 @@ fz_expect_cbw() {
 		((end < n)) && { X_ERR="Invalid argument count"; return; }
 	fi
 	[ "${KORIG[$o]:-}" = 1 ] && { X_ERR="Origin already has a cbw target"; return; }
+	[ "${KCOW[$c]:-}" = 1 ] && { X_ERR="COW device in use by another cbw target"; return; }
 	X_ERR=
 }
 
