@@ -14,6 +14,27 @@
  *   --read-only           only if NAME-snap is read-only
  *
  * (writes fail with EIO anyway: the snapshot-access target refuses them).
+ *
+ * Whoever reaches the export reads the whole snapshot and can discard
+ * from it, so a TCP export needs TLS (qemu's TLS credentials objects) or
+ * an explicit --insecure:
+ *
+ *   --tls-x509 DIR   --object tls-creds-x509,id=tls0,endpoint=server,
+ *                    dir=DIR,verify-peer=on: DIR holds ca-cert.pem,
+ *                    server-cert.pem and server-key.pem, and a client
+ *                    needs a certificate signed by that CA
+ *   --tls-psk DIR    --object tls-creds-psk,id=tls0,endpoint=server,
+ *                    dir=DIR: DIR/keys.psk holds "username:hexkey" lines,
+ *                    one per client allowed
+ *   --tls-authz ID   --object authz-simple,id=authz0,identity=ID and
+ *                    --tls-authz=authz0: only the client certificate
+ *                    whose distinguished name is ID (qemu-nbd checks
+ *                    x509 names only, not PSK usernames)
+ *
+ * each with --tls-creds=tls0.  A Unix socket needs no TLS: it is made
+ * mode 0600 (qemu-nbd runs under umask 0177), so only its owner (root)
+ * connects.
+ *
  * By default qemu-nbd forks off the server and exits once it listens, and
  * so does cbwctl, printing the NBD URI; its messages go to a temporary
  * file, so that a failure is one line.  With --foreground cbwctl becomes
@@ -29,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "cmd.h"
@@ -45,7 +67,17 @@ enum {
 	OPT_FOREGROUND,
 	OPT_PERSISTENT,
 	OPT_PID_FILE,
+	OPT_TLS_X509,
+	OPT_TLS_PSK,
+	OPT_TLS_AUTHZ,
+	OPT_INSECURE,
 };
+
+/* The longest --tls-authz IDENTITY. */
+#define IDENTITY_MAX	1024
+
+/* The umask qemu-nbd creates a Unix socket under: mode 0600. */
+#define SOCKET_UMASK	0177
 
 struct export_opts {
 	const char *name;	/* the cbw device */
@@ -54,10 +86,18 @@ struct export_opts {
 	bool foreground;
 	bool persistent;	/* serve on after the last client left */
 	const char *pid_file;
+	const char *tls_option;	/* "--tls-x509", "--tls-psk" or NULL */
+	char tls_dir[PATH_MAX];	/* its DIR, absolute */
+	const char *authz;	/* --tls-authz IDENTITY */
+	bool insecure;		/* plain TCP asked for */
 };
 
 /* The most arguments export gives qemu-nbd, NULL included. */
-#define MAX_ARGS	16
+#define MAX_ARGS	20
+
+/* The longest "--opt=value" word, a value with every ',' doubled. */
+#define OPT_MAX		(2 * PATH_MAX + 64)
+#define NR_OPTS		6
 
 /* Find qemu-nbd in $PATH; false if it is not there. */
 static bool find_program(const char *prog, char *buf, size_t len)
@@ -79,13 +119,31 @@ static bool find_program(const char *prog, char *buf, size_t len)
 }
 
 /*
+ * @value for a qemu option list ("key=value,..."): every ',' doubled.
+ * @buf needs 2 * strlen(@value) + 1 bytes.
+ */
+static const char *opt_value(const char *value, char *buf)
+{
+	char *p = buf;
+
+	for (; *value; value++) {
+		*p++ = *value;
+		if (*value == ',')
+			*p++ = ',';
+	}
+	*p = '\0';
+	return buf;
+}
+
+/*
  * The arguments of qemu-nbd.  @opt holds the "--opt=value" words, so that
  * they live as long as @argv.
  */
 static void make_args(const struct export_opts *o, const struct snapdev *sd,
-		      const char *prog, char opt[4][PATH_MAX + 16],
+		      const char *prog, char opt[NR_OPTS][OPT_MAX],
 		      char *argv[MAX_ARGS])
 {
+	char value[2 * PATH_MAX + 1];
 	int n = 0;
 
 	argv[n++] = (char *)prog;
@@ -110,6 +168,23 @@ static void make_args(const struct export_opts *o, const struct snapdev *sd,
 		snprintf(opt[2], sizeof(opt[2]), "--port=%u", o->addr.port);
 		argv[n++] = opt[1];
 		argv[n++] = opt[2];
+	}
+	if (o->tls_option) {
+		bool psk = !strcmp(o->tls_option, "--tls-psk");
+
+		snprintf(opt[4], sizeof(opt[4]), "%s,id=tls0,endpoint=server,dir=%s%s",
+			 psk ? "tls-creds-psk" : "tls-creds-x509",
+			 opt_value(o->tls_dir, value), psk ? "" : ",verify-peer=on");
+		argv[n++] = "--object";
+		argv[n++] = opt[4];
+		argv[n++] = "--tls-creds=tls0";
+	}
+	if (o->authz) {
+		snprintf(opt[5], sizeof(opt[5]), "authz-simple,id=authz0,identity=%s",
+			 opt_value(o->authz, value));
+		argv[n++] = "--object";
+		argv[n++] = opt[5];
+		argv[n++] = "--tls-authz=authz0";
 	}
 	snprintf(opt[3], sizeof(opt[3]), "%s", sd->path);	/* outlives @sd */
 	argv[n++] = opt[3];
@@ -201,15 +276,16 @@ static int spawn_server(const struct export_opts *o, char *const argv[])
 			  "it exited without a message" : "it was killed");
 		return CBW_EXIT_FAILED;
 	}
-	if (nbd_addr_uri(&o->addr, uri, sizeof(uri)))
+	if (nbd_addr_uri(&o->addr, o->tls_option != NULL, uri, sizeof(uri)))
 		printf("%s\n", uri);
 	return CBW_EXIT_OK;
 }
 
 static int export(const struct export_opts *o)
 {
-	char prog[PATH_MAX], opt[4][PATH_MAX + 16], *argv[MAX_ARGS];
+	char prog[PATH_MAX], opt[NR_OPTS][OPT_MAX], *argv[MAX_ARGS];
 	struct snapdev sd;
+	mode_t mask = 0;
 	int r;
 
 	if (!find_program(QEMU_NBD, prog, sizeof(prog))) {
@@ -228,8 +304,18 @@ static int export(const struct export_opts *o)
 	 * CLOSE_RANGE_CLOEXEC (before Linux 5.11) they leak, harmlessly.
 	 */
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-	if (!o->foreground)
-		return spawn_server(o, argv);
+	/*
+	 * qemu-nbd makes the socket with mode 0777 less its umask: under
+	 * ours it is 0600 from the start, with no window for a chmod.
+	 */
+	if (o->addr.socket)
+		mask = umask(SOCKET_UMASK);
+	if (!o->foreground) {
+		r = spawn_server(o, argv);
+		if (o->addr.socket)
+			umask(mask);
+		return r;
+	}
 	fflush(stdout);
 	execv(prog, argv);
 	msg_error("cannot run %s: %s", prog, strerror(errno));
@@ -241,9 +327,36 @@ static const struct option export_options[] = {
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	{ "persistent", no_argument, NULL, OPT_PERSISTENT },
 	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
+	{ "tls-x509", required_argument, NULL, OPT_TLS_X509 },
+	{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
+	{ "tls-authz", required_argument, NULL, OPT_TLS_AUTHZ },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	HELP_OPTION,
 	OPTIONS_END
 };
+
+/* --tls-x509 DIR or --tls-psk DIR: a folder, kept as an absolute path. */
+static int tls_dir_option(const struct command *cmd, struct export_opts *o,
+			  const char *option, const char *arg)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (o->tls_option && strcmp(o->tls_option, option))
+		return usage_error(cmd, "%s and %s do not go together",
+				   o->tls_option, option);
+	if (!*arg)
+		return usage_error(cmd, "%s needs a DIR", option);
+	if (!realpath(arg, path) || stat(path, &st))
+		return usage_error(cmd, "cannot use %s '%s': %s", option, arg,
+				   strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return usage_error(cmd, "invalid %s '%s': not a folder", option,
+				   arg);
+	o->tls_option = option;
+	memcpy(o->tls_dir, path, sizeof(path));
+	return CBW_EXIT_OK;
+}
 
 static int export_option(const struct command *cmd, void *opts, int opt,
 			 const char *arg)
@@ -269,6 +382,20 @@ static int export_option(const struct command *cmd, void *opts, int opt,
 			return usage_error(cmd, "--pid-file needs a FILE");
 		o->pid_file = arg;
 		return CBW_EXIT_OK;
+	case OPT_TLS_X509:
+		return tls_dir_option(cmd, o, "--tls-x509", arg);
+	case OPT_TLS_PSK:
+		return tls_dir_option(cmd, o, "--tls-psk", arg);
+	case OPT_TLS_AUTHZ:
+		if (!*arg)
+			return usage_error(cmd, "--tls-authz needs an IDENTITY");
+		if (strlen(arg) > IDENTITY_MAX)
+			return usage_error(cmd, "--tls-authz IDENTITY too long");
+		o->authz = arg;
+		return CBW_EXIT_OK;
+	case OPT_INSECURE:
+		o->insecure = true;
+		return CBW_EXIT_OK;
 	}
 	return usage_error(cmd, "unhandled option %d", opt);
 }
@@ -289,12 +416,22 @@ static int export_cmd(const struct command *cmd, void *opts, char **args,
 	if ((o->pid_file && strlen(o->pid_file) > PATH_MAX) ||
 	    (o->addr.socket && strlen(o->addr.socket) > PATH_MAX))
 		return usage_error(cmd, "path too long");
+	if (o->addr.socket && (o->tls_option || o->insecure))
+		return usage_error(cmd, "%s is for TCP: a Unix socket export needs no TLS (its socket is mode 0600)",
+				   o->tls_option ? o->tls_option : "--insecure");
+	if (o->tls_option && o->insecure)
+		return usage_error(cmd, "%s and --insecure do not go together",
+				   o->tls_option);
+	if (o->authz && (!o->tls_option || strcmp(o->tls_option, "--tls-x509")))
+		return usage_error(cmd, "--tls-authz needs --tls-x509 DIR (with --tls-psk DIR, the users in DIR/keys.psk are the clients allowed)");
+	if (!o->addr.socket && !o->tls_option && !o->insecure)
+		return usage_error(cmd, "a TCP export needs TLS (--tls-x509 DIR or --tls-psk DIR), or --insecure for plain NBD");
 	return export(o);
 }
 
 const struct command cmd_export = {
 	.name = "export",
-	.args = "NAME --nbd SOCKET|HOST:PORT [--persistent] [--pid-file FILE] [--foreground]",
+	.args = "NAME --nbd SOCKET|HOST:PORT [--tls-x509 DIR [--tls-authz IDENTITY] | --tls-psk DIR | --insecure] [--persistent] [--pid-file FILE] [--foreground]",
 	.help = "serve the snapshot of NAME over NBD (qemu-nbd)",
 	.details =
 "Serve NAME-snap, the snapshot of the cbw device NAME, as an NBD export\n"
@@ -303,17 +440,28 @@ const struct command cmd_export = {
 "writes fail; a TRIM (discard) of whole chunks makes them leave the\n"
 "snapshot, which frees their COW space, as backup --discard-behind does.\n"
 "qemu-nbd reads with direct I/O.  Once qemu-nbd listens, cbwctl prints the\n"
-"NBD URI (nbd+unix:///?socket=SOCKET or nbd://HOST:PORT) and exits;\n"
-"qemu-nbd serves one client at a time and, unless --persistent, exits when\n"
-"the first client disconnects.  While it runs, NAME cannot be removed.\n"
+"NBD URI (nbd+unix:///?socket=SOCKET, or for TCP nbds://HOST:PORT with\n"
+"TLS, nbd://HOST:PORT with --insecure) and exits; qemu-nbd serves one\n"
+"client at a time and, unless --persistent, exits when the first client\n"
+"disconnects.  While it runs, NAME cannot be removed.\n"
 "\n"
 "Options:\n"
 "  --nbd SOCKET     listen on the Unix socket SOCKET: a path with a '/'\n"
-"                   (./nbd.sock for one in the current folder)\n"
+"                   (./nbd.sock for one in the current folder), made\n"
+"                   mode 0600: only its owner connects; no TLS\n"
 "  --nbd HOST:PORT  listen on TCP: HOST is a name or an address, [ADDR]\n"
-"                   for IPv6, 0.0.0.0 for every interface.  NBD has no\n"
-"                   authentication here: anyone who reaches the port can\n"
-"                   read the snapshot and discard from it\n"
+"                   for IPv6, 0.0.0.0 for every interface; it needs\n"
+"                   --tls-x509, --tls-psk or --insecure\n"
+"  --tls-x509 DIR   TLS with x509 certificates: DIR holds ca-cert.pem,\n"
+"                   server-cert.pem and server-key.pem; a client must\n"
+"                   show a certificate signed by that CA\n"
+"  --tls-authz IDENTITY  with --tls-x509: serve only the client whose\n"
+"                   certificate has the distinguished name IDENTITY, as\n"
+"                   GnuTLS writes it (O=Example,CN=backup)\n"
+"  --tls-psk DIR    TLS with pre-shared keys: DIR/keys.psk has a line\n"
+"                   USERNAME:HEXKEY for each client allowed\n"
+"  --insecure       plain TCP: anyone who reaches the port can read the\n"
+"                   snapshot and discard from it\n"
 "  --persistent     serve on after the last client disconnects\n"
 "  --pid-file FILE  qemu-nbd writes its process id to FILE (to stop it:\n"
 "                   kill $(cat FILE))\n"

@@ -69,15 +69,16 @@ const char *nbd_addr_parse(const char *word, struct nbd_addr *a)
 	return NULL;
 }
 
-bool nbd_addr_uri(const struct nbd_addr *a, char *buf, size_t len)
+bool nbd_addr_uri(const struct nbd_addr *a, bool tls, char *buf, size_t len)
 {
+	const char *scheme = tls ? "nbds" : "nbd";
 	int n;
 
 	if (a->socket)
 		n = snprintf(buf, len, "nbd+unix:///?socket=%s", a->socket);
 	else if (strchr(a->host, ':'))
-		n = snprintf(buf, len, "nbd://[%s]:%u", a->host, a->port);
+		n = snprintf(buf, len, "%s://[%s]:%u", scheme, a->host, a->port);
 	else
-		n = snprintf(buf, len, "nbd://%s:%u", a->host, a->port);
+		n = snprintf(buf, len, "%s://%s:%u", scheme, a->host, a->port);
 	return n >= 0 && (size_t)n < len;
 }

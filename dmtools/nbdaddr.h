@@ -41,13 +41,15 @@ const char *nbd_addr_parse(const char *word, struct nbd_addr *a);
 
 /**
  * nbd_addr_uri() - the NBD URI of @a: "nbd+unix:///?socket=PATH" or
- * "nbd://HOST:PORT" ("nbd://[::1]:10809" for IPv6).
+ * "nbd://HOST:PORT" ("nbd://[::1]:10809" for IPv6), "nbds://HOST:PORT"
+ * with TLS.
  * @a: the address.
+ * @tls: TCP: the export requires TLS (ignored for a socket).
  * @buf: where the URI goes.
  * @len: the size of @buf.
  *
  * Return: false if it does not fit @buf.
  */
-bool nbd_addr_uri(const struct nbd_addr *a, char *buf, size_t len);
+bool nbd_addr_uri(const struct nbd_addr *a, bool tls, char *buf, size_t len);
 
 #endif /* CBWCTL_NBDADDR_H */

@@ -40,7 +40,7 @@ int main(void)
 
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		why = nbd_addr_parse(good[i].word, &a);
-		tap_ok(!why && nbd_addr_uri(&a, uri, sizeof(uri)) &&
+		tap_ok(!why && nbd_addr_uri(&a, false, uri, sizeof(uri)) &&
 		       !strcmp(uri, good[i].uri), "'%s' is %s",
 		       tap_quote(good[i].word, q, sizeof(q)), good[i].uri);
 		if (why)
@@ -52,7 +52,17 @@ int main(void)
 		       tap_quote(bad[i], q, sizeof(q)), why ? ": " : "",
 		       why ? why : "");
 	}
-	tap_ok(!nbd_addr_parse("/tmp/x", &a) && !nbd_addr_uri(&a, uri, 10),
+	tap_ok(!nbd_addr_parse("/tmp/x", &a) && !nbd_addr_uri(&a, false, uri, 10),
 	       "a URI that does not fit is refused");
+	tap_ok(!nbd_addr_parse("192.0.2.7:10809", &a) &&
+	       nbd_addr_uri(&a, true, uri, sizeof(uri)) &&
+	       !strcmp(uri, "nbds://192.0.2.7:10809"), "TLS: nbds://192.0.2.7:10809");
+	tap_ok(!nbd_addr_parse("[::1]:10809", &a) &&
+	       nbd_addr_uri(&a, true, uri, sizeof(uri)) &&
+	       !strcmp(uri, "nbds://[::1]:10809"), "TLS: nbds://[::1]:10809");
+	tap_ok(!nbd_addr_parse("/tmp/nbd.sock", &a) &&
+	       nbd_addr_uri(&a, true, uri, sizeof(uri)) &&
+	       !strcmp(uri, "nbd+unix:///?socket=/tmp/nbd.sock"),
+	       "TLS does not change a socket's URI");
 	return tap_done();
 }
