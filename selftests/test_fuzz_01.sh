@@ -103,7 +103,7 @@ fz_wrap64() {
 	P=$((18446744073 + lo / 1000000000))$(printf '%09d' $((lo % 1000000000)))
 }
 
-LONG_DIGITS= LONG_WORD= LONG_ZEROS=
+LONG_DIGITS='' LONG_WORD='' LONG_ZEROS=''
 fz_longs() {
 	printf -v LONG_DIGITS '%4096s' ''
 	LONG_ZEROS=${LONG_DIGITS// /0}7
@@ -180,7 +180,7 @@ fz_has_plus() {
 declare -A KSIZE KLBS KOPEN KCBW KORIG KCOW KDEVNO
 DW=() DK=()	# device words and their keys
 GOOD_ORIGIN=() GOOD_COW=() SA_WORDS=()
-LOOPDEV= DM_MAJOR=
+LOOPDEV='' DM_MAJOR=''
 
 # fz_devno NAME: a dm device's major:minor in P, from sysfs (no process).
 fz_devno() {
@@ -450,7 +450,7 @@ fz_make_fzi() {
 # The case: C_KIND table|msg; for a table, C_START, C_LEN (words), C_FILLER
 # (a zero target before it), C_TARGET, C_W (words); for a message, C_DEV,
 # C_SECTOR, C_W.
-C_KIND= C_START=0 C_LEN=0 C_FILLER=0 C_TARGET= C_DEV= C_SECTOR=0 C_W=()
+C_KIND='' C_START=0 C_LEN=0 C_FILLER=0 C_TARGET='' C_DEV='' C_SECTOR=0 C_W=()
 C_SORTED=0
 
 # The batch: per case, its name, what dmsetup ran, and the kernel log text
@@ -532,7 +532,7 @@ fz_gen_msg() {
 	3[3-5]) verb=timeout ;;
 	3[67]) verb=on_error ;;
 	38) verb=start ;;
-	39) verb=break ;;
+	39) verb='break' ;;
 	4[0-4]) fz_pick frobnicate adds mapx "add-1" stop unmap merge time_out \
 		on-error "$LONG_WORD" 5 - "map;" "start," ; verb=$P ;;
 	*) verb= ;;
@@ -699,15 +699,20 @@ fz_gen_table() {
 # The expectation: X_ERR is "" (accepted) or the ti->error text the kernel
 # must log (with X_CORE=1 when the device-mapper core, not the target,
 # refuses: no "<target>: " before it).
-X_ERR= X_CORE=0
+X_ERR='' X_CORE=0
 
 # fz_expect_cbw: the cbw constructor, from the documentation.
 fz_expect_cbw() {
 	local -a w=()
-	local x n o c lbs i end name seen= val
+	local x n o c lbs i end name seen='' val
 	X_CORE=0
 	set -f
-	for x in "${C_W[@]}"; do [ -n "${x// /}" ] && w+=($x); done
+	local -a xs
+	for x in "${C_W[@]}"; do
+		[ -n "${x// /}" ] || continue
+		read -ra -d '' xs <<<"$x"
+		w+=("${xs[@]}")
+	done
 	set +f
 	if [[ $C_LEN == -1 ]] || ! fz_dec "${C_LEN#+}" 9223372036854775807 || ((V < 0 || V + C_START > (1 << 54) - 1)); then
 		X_ERR="too large device" X_CORE=1; return
@@ -773,7 +778,12 @@ fz_expect_access() {
 	local x k maj min
 	X_CORE=0
 	set -f
-	for x in "${C_W[@]}"; do [ -n "${x// /}" ] && w+=($x); done
+	local -a xs
+	for x in "${C_W[@]}"; do
+		[ -n "${x// /}" ] || continue
+		read -ra -d '' xs <<<"$x"
+		w+=("${xs[@]}")
+	done
 	set +f
 	if [[ $C_LEN == -1 ]] || ! fz_dec "${C_LEN#+}" 9223372036854775807 || ((V < 0 || V + C_START > (1 << 54) - 1)); then
 		X_ERR="too large device" X_CORE=1; return
@@ -807,15 +817,15 @@ fz_expect_access() {
 
 # fz_expect_table: X_ERR for the strict rules, X_ERR2 for the lenient ones
 # (the same when no word starts with '+').
-X_ERR2= X_CORE2=0 X_KEY=
+X_ERR2='' X_CORE2=0 X_KEY=''
 fz_expect_table() {
-	local f=fz_expect_cbw
-	[ "$C_TARGET" = snapshot-access ] && f=fz_expect_access
+	local fn=fz_expect_cbw
+	[ "$C_TARGET" = snapshot-access ] && fn=fz_expect_access
 	FZ_LENIENT=1
-	$f
+	$fn
 	X_ERR2=$X_ERR X_CORE2=$X_CORE
 	FZ_LENIENT=0
-	if fz_has_plus "${C_W[@]}" "$C_LEN"; then $f; fi
+	if fz_has_plus "${C_W[@]}" "$C_LEN"; then $fn; fi
 }
 
 # fz_case_name N: "seed S case N" for the messages.
@@ -889,7 +899,7 @@ fz_run_table() {
 		B_WANT+=("")
 		return
 	fi
-	local w1= w2=
+	local w1='' w2=''
 	[ -n "$X_ERR" ] && { fz_log_want "$X_ERR" "$X_CORE"; w1=$P; }
 	[ -n "$X_ERR2" ] && { fz_log_want "$X_ERR2" "$X_CORE2"; w2=$P; }
 	B_WANT+=("table|$w1|$w2")
@@ -897,11 +907,11 @@ fz_run_table() {
 
 # fz_parse_range WORD: A and B of a range word, by the documented grammar.
 fz_parse_range() {
-	local w=$1 a b
-	if [[ $w =~ ^([^-]+)-([^-]+)$ ]]; then
+	local word=$1 a b
+	if [[ $word =~ ^([^-]+)-([^-]+)$ ]]; then
 		a=${BASH_REMATCH[1]} b=${BASH_REMATCH[2]}
 	else
-		a=$w b=$w
+		a=$word b=$word
 	fi
 	fz_dec "$a" "$((X_CHUNKS - 1))" || return 1
 	A=$V
@@ -913,14 +923,19 @@ fz_parse_range() {
 # fz_expect_msg: the message's outcome: X_ERR (the errno text, "" if
 # accepted), X_LOG (what the kernel must log on refusal), X_OP and X_RANGES
 # (the effect).
-X_LOG= X_OP= X_RANGES=() X_CHUNKS=0 A=0 B=0
+X_LOG='' X_OP='' X_RANGES=() X_CHUNKS=0 A=0 B=0
 fz_expect_msg() {
 	local -a w=()
 	local x verb setup broken len i
 	set -f
-	for x in "${C_W[@]}"; do [ -n "${x// /}" ] && w+=($x); done
+	local -a xs
+	for x in "${C_W[@]}"; do
+		[ -n "${x// /}" ] || continue
+		read -ra -d '' xs <<<"$x"
+		w+=("${xs[@]}")
+	done
 	set +f
-	X_OP= X_RANGES=() X_ERR="Invalid argument"
+	X_OP='' X_RANGES=() X_ERR="Invalid argument"
 	if [ "$C_DEV" = fzm ]; then
 		X_CHUNKS=$M_CHUNKS setup=0 broken=$M_BROKEN len=$FZM_LEN
 	else
@@ -934,15 +949,15 @@ fz_expect_msg() {
 	X_LOG="device-mapper: cbw: "
 	case $verb in
 	timeout)
-		((${#w[@]} == 2)) && fz_dec "${w[1]}" 86400000 && { X_ERR= X_OP=timeout X_VAL=$V; } ;;
+		((${#w[@]} == 2)) && fz_dec "${w[1]}" 86400000 && { X_ERR='' X_OP=timeout X_VAL=$V; } ;;
 	on_error)
-		((${#w[@]} == 2)) && [[ ${w[1]} == @(fail|break|drop) ]] && { X_ERR= X_OP=on_error X_VAL=${w[1]}; } ;;
+		((${#w[@]} == 2)) && [[ ${w[1]} == @(fail|break|drop) ]] && { X_ERR='' X_OP=on_error X_VAL=${w[1]}; } ;;
 	break)
 		((${#w[@]} == 1)) || return
-		X_OP=break
+		X_OP='break'
 		if ((broken)); then X_ERR="Operation already in progress" X_LOG="device-mapper: cbw: "; else X_ERR=; fi ;;
 	start)
-		((${#w[@]} == 1 && setup)) && { X_ERR= X_OP=start; } ;;
+		((${#w[@]} == 1 && setup)) && { X_ERR='' X_OP=start; } ;;
 	add|remove)
 		((${#w[@]} >= 2)) || return
 		for ((i = 1; i < ${#w[@]}; i++)); do
@@ -955,7 +970,7 @@ fz_expect_msg() {
 		((${#w[@]} <= 2)) || return
 		X_VAL=0
 		if ((${#w[@]} == 2)); then fz_dec "${w[1]}" "$X_CHUNKS" || return; X_VAL=$V; fi
-		X_ERR= X_OP=map ;;
+		X_ERR='' X_OP=map ;;
 	*) ;;
 	esac
 }
