@@ -88,7 +88,7 @@ fi
 FLAKEY_READS=	# flakey's features that fail reads and not writes, if any
 FC_TABLE=	# fc's current table
 FO_TABLE=
-FAULT= POLICY= LIFTED=1 CASE_T0=0 CASE_S=0 DIR=
+FAULT='' POLICY='' LIFTED=1 CASE_T0=0 CASE_S=0 DIR=''
 
 requires() {
 	_require_target flakey dm-flakey && _require_target delay dm-delay
@@ -108,7 +108,8 @@ wait_pid() {
 # under TCG) slows every process in the guest down; a dmsetup call that
 # takes CAL ms here raises both to 20 x CAL if that is more.
 calibrate() {
-	local t0=$(_now_ms) cal
+	local t0 cal
+	t0=$(_now_ms)
 	dmsetup version >/dev/null
 	cal=$(($(_now_ms) - t0))
 	BOUND=$BOUND0 SLACK=$SLACK0
