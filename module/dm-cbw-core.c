@@ -11,13 +11,16 @@
  * @access_ref, waits for the snapshot-access bios in flight, and from then
  * on parks new ones.  Resuming the same table lets them go; destroying it
  * (the table was replaced or removed) fails them with EIO.  So a snapshot
- * read never overlaps I/O of a table that replaced this one.
+ * read never overlaps I/O of a table that replaced this one.  Once dm has
+ * drained the guest writes, no copy left has a write waiting on it: the
+ * postsuspend hook has the worker detach them all (see below; their
+ * chunks stay to copy), so that a stuck COW device holds up no suspend.
  *
  * COW I/O that outlives the cbw target.  Copies detached from the guest
- * writes (a broken snapshot, or a timeout under "break" or "drop") and
- * discards of freed slots run in the background: neither suspend nor the
- * destructor waits for them, so a COW device that stops answering does
- * not hold up the cbw device.  Their bios use the snapshot's bio set,
+ * writes (a broken snapshot, a timeout under "break" or "drop", or a
+ * suspend) and discards of freed slots run in the background: neither
+ * suspend nor the destructor waits for them, so a COW device that stops
+ * answering does not hold up the cbw device.  Their bios use the snapshot's bio set,
  * pages and worker, so a destructor that finds such I/O still out
  * (@nr_cow_io) leaves the snapshot "orphaned": the worker that handles
  * the end of the last of it queues @reap on cbw_reap_wq, which frees the
@@ -25,8 +28,9 @@
  * snapshot stays on the list, dead, and its COW device cannot take a new
  * snapshot (the late writes and discards would land in the new one's
  * slots): a cbw table on it is refused, and so is the resume of a table
- * that replaced it.  An orphan holds its origin and COW device open, and
- * a reference on the module, until it is reaped.
+ * that replaced it.  Every snapshot holds its origin and COW device open
+ * (@pins, taken by the constructor, where opening them cannot block), an
+ * orphan also a reference on the module, until it is reaped.
  */
 
 #include <linux/bio.h>
@@ -300,8 +304,8 @@ static bool cow_io_out(struct cbw_snap *snap, bool *dead)
 
 /*
  * Add @snap to the list, unless another device has a cbw target on its
- * origin (@ti->error says which) or on its COW device, or a snapshot of
- * another device on its COW device still has COW I/O in flight.  A table
+ * origin (@ti->error says which) or on its COW device, or a removed
+ * snapshot on its COW device still has COW I/O in flight.  A live table
  * of the same device is checked at the resume (cbw_snap_preresume()):
  * its COW I/O may end meanwhile.
  */
@@ -313,12 +317,11 @@ static int register_snap(struct cbw_snap *snap, struct dm_target *ti)
 
 	mutex_lock(&cbw_snaps_lock);
 	list_for_each_entry(other, &cbw_snaps, node) {
-		/* (The md of a dead one may be gone, its address reused.) */
-		if (other->md == snap->md)
-			continue;
-		if (cow_io_out(other, &dead) && other->cow_dev == snap->cow_dev)
+		/* A dead one's md may be gone, its address reused: no compare. */
+		if (cow_io_out(other, &dead) && dead &&
+		    other->cow_dev == snap->cow_dev)
 			cow_io = true;
-		if (dead)
+		if (dead || other->md == snap->md)
 			continue;
 		origin |= other->origin_dev == snap->origin_dev;
 		cow |= other->cow_dev == snap->cow_dev;
@@ -347,11 +350,13 @@ static void access_ref_dead(struct percpu_ref *ref)
 static void snap_reap(struct work_struct *work);
 
 /*
- * Open the origin and the COW device (by number, read-only, shared) for an
- * orphan: its I/O to them is still out, so they must not go away.  A
- * failure is only logged: the devices are then as safe as without.
+ * Open the origin and the COW device (by number, read-only, shared), so
+ * that they stay while an orphan's I/O to them is still out.  In the
+ * constructor: the table has them open, so this cannot block in a
+ * driver's open, and the destructor, which may have to leave an orphan,
+ * opens nothing.  Return: 0 or the error of the open.
  */
-static void pin_devices(struct cbw_snap *snap)
+static int pin_devices(struct cbw_snap *snap)
 {
 	dev_t devs[2] = { snap->origin_dev, snap->cow_dev };
 	unsigned int i;
@@ -360,11 +365,10 @@ static void pin_devices(struct cbw_snap *snap)
 	for (i = 0; i < ARRAY_SIZE(devs); i++) {
 		r = cbw_pin_open(&snap->pins[snap->nr_pins], devs[i]);
 		if (r)
-			DMWARN("cannot hold device %u:%u open: %d",
-			       MAJOR(devs[i]), MINOR(devs[i]), r);
-		else
-			snap->nr_pins++;
+			return r;
+		snap->nr_pins++;
 	}
+	return 0;
 }
 
 static void unpin_devices(struct cbw_snap *snap)
@@ -486,6 +490,11 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 		ti->error = "Cannot allocate copy pages";
 		goto bad_pages;
 	}
+	r = pin_devices(snap);
+	if (r) {
+		ti->error = "Cannot hold the devices open";
+		goto bad_pins;
+	}
 	r = register_snap(snap, ti);
 	if (r)
 		goto bad_register;
@@ -493,6 +502,8 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	return 0;
 
 bad_register:
+bad_pins:
+	unpin_devices(snap);
 	cbw_pages_exit(&snap->pages);
 bad_pages:
 	bioset_exit(&snap->bios);
@@ -553,7 +564,10 @@ static void kill_reads(struct cbw_snap *snap)
 	wait_for_completion(&snap->access_drained);
 }
 
-/* Wait for every copy, also those still running after their timeout. */
+/*
+ * Wait for the copies that count in @nr_copies (not the detached ones), and
+ * for the worker.
+ */
 static void wait_copies(struct cbw_snap *snap)
 {
 	wait_event(snap->copies_done, !atomic_read(&snap->nr_copies));
@@ -599,10 +613,6 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	WARN_ON(!bio_list_empty(&snap->deferred));
 	WARN_ON(!bio_list_empty(&snap->access_deferred));
 
-	/* An orphan keeps its devices open: pin them while the table does. */
-	if (cow_io_out(snap, NULL))
-		pin_devices(snap);
-
 	/*
 	 * The worker that handles the end of the last COW I/O reaps an
 	 * orphan; it checks @orphaned under the lock after its last change
@@ -618,6 +628,10 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	if (!orphaned)
 		list_del_init(&snap->node);
 	mutex_unlock(&cbw_snaps_lock);
+	/* The table's devices go: nothing uses these now. */
+	snap->ti = NULL;
+	snap->origin = NULL;
+	snap->cow = NULL;
 	if (orphaned) {
 		DMWARN("COW I/O of the removed snapshot still in flight: %s",
 		       "its COW device stays busy until it ends");
@@ -625,9 +639,6 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	}
 	unpin_devices(snap);
 	free_machinery(snap);
-	snap->ti = NULL;
-	snap->origin = NULL;
-	snap->cow = NULL;
 	cbw_snap_put(snap);
 }
 
@@ -717,16 +728,15 @@ static bool cow_busy(struct cbw_snap *snap)
 int cbw_snap_preresume(struct cbw_snap *snap)
 {
 	u64 slots = cow_slots(snap), had = cbw_cow_total(snap->store);
-	unsigned int waited = 0;
+	unsigned long until = jiffies + msecs_to_jiffies(COW_BUSY_WAIT_MS);
 
 	while (cow_busy(snap)) {
-		if (waited >= COW_BUSY_WAIT_MS) {
+		if (time_after(jiffies, until) || fatal_signal_pending(current)) {
 			DMERR("COW device still has I/O of a replaced snapshot in flight: %s",
 			      "resume refused");
 			return -EBUSY;
 		}
-		msleep(COW_BUSY_STEP_MS);
-		waited += COW_BUSY_STEP_MS;
+		msleep_interruptible(COW_BUSY_STEP_MS);
 	}
 
 	if (slots > had) {
@@ -776,9 +786,10 @@ void cbw_snap_resume(struct cbw_snap *snap)
  * cbw_snap_postsuspend() - quiesce: copies and snapshot-access bios.
  * @snap: the snapshot.
  *
- * Stops background copy-ahead, waits for the copies in flight (also
- * those that timed out and still run) and the snapshot-access bios in
- * flight; new ones are parked until cbw_snap_resume() or fail at
+ * Stops background copy-ahead and has the worker detach the copies in
+ * flight (dm has drained the guest writes: none waits on them; their
+ * chunks stay to copy), waits for that and for the snapshot-access bios
+ * in flight; new ones are parked until cbw_snap_resume() or fail at
  * cbw_snap_destroy().
  *
  * Context: process context (the postsuspend hook); sleeps.

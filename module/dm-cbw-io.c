@@ -118,9 +118,10 @@
  * freed when it ends, and suspend and destroy do not wait for it (it
  * counts in @nr_cow_io, see dm-cbw-core.c).  A break detaches every copy
  * in flight the same way.  A copy that no write waits on at its deadline
- * (a background step) is not late: its deadline moves on by the timeout,
- * unless a suspend is waiting for it: it is then detached too (its chunks
- * stay to copy).  Time a bio
+ * (a background step) is not late: its deadline moves on by the timeout.
+ * A suspend detaches every copy still running once dm has drained the
+ * guest writes (none waits on them then; their chunks stay to copy), so
+ * a stuck COW device holds up no suspend.  Time a bio
  * spends waiting for a snapshot read before its copy starts is not part
  * of the copy's timeout.
  */
@@ -789,10 +790,11 @@ static bool __detach_copy(struct cbw_snap *snap, struct cbw_copy *copy)
  * The snapshot is broken: detach every copy in flight (also one that
  * timed out under CBW_FAIL_WRITE and keeps its interval), so that the
  * writes waiting on copies go to the origin now, however long the
- * copies' I/O takes.  Or a suspend waits for the copies: detach those
- * that timed out under CBW_FAIL_WRITE (their writes failed, so the
- * origin still holds their chunks' data: they stay to copy).  Engine
- * held.
+ * copies' I/O takes.  Or a suspend waits for the copies: dm has drained
+ * the guest writes, so no write waits on any of them (a background step,
+ * or one that timed out under CBW_FAIL_WRITE, whose writes failed):
+ * detach them; the origin still holds their chunks' data, which stay to
+ * copy.  Engine held.
  */
 static void detach_copies(struct cbw_snap *snap)
 {
@@ -809,7 +811,7 @@ static void detach_copies(struct cbw_snap *snap)
 		if (!r->copying)
 			continue;
 		copy = container_of(r, struct cbw_copy, range);
-		if (all || (snap->quiesced && copy->timed_out))
+		if (all || (snap->quiesced && bio_list_empty(&r->waiters)))
 			wake |= __detach_copy(snap, copy);
 	}
 	spin_unlock_irq(&snap->lock);
@@ -1404,7 +1406,8 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
  * writes that reach it before it ends wait on its interval as on any
  * copy.  If it fails before a write waits on it, no policy applies: the
  * chunks of its failed runs stay to copy (see apply_policy()); its
- * deadline passes only with a write waiting (see copy_timed_out()).  The
+ * deadline passes only with a write waiting (see copy_timed_out()), and
+ * a suspend throws it away (see detach_copies()).  The
  * step arms the trigger at its own first chunk.  Engine held.
  * Return: true if a dm event is due.
  */
@@ -1542,7 +1545,8 @@ static bool oneshot_next(struct cbw_snap *snap, struct cbw_copy *copy)
 	struct cbw_run *run = &copy->runs[0];
 	struct bio *bio;
 
-	if (run->error || copy->timed_out || READ_ONCE(snap->broken))
+	if (run->error || copy->timed_out || copy->detached ||
+	    READ_ONCE(snap->broken))
 		return false;
 	if (copy->stage == COPY_WRITE)
 		return finish_oneshot(snap, copy);
@@ -2230,11 +2234,12 @@ void cbw_snap_work(struct work_struct *work)
 		return;
 	for (pass = 0; pass < WORKER_PASSES; pass++) {
 		process_cow_discards(snap);
+		/* Copies whose I/O ended are finished, not thrown away. */
+		event |= process_events(snap);
 		/* Writes waiting on copies go on once the snapshot broke. */
 		if (atomic_read(&snap->nr_copies) &&
 		    (READ_ONCE(snap->broken) || READ_ONCE(snap->quiesced)))
 			detach_copies(snap);
-		event |= process_events(snap);
 		/*
 		 * A stream's background step before its writes: a write that
 		 * reached the next window waits on the step instead of
