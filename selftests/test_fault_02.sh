@@ -60,9 +60,9 @@ DESCRIPTION="fault matrix: six device faults x three error policies under a seed
 # holds the snapshot reads that suspend waits for; under fail, or without
 # a timeout, the copies too), the fault is lifted after BOUND ms and the
 # command must end within BOUND ms of that.  A reload's resume may fail
-# with EBUSY while copies a break or drop detached still write the COW
-# device (slow and stuck, break and drop): the fault is then lifted and the
-# resume retried.
+# with EBUSY while copies that a break, a drop or the suspend itself threw
+# away still write the COW device (slow and stuck, any policy): the fault
+# is then lifted and the resume retried.
 
 BLOCKS=1024		# origin blocks of 4 KiB
 CHUNK=16		# sectors: 8 KiB chunks
@@ -245,7 +245,8 @@ one() {
 		{ [ "$POLICY" = fail ] || [ "$tmo" = 0 ]; }; }; then
 		stall=1
 	fi
-	if [[ $FAULT == @(slow|stuck) ]] && [ "$POLICY" != fail ] && [ "$tmo" != 0 ]; then
+	# A suspend throws away the copies no write waits on (any policy).
+	if [[ $FAULT == @(slow|stuck) ]]; then
 		ebusy=1
 	fi
 
@@ -298,7 +299,7 @@ one() {
 		for ((i = 0; ; i++)); do
 			bounded "resume of fb (reload)" 0 dmsetup resume fb && break
 			if [ $ebusy = 1 ] && [[ $BOUNDED_OUT == *busy* ]] && [ $i -lt 20 ]; then
-				[ $i -gt 0 ] || _log "the reload's resume: EBUSY (detached copies still out, documented); lifting the fault"
+				[ $i -gt 0 ] || _log "the reload's resume: EBUSY (copies thrown away still out, documented); lifting the fault"
 				lift
 				sleep 0.2
 				continue
