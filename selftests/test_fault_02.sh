@@ -297,7 +297,8 @@ one() {
 		suspend_fb pre $stall
 		_expect_ok "load a new cbw table" dmsetup load fb --table "$table"
 		for ((i = 0; ; i++)); do
-			bounded "resume of fb (reload)" 0 dmsetup resume fb && break
+			# It waits (up to 5 s) for COW I/O of copies thrown away.
+			bounded "resume of fb (reload)" "$ebusy" dmsetup resume fb && break
 			if [ $ebusy = 1 ] && [[ $BOUNDED_OUT == *busy* ]] && [ $i -lt 20 ]; then
 				[ $i -gt 0 ] || _log "the reload's resume: EBUSY (copies thrown away still out, documented); lifting the fault"
 				lift
