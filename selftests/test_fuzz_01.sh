@@ -710,7 +710,7 @@ fz_expect_cbw() {
 	local -a xs
 	for x in "${C_W[@]}"; do
 		[ -n "${x// /}" ] || continue
-		read -ra -d '' xs <<<"$x"
+		read -r -d '' -a xs <<<"$x"
 		w+=("${xs[@]}")
 	done
 	set +f
@@ -781,7 +781,7 @@ fz_expect_access() {
 	local -a xs
 	for x in "${C_W[@]}"; do
 		[ -n "${x// /}" ] || continue
-		read -ra -d '' xs <<<"$x"
+		read -r -d '' -a xs <<<"$x"
 		w+=("${xs[@]}")
 	done
 	set +f
@@ -931,7 +931,7 @@ fz_expect_msg() {
 	local -a xs
 	for x in "${C_W[@]}"; do
 		[ -n "${x// /}" ] || continue
-		read -ra -d '' xs <<<"$x"
+		read -r -d '' -a xs <<<"$x"
 		w+=("${xs[@]}")
 	done
 	set +f
