@@ -32,11 +32,6 @@ BOUND=10000		# ms: far more than a discard takes under TCG (the
 			# old code stayed blocked until the COW came back)
 BASE=0			# ms, a dd write that needs no copy (measured)
 
-# resume_if_there DEV: resume DEV unless the test removed it.
-resume_if_there() {
-	! dmsetup info "$1" >/dev/null 2>&1 || dmsetup resume "$1"
-}
-
 test_main() {
 	local loop pid t0 ms i
 	local -A st
@@ -49,7 +44,7 @@ test_main() {
 	[ "$(cat /sys/block/"${loop#/dev/}"/queue/discard_max_bytes)" != 0 ] ||
 		_die "the loop device takes no discards"
 	_dm_create a4cowA "0 2048 linear $loop 0"
-	_on_cleanup resume_if_there a4cowA
+	_on_cleanup _resume_if_there a4cowA
 	_dm_create a4cow "$(printf '0 2048 linear /dev/mapper/a4cowA 0\n2048 %d delay %s 2048 0 %s 2048 %d' \
 		$((COW_SZ - 2048)) "$loop" "$loop" $LATE)"
 	_dm_create a4 "0 $SZ cbw /dev/ram0 /dev/mapper/a4cow 8 2 timeout $TIMEOUT"

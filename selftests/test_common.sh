@@ -435,3 +435,19 @@ _cbwctl_fails() {
 		_fail "cbwctl $*: error '${err[0]}' does not match '$re'"
 	fi
 }
+
+# _resume_if_there DEV: resume DEV unless it is gone (a clean-up step for
+# a device the test suspends and may remove itself).
+_resume_if_there() {
+	! dmsetup info "$1" >/dev/null 2>&1 || dmsetup resume "$1"
+}
+
+# _wait_pid PID MS: wait up to MS ms (wall time) for PID to end; status 1
+# if it still runs.
+_wait_pid() {
+	local end=$(($(_now_ms) + $2))
+	while kill -0 "$1" 2>/dev/null; do
+		[ "$(_now_ms)" -lt $end ] || return 1
+		sleep 0.05
+	done
+}

@@ -94,16 +94,6 @@ requires() {
 	_require_target flakey dm-flakey && _require_target delay dm-delay
 }
 
-# wait_pid PID MS: wait up to MS ms (wall time) for PID to end; status 1
-# if it still runs.
-wait_pid() {
-	local end=$(($(_now_ms) + $2))
-	while kill -0 "$1" 2>/dev/null; do
-		[ "$(_now_ms)" -lt $end ] || return 1
-		sleep 0.05
-	done
-}
-
 # calibrate: set BOUND and SLACK for this case.  A busy host (other VMs
 # under TCG) slows every process in the guest down; a dmsetup call that
 # takes CAL ms here raises both to 20 x CAL if that is more.
@@ -142,7 +132,7 @@ bounded() {
 	t0=$(_now_ms)
 	"$@" >"$DIR/cmd.out" 2>&1 &
 	pid=$!
-	if ! wait_pid $pid $BOUND; then
+	if ! _wait_pid $pid $BOUND; then
 		_log "$what: $BOUND ms, kernel stack: $(tr '\n' ' ' </proc/$pid/stack 2>/dev/null)"
 		if [ "$stall" = 1 ] && [ $LIFTED = 0 ]; then
 			_log "$what waits for the fault (documented): lifting it"
@@ -150,9 +140,9 @@ bounded() {
 			_fail "$FAULT/$POLICY: $what still runs after $BOUND ms"
 		fi
 		[ "$stall" = -1 ] || lift
-		if ! wait_pid $pid $BOUND; then
+		if ! _wait_pid $pid $BOUND; then
 			_fail "$FAULT/$POLICY: $what still runs $BOUND ms after the fault was lifted"
-			wait_pid $pid 60000 || _die "$what hangs"
+			_wait_pid $pid 60000 || _die "$what hangs"
 		fi
 	fi
 	wait $pid
@@ -325,7 +315,7 @@ one() {
 	suspend_fb final 0
 	bounded "resume of fb (final)" 0 dmsetup resume fb || _fail "resume of fb: $BOUNDED_OUT"
 	touch "$DIR/go"
-	wait_pid $pid 120000 || { kill $pid; _fail "the checker hangs"; }
+	_wait_pid $pid 120000 || { kill $pid; _fail "the checker hangs"; }
 	wait $pid
 	rc=$?
 	dbg "checked"

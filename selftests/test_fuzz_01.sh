@@ -701,25 +701,42 @@ fz_gen_table() {
 # refuses: no "<target>: " before it).
 X_ERR='' X_CORE=0
 
+# fz_split: the words of C_W (a word may hold several), unglobbed, in FZ_W.
+FZ_W=() FZ_LEN=0
+fz_split() {
+	local x
+	local -a xs
+	FZ_W=()
+	set -f
+	for x in "${C_W[@]}"; do
+		[ -n "${x// /}" ] || continue
+		read -r -d '' -a xs <<<"$x"
+		FZ_W+=("${xs[@]}")
+	done
+	set +f
+}
+
+# fz_table_core: fz_split, then what the device-mapper core checks of a
+# table line before the target's constructor: status 1 with X_ERR set if
+# it refuses, else the length in FZ_LEN.
+fz_table_core() {
+	fz_split
+	if [[ $C_LEN == -1 ]] || ! fz_dec "${C_LEN#+}" 9223372036854775807 || ((V < 0 || V + C_START > (1 << 54) - 1)); then
+		X_ERR="too large device" X_CORE=1; return 1
+	fi
+	[ "$V" = 0 ] && { X_ERR="zero-length target" X_CORE=1; return 1; }
+	FZ_LEN=$V
+	if ((C_START > 0 && !C_FILLER)); then X_ERR="Gap in table"; return 1; fi
+}
+
 # fz_expect_cbw: the cbw constructor, from the documentation.
 fz_expect_cbw() {
 	local -a w=()
 	local x n o c lbs i end name seen='' val
 	X_CORE=0
-	set -f
-	local -a xs
-	for x in "${C_W[@]}"; do
-		[ -n "${x// /}" ] || continue
-		read -r -d '' -a xs <<<"$x"
-		w+=("${xs[@]}")
-	done
-	set +f
-	if [[ $C_LEN == -1 ]] || ! fz_dec "${C_LEN#+}" 9223372036854775807 || ((V < 0 || V + C_START > (1 << 54) - 1)); then
-		X_ERR="too large device" X_CORE=1; return
-	fi
-	[ "$V" = 0 ] && { X_ERR="zero-length target" X_CORE=1; return; }
-	local len=$V
-	if ((C_START > 0 && !C_FILLER)); then X_ERR="Gap in table"; return; fi
+	fz_table_core || return
+	w=("${FZ_W[@]}")
+	local len=$FZ_LEN
 	n=${#w[@]}
 	((n < 3)) && { X_ERR="Invalid argument count"; return; }
 	((C_START > 0)) && { X_ERR="cbw target must start at sector 0"; return; }
@@ -777,20 +794,9 @@ fz_expect_access() {
 	local -a w=()
 	local x k maj min
 	X_CORE=0
-	set -f
-	local -a xs
-	for x in "${C_W[@]}"; do
-		[ -n "${x// /}" ] || continue
-		read -r -d '' -a xs <<<"$x"
-		w+=("${xs[@]}")
-	done
-	set +f
-	if [[ $C_LEN == -1 ]] || ! fz_dec "${C_LEN#+}" 9223372036854775807 || ((V < 0 || V + C_START > (1 << 54) - 1)); then
-		X_ERR="too large device" X_CORE=1; return
-	fi
-	[ "$V" = 0 ] && { X_ERR="zero-length target" X_CORE=1; return; }
-	local len=$V
-	if ((C_START > 0 && !C_FILLER)); then X_ERR="Gap in table"; return; fi
+	fz_table_core || return
+	w=("${FZ_W[@]}")
+	local len=$FZ_LEN
 	((${#w[@]} == 1)) || { X_ERR="Invalid argument count"; return; }
 	if [[ ${w[0]} =~ ^([0-9]+):([0-9]+)$ ]]; then
 		maj=${BASH_REMATCH[1]} min=${BASH_REMATCH[2]}
@@ -927,14 +933,8 @@ X_LOG='' X_OP='' X_RANGES=() X_CHUNKS=0 A=0 B=0
 fz_expect_msg() {
 	local -a w=()
 	local x verb setup broken len i
-	set -f
-	local -a xs
-	for x in "${C_W[@]}"; do
-		[ -n "${x// /}" ] || continue
-		read -r -d '' -a xs <<<"$x"
-		w+=("${xs[@]}")
-	done
-	set +f
+	fz_split
+	w=("${FZ_W[@]}")
 	X_OP='' X_RANGES=() X_ERR="Invalid argument"
 	if [ "$C_DEV" = fzm ]; then
 		X_CHUNKS=$M_CHUNKS setup=0 broken=$M_BROKEN len=$FZM_LEN

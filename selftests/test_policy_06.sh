@@ -32,21 +32,6 @@ BOUND=10000		# ms: far more than any of these takes under TCG; the
 			# old code waited until the COW device came back
 TIMEOUT=1000		# ms, step 6
 
-# resume_if_there DEV: resume DEV unless the test removed it.
-resume_if_there() {
-	! dmsetup info "$1" >/dev/null 2>&1 || dmsetup resume "$1"
-}
-
-# wait_pid PID MS: wait up to MS ms for PID; status 1 if it still runs.
-wait_pid() {
-	local i
-	for ((i = 0; i < $2 / 100; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	! kill -0 "$1" 2>/dev/null
-}
-
 # timed NAME CMD...: run CMD with a bound of 2 x BOUND; its wall time in
 # CBW_T_MS.  The test fails if it fails or takes more than BOUND.
 timed() {
@@ -68,7 +53,7 @@ test_main() {
 	_brd_setup 2 16
 	_pattern_write /dev/ram0 0 16M 0x5a
 	_dm_create p6cow "0 $SZ linear /dev/ram1 0"
-	_on_cleanup resume_if_there p6cow
+	_on_cleanup _resume_if_there p6cow
 	_dm_create p6 "0 $SZ cbw /dev/ram0 /dev/mapper/p6cow 8"
 	_dm_create p6-snap "0 $SZ snapshot-access /dev/mapper/p6" --readonly
 	_expect_ok "suspend the COW device" dmsetup suspend p6cow
@@ -88,7 +73,7 @@ test_main() {
 	echo "<7>$mark" >/dev/kmsg
 	t0=$(_now_ms)
 	_msg p6 break
-	if ! wait_pid $pid $BOUND; then
+	if ! _wait_pid $pid $BOUND; then
 		_fail "the write still waits $BOUND ms after the break"
 		dmsetup resume p6cow
 		wait $pid
