@@ -33,15 +33,17 @@ DESCRIPTION="seeded fuzzing of cbw and snapshot-access table lines and of cbw me
 # A failure prints "seed S case N" and the exact dmsetup command.
 #
 # Environment:
-#   CBW_FUZZ_CASES   random cases (default 250: about 3 minutes under TCG,
-#                    where each dmsetup run costs 0.1 to 0.3 s)
+#   CBW_FUZZ_CASES   random cases (default 1000: about 2 minutes under
+#                    TCG; the table loads and messages go through one
+#                    long-lived selftests/dm_batch.py, as each dmsetup run
+#                    costs 0.1 to 0.3 s there)
 #   CBW_FUZZ_SEED    the seed (default 1; scripts/fuzz draws one)
 #   CBW_FUZZ_FIRST   the first case number (default 0): with
 #                    CBW_FUZZ_CASES=1, runs case N alone (the same words;
 #                    the devices' state may differ)
 #   CBW_FUZZ_MAX_FAILS  stop after this many failures (default 20)
 
-FZ_CASES=${CBW_FUZZ_CASES:-250}
+FZ_CASES=${CBW_FUZZ_CASES:-1000}
 FZ_SEED=${CBW_FUZZ_SEED:-1}
 FZ_FIRST=${CBW_FUZZ_FIRST:-0}
 FZ_MAX_FAILS=${CBW_FUZZ_MAX_FAILS:-20}
@@ -256,6 +258,27 @@ fz_key() {
 	P=none
 }
 
+# fz_dm REQUEST...: one request to selftests/dm_batch.py, which does what
+# dmsetup does for load, message, create, resume, status and remove in one
+# long-lived process (each dmsetup start costs 0.1 to 0.3 s under TCG).
+# Its input is in $CBW_TMP/dmb/in, its output (or dmsetup's error line) in
+# $CBW_TMP/dmb/o; the status is 0 or the errno.
+DMB_IN='' DMB_OUT=''
+fz_dm() {
+	local rc
+	echo "$*" >&"$DMB_IN" || _die "dm_batch.py is gone ($*)"
+	read -r rc <&"$DMB_OUT" || _die "dm_batch.py is gone ($*): $(<"$CBW_TMP/dmb.err")"
+	return "$rc"
+}
+
+# fz_dm_start: the dm_batch.py process, stopped at the cleanup.
+fz_dm_start() {
+	mkdir -p "$CBW_TMP/dmb"
+	coproc DMB { exec python3 "$CBW_ROOT/selftests/dm_batch.py" "$CBW_TMP/dmb" 2>"$CBW_TMP/dmb.err"; }
+	exec {DMB_IN}>&"${DMB[1]}" {DMB_OUT}<&"${DMB[0]}"
+	_on_cleanup kill "$DMB_PID"
+}
+
 # fz_self_devno: fzself's major:minor in SELF_DEVNO (a device without a
 # table has no gendisk yet, so not from sysfs).
 SELF_DEVNO=
@@ -267,10 +290,9 @@ fz_self_devno() {
 
 # fz_self_renew: fzself back to a device without a table.
 fz_self_renew() {
-	dmsetup remove fzself >/dev/null 2>&1
-	dmsetup create fzself --notable >/dev/null 2>&1 ||
-		_die "cannot create fzself again"
-	fz_self_devno
+	fz_dm remove fzself
+	fz_dm create fzself || _die "cannot create fzself again: $(<"$CBW_TMP/dmb/o")"
+	SELF_DEVNO=$(<"$CBW_TMP/dmb/o")
 	if [ "$SELF_DEVNO" != "${KDEVNO[fzself]}" ]; then
 		fz_devices
 	fi
@@ -384,10 +406,13 @@ fz_map_compare() {
 fz_map_all() {
 	local dev=$1 from=0 out pages=0
 	while ((pages < 200)); do
-		if ! out=$(dmsetup message "$dev" 0 map "$from" 2>&1); then
-			_fail "$2: map $from of $dev: $out"
+		printf 'map %s' "$from" >"$CBW_TMP/dmb/in"
+		if ! fz_dm message "$dev" 0; then
+			_fail "$2: map $from of $dev: $(<"$CBW_TMP/dmb/o")"
 			return 1
 		fi
+		read -r -d '' out <"$CBW_TMP/dmb/o"
+		out=${out%$'\n'}
 		pages=$((pages + 1))
 		if ! fz_map_compare "$dev" "$from" "$out"; then
 			_fail "$2: map $from of $dev (page $pages): $FZ_WHY (answer: ${out:0:200}...)"
@@ -846,11 +871,12 @@ fz_log_want() {
 # status and read.
 fz_check_works() {
 	local out st bs=4096 k
-	if ! out=$(dmsetup resume fzself 2>&1); then
-		_fail "$FZ_NAME: accepted, but the resume failed: $out ($FZ_CMD)"
+	if ! fz_dm resume fzself; then
+		_fail "$FZ_NAME: accepted, but the resume failed: $(<"$CBW_TMP/dmb/o") ($FZ_CMD)"
 		return
 	fi
-	read -r -a st <<<"$(dmsetup status fzself 2>&1)"
+	fz_dm status fzself
+	read -r -a st <"$CBW_TMP/dmb/o"
 	# After a zero target, the first status line is that one's.
 	if ((C_FILLER)); then
 		[ "${st[2]:-}" = zero ] || _fail "$FZ_NAME: status '${st[*]}' ($FZ_CMD)"
@@ -882,9 +908,10 @@ fz_run_table() {
 	FZ_CMD="dmsetup load fzself <<<'${table:0:300}'"
 	((${#table} > 300)) && FZ_CMD+=" (${#table} characters)"
 	echo "<7>cbw-fuzz-$FZ_SEED-$1" >/dev/kmsg
-	dmsetup load fzself >"$CBW_TMP/o" 2>&1 <<<"$table"
+	printf '%s\n' "$table" >"$CBW_TMP/dmb/in"
+	fz_dm load fzself
 	rc=$?
-	read -r -d '' out <"$CBW_TMP/o"
+	read -r -d '' out <"$CBW_TMP/dmb/o"
 	fz_case_name "$1"; FZ_NAME=$P
 	B_NAME+=("$FZ_NAME") B_CMD+=("$FZ_CMD")
 	if [ $rc = 0 ]; then
@@ -1012,19 +1039,17 @@ fz_run_msg() {
 		FZ_LENIENT=0
 	fi
 	err2=$X_ERR
-	s=$(printf "'%s' " "${C_W[@]}")
+	printf -v s "'%s' " "${C_W[@]}"
 	FZ_CMD="dmsetup message $C_DEV $C_SECTOR ${s:0:300}"
 	((${#s} > 300)) && FZ_CMD+=" (${#s} characters)"
 	fz_case_name "$1"; FZ_NAME=$P
 	echo "<7>cbw-fuzz-$FZ_SEED-$1" >/dev/kmsg
-	if ((${#C_W[@]})); then
-		dmsetup message -- "$C_DEV" "$C_SECTOR" "${C_W[@]}" >"$CBW_TMP/o" 2>&1
-	else
-		dmsetup message "$C_DEV" "$C_SECTOR" "" >"$CBW_TMP/o" 2>&1
-	fi
+	# What dmsetup message sends: its words joined by one blank.
+	printf '%s' "${C_W[*]}" >"$CBW_TMP/dmb/in"
+	fz_dm message "$C_DEV" "$C_SECTOR"
 	rc=$?
 	out=
-	read -r -d '' out <"$CBW_TMP/o"
+	read -r -d '' out <"$CBW_TMP/dmb/o"
 	out=${out%$'\n'}
 	B_NAME+=("$FZ_NAME") B_CMD+=("$FZ_CMD")
 	if [ $rc = 0 ]; then
@@ -1237,6 +1262,30 @@ fz_regressions() {
 	done
 	FZ_TAINT_M=1 FZ_TAINT_I=1
 	fz_flush
+	fz_regression_pages
+}
+
+# fz_regression_pages: a map too long for one answer comes in pages ("more
+# N"), and the pages together are the set: 3000 runs of one chunk each on a
+# device of its own (fzi's set is often too small to need a second page).
+fz_regression_pages() {
+	local -a ms=("${MS[@]}") me=("${ME[@]}") w=(add)
+	local c
+	_dm_create fzpz "0 2097152 zero"
+	_dm_create fzpage "0 2097152 cbw /dev/mapper/fzpz /dev/ram1 8 1 incremental"
+	MS=() ME=()
+	for ((c = 0; c < 6000; c += 2)); do
+		MS+=("$c") ME+=("$c") w+=("$c")
+	done
+	_msg fzpage "${w[@]}" || _fail "regression: add of 3000 runs to fzpage refused"
+	FZ_PAGES=0
+	fz_map_all fzpage "regression: map of 3000 runs"
+	((FZ_PAGES > 1)) ||
+		_fail "regression: map of 3000 runs in $FZ_PAGES page(s), expected several"
+	_log "regression: 3000 runs, map in $FZ_PAGES page(s)"
+	_dm_remove fzpage
+	_dm_remove fzpz
+	MS=("${ms[@]}") ME=("${me[@]}")
 }
 
 test_main() {
@@ -1253,6 +1302,7 @@ test_main() {
 	_on_cleanup losetup -d "$LOOPDEV"
 	# ram0, ram1: free; ram2, ram3: fzm; ram4 (+ zeroes), ram5: fzi;
 	# ram6: fzro; ram7: fztiny.
+	fz_dm_start
 	_dm_create fzio "0 $RAM_SECTORS linear /dev/ram4 0"$'\n'"$RAM_SECTORS $((FZIO_LEN - RAM_SECTORS)) zero"
 	_dm_create fzro "0 $RAM_SECTORS linear /dev/ram6 0" --readonly
 	_dm_create fztiny "0 1 linear /dev/ram7 0"
