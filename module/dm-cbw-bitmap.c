@@ -206,7 +206,6 @@
 #include <linux/bug.h>
 #include <linux/build_bug.h>
 #include <linux/compiler.h>
-#include <linux/container_of.h>
 #include <linux/errno.h>
 #include <linux/limits.h>
 #include <linux/minmax.h>
@@ -216,6 +215,7 @@
 #include <linux/string.h>
 #include <linux/types.h>
 
+#include "compat-include.h"
 #include "dm-cbw-bitmap.h"
 
 #define LEAF_SHIFT	9

@@ -80,7 +80,6 @@
  * freed but by cbw_map_destroy().
  */
 
-#include <linux/align.h>
 #include <linux/bitops.h>
 #include <linux/bug.h>
 #include <linux/build_bug.h>
@@ -96,6 +95,7 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 
+#include "compat-include.h"
 #include "dm-cbw-map.h"
 
 #define LEAF_BYTES	4096
