@@ -6,9 +6,12 @@
 #ifndef DM_CBW_COMPAT_H
 #define DM_CBW_COMPAT_H
 
+#include <linux/bio.h>
 #include <linux/blkdev.h>
+#include <linux/device-mapper.h>
 #include <linux/file.h>
 #include <linux/err.h>
+#include <linux/fs.h>
 
 #include "compat-gen.h"
 
@@ -48,5 +51,91 @@ static inline void cbw_pin_close(struct cbw_pin *pin)
 	blkdev_put(pin->bdev, FMODE_READ);
 #endif
 }
+
+/*
+ * The size of a block device in 512-byte sectors.  Without the helper, the
+ * size is that of the device's inode in the block device filesystem.
+ */
+#ifndef HAVE_BDEV_NR_SECTORS
+static inline sector_t bdev_nr_sectors(struct block_device *bdev)
+{
+	return i_size_read(bdev->bd_inode) >> SECTOR_SHIFT;
+}
+#endif
+
+#ifndef HAVE_PAGE_SECTORS_SHIFT
+#define PAGE_SECTORS_SHIFT	(PAGE_SHIFT - SECTOR_SHIFT)
+#endif
+
+/*
+ * cbw_bio_alloc(bdev, nr_vecs, opf, gfp, bs) - a bio from @bs with room for
+ * @nr_vecs pages, aimed at @bdev for the operation and flags @opf.
+ * Return: the bio; NULL only if @gfp does not wait.  That is the kernel's
+ * bio_alloc_bioset() where it takes these arguments; older kernels take
+ * only gfp, the size and the set, and the device and the operation are
+ * set on the new bio.
+ */
+#ifdef HAVE_BIO_ALLOC_BIOSET_BDEV
+#define cbw_bio_alloc	bio_alloc_bioset
+#else
+static inline struct bio *cbw_bio_alloc(struct block_device *bdev,
+					unsigned short nr_vecs,
+					unsigned int opf, gfp_t gfp,
+					struct bio_set *bs)
+{
+	struct bio *bio = bio_alloc_bioset(gfp, nr_vecs, bs);
+
+	if (bio) {
+		bio_set_dev(bio, bdev);
+		bio->bi_opf = opf;
+	}
+	return bio;
+}
+#endif
+
+/*
+ * The device number of the block device at @path.  Return: 0, or a
+ * negative error code.  Older kernels return a referenced block_device,
+ * which is put back once its number is read.
+ */
+static inline int cbw_lookup_bdev(const char *path, dev_t *dev)
+{
+#ifdef HAVE_LOOKUP_BDEV_DEV_T
+	return lookup_bdev(path, dev);
+#else
+	struct block_device *bdev = lookup_bdev(path);
+
+	if (IS_ERR(bdev))
+		return PTR_ERR(bdev);
+	*dev = bdev->bd_dev;
+	bdput(bdev);
+	return 0;
+#endif
+}
+
+/*
+ * Submit a bio that a target remapped outside its map function.  Where the
+ * device-mapper core has no helper for that (it then neither accounts nor
+ * traces such bios), the bio goes to its new device's queue directly.
+ */
+static inline void cbw_submit_remapped(struct bio *bio)
+{
+#ifdef HAVE_DM_SUBMIT_BIO_REMAP
+	dm_submit_bio_remap(bio, NULL);
+#else
+	submit_bio_noacct(bio);
+#endif
+}
+
+/*
+ * The IMA status (STATUSTYPE_IMA) of a target starts with its name and
+ * version; kernels that ask for an IMA status but lack the helper get the
+ * same words from ours.
+ */
+#if defined(HAVE_STATUSTYPE_IMA) && !defined(HAVE_DMEMIT_TARGET_NAME_VERSION)
+#define DMEMIT_TARGET_NAME_VERSION(type)				\
+	DMEMIT("target_name=%s,target_version=%u.%u.%u", (type)->name,	\
+	       (type)->version[0], (type)->version[1], (type)->version[2])
+#endif
 
 #endif /* DM_CBW_COMPAT_H */

@@ -44,7 +44,7 @@ static int parse_dev(const char *arg, dev_t *dev)
 	size_t n;
 
 	if (!colon || strspn(arg, "0123456789:") != strlen(arg))
-		return lookup_bdev(arg, dev);
+		return cbw_lookup_bdev(arg, dev);
 	n = colon - arg;
 	if (!n || n >= sizeof(buf) || strchr(colon + 1, ':') || !colon[1])
 		return -EINVAL;
@@ -222,10 +222,12 @@ static void access_status(struct dm_target *ti, status_type_t type,
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s", ac->cbw_arg);
 		break;
+#ifdef HAVE_STATUSTYPE_IMA
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
 		DMEMIT(",cbw_name=%s;", ac->cbw_arg);
 		break;
+#endif
 	}
 }
 

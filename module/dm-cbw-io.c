@@ -499,7 +499,7 @@ static __always_inline bool any_to_copy(struct cbw_snap *snap, u64 first,
 static void remap_submit(struct bio *bio, struct block_device *bdev)
 {
 	bio_set_dev(bio, bdev);
-	dm_submit_bio_remap(bio, NULL);
+	cbw_submit_remapped(bio);
 }
 
 /* The end of a guest bio's slow path: count its wait. */
@@ -676,10 +676,10 @@ static struct bio *alloc_piece_bio(struct cbw_snap *snap, unsigned int nr_pages,
 				   enum copy_stage stage, gfp_t gfp)
 {
 	if (stage == COPY_READ)
-		return bio_alloc_bioset(snap->origin->bdev, nr_pages,
-					REQ_OP_READ, gfp, &snap->bios);
-	return bio_alloc_bioset(snap->cow->bdev, nr_pages, REQ_OP_WRITE, gfp,
-				&snap->bios);
+		return cbw_bio_alloc(snap->origin->bdev, nr_pages,
+				     REQ_OP_READ, gfp, &snap->bios);
+	return cbw_bio_alloc(snap->cow->bdev, nr_pages, REQ_OP_WRITE, gfp,
+			     &snap->bios);
 }
 
 /*
@@ -1953,8 +1953,8 @@ static void discard_slots(void *data, u64 slot, u64 count)
 	for (; s < e; s += n) {
 		n = min(e - s, most);
 		/* GFP_NOIO waits for the bio set's reserve: never NULL. */
-		bio = bio_alloc_bioset(snap->cow->bdev, 0, REQ_OP_DISCARD,
-				       GFP_NOIO, &snap->bios);
+		bio = cbw_bio_alloc(snap->cow->bdev, 0, REQ_OP_DISCARD,
+				    GFP_NOIO, &snap->bios);
 		bio->bi_iter.bi_sector = s;
 		bio->bi_iter.bi_size = n << SECTOR_SHIFT;
 		bio->bi_end_io = cow_discard_end;

@@ -12,6 +12,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "compat.h"
 #include "dm-cbw.h"
 
 /* Chunks up to 1 GiB: the io hints of snapshot-access are 32-bit bytes. */
@@ -468,6 +469,7 @@ static void cbw_status(struct dm_target *ti, status_type_t type,
 		for (i = 0; i < cc->nr_features; i++)
 			DMEMIT(" %s", cc->features[i]);
 		break;
+#ifdef HAVE_STATUSTYPE_IMA
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
 		DMEMIT(",origin_name=%s,cow_name=%s,chunk_sectors=%llu",
@@ -479,6 +481,7 @@ static void cbw_status(struct dm_target *ti, status_type_t type,
 		DMEMIT(",discard_passdown=%c,low_water=%llu;",
 		       cc->opts.discard_passdown ? 'y' : 'n', cc->opts.low_water);
 		break;
+#endif
 	}
 }
 
