@@ -4,6 +4,7 @@
 #
 #   make                  dm-cbw.ko for the default test kernel (6.1) + cbwctl
 #   make KVER=6.12        the module for the bookworm-backports 6.12 kernel
+#   make KVER=5.10        the module for the bullseye 5.10 kernel
 #   make KDIR=/lib/modules/$(uname -r)/build   the module for this machine
 #   make demo             the fleecing demo in a VM
 #   make bench            the benchmark in a VM (KVER=6.12 for that kernel;
@@ -34,7 +35,12 @@ KDIR := $(CBW_CACHE)/kernels/debug/build
 KREL_HINT := ; make debug-kernel first
 else
 KREL := $(shell scripts/deps --quiet --print-release $(KVER))
+# Headers unpacked into the cache (5.10), else installed ones (6.1, 6.12).
+ifneq ($(wildcard $(CBW_CACHE)/kernels/$(KVER)/build/Makefile),)
+KDIR := $(CBW_CACHE)/kernels/$(KVER)/build
+else
 KDIR := /usr/src/linux-headers-$(KREL)
+endif
 endif
 DEPS := deps
 else
