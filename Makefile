@@ -21,7 +21,7 @@
 #   make check-debug      the selftests in a VM on the debug kernel
 #   make KVER=debug       the module for the debug kernel
 #   make sparse           the module through sparse (C=2)
-#   make lint             checkpatch, W=1 and sparse on both test kernels
+#   make lint             checkpatch, W=1 and sparse on 5.10, 6.1 and 6.12
 #   make clean
 
 KVER ?= 6.1
