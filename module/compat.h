@@ -12,6 +12,7 @@
 #include <linux/file.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/timer.h>
 
 #include "compat-gen.h"
 
@@ -136,6 +137,20 @@ static inline void cbw_submit_remapped(struct bio *bio)
 #define DMEMIT_TARGET_NAME_VERSION(type)				\
 	DMEMIT("target_name=%s,target_version=%u.%u.%u", (type)->name,	\
 	       (type)->version[0], (type)->version[1], (type)->version[2])
+#endif
+
+/*
+ * The structure a timer callback's timer is embedded in, and stopping a
+ * timer while waiting for its callback to finish: older kernels name
+ * these from_timer() and del_timer_sync().
+ */
+#ifndef HAVE_TIMER_CONTAINER_OF
+#define timer_container_of(var, timer, field) \
+	container_of(timer, typeof(*(var)), field)
+#endif
+
+#ifndef HAVE_TIMER_DELETE_SYNC
+#define timer_delete_sync(timer)	del_timer_sync(timer)
 #endif
 
 #endif /* DM_CBW_COMPAT_H */

@@ -722,7 +722,7 @@ static struct bio *piece_bio(struct cbw_snap *snap, struct cbw_run *run,
 
 static void copy_timer_fn(struct timer_list *t)
 {
-	struct cbw_copy *copy = from_timer(copy, t, timer);
+	struct cbw_copy *copy = timer_container_of(copy, t, timer);
 	struct cbw_snap *snap = copy->snap;
 	unsigned long flags;
 
@@ -962,7 +962,7 @@ static void mark_finished(struct cbw_snap *snap, struct cbw_copy *copy)
 	copy->finished = true;
 	list_del_init(&copy->event);
 	spin_unlock_irqrestore(&snap->lock, flags);
-	del_timer_sync(&copy->timer);
+	timer_delete_sync(&copy->timer);
 }
 
 /*
