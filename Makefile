@@ -5,6 +5,8 @@
 #   make                  dm-cbw.ko for the default test kernel (6.1) + cbwctl
 #   make KVER=6.12        the module for the bookworm-backports 6.12 kernel
 #   make KVER=5.10        the module for the bullseye 5.10 kernel
+#   make KVER=7.2         the module for sid's 7.2 kernel, built in a sid
+#                         build root under $(CBW_CACHE) (made on first use)
 #   make KDIR=/lib/modules/$(uname -r)/build   the module for this machine
 #   make demo             the fleecing demo in a VM
 #   make bench            the benchmark in a VM (KVER=6.12 for that kernel;
@@ -52,13 +54,20 @@ BUILD ?= $(CURDIR)/build/$(KREL)
 MODSRC := $(wildcard module/*.c module/*.h) module/Kbuild
 KBUILD_ARGS := -C $(KDIR) M=$(BUILD) W=1
 
+# A kernel whose headers live in a build root (sid's 7.2: its compiler and
+# C library are newer than the host's) is built inside that root.
+BUILDROOT := $(CBW_CACHE)/kernels/$(KVER)/buildroot
+ifneq ($(and $(KREL),$(wildcard $(BUILDROOT)/usr/src/linux-headers-$(KREL)/Makefile)),)
+KRUN = scripts/in-root $(BUILDROOT) --bind $(CURDIR) --bind $(BUILD) --
+endif
+
 .PHONY: all deps module cbwctl sparse lint demo bench check unit clean \
 	debug-kernel check-debug install uninstall fuzz
 
 all: module cbwctl
 
 deps:
-	@scripts/deps --quiet
+	@scripts/deps --quiet --kernel $(KVER)
 
 # The module is built in a per-kernel tree of links to module/, so builds for
 # several kernels live side by side and the source folder stays clean.
@@ -67,12 +76,12 @@ module: $(DEPS)
 	@mkdir -p $(BUILD)/module
 	@ln -sf $(CURDIR)/Kbuild $(BUILD)/Kbuild
 	@ln -sf $(addprefix $(CURDIR)/,$(MODSRC)) $(BUILD)/module/
-	@scripts/compat-probe $(KDIR) $(BUILD)/module/compat-gen.h
-	@$(MAKE) -s $(KBUILD_ARGS) modules
+	@$(KRUN) scripts/compat-probe $(KDIR) $(BUILD)/module/compat-gen.h
+	@$(KRUN) $(MAKE) -s $(KBUILD_ARGS) modules
 	@echo "  built $(BUILD)/module/dm-cbw.ko"
 
 sparse: module
-	@$(MAKE) -s $(KBUILD_ARGS) C=2 CHECK=sparse modules
+	@$(KRUN) $(MAKE) -s $(KBUILD_ARGS) C=2 CHECK=sparse modules
 
 lint: deps
 	@scripts/lint
