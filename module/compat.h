@@ -13,6 +13,7 @@
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/timer.h>
+#include <linux/workqueue.h>
 
 #include "compat-gen.h"
 
@@ -151,6 +152,14 @@ static inline void cbw_submit_remapped(struct bio *bio)
 
 #ifndef HAVE_TIMER_DELETE_SYNC
 #define timer_delete_sync(timer)	del_timer_sync(timer)
+#endif
+
+/*
+ * A workqueue bound to CPUs says so where the kernel wants it said (it
+ * warns otherwise); before that flag, bound was what no flag meant.
+ */
+#ifndef HAVE_WQ_PERCPU
+#define WQ_PERCPU	0
 #endif
 
 #endif /* DM_CBW_COMPAT_H */

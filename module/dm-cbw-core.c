@@ -475,7 +475,8 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	 * the worker must not queue behind the readers of the snapshot
 	 * (a backup streaming it) for the CPU.
 	 */
-	snap->wq = alloc_workqueue("kcbwd", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	snap->wq = alloc_workqueue("kcbwd",
+				   WQ_MEM_RECLAIM | WQ_HIGHPRI | WQ_PERCPU, 0);
 	if (!snap->wq) {
 		ti->error = "Cannot allocate workqueue";
 		goto bad_pool;
@@ -1075,7 +1076,7 @@ static int __init dm_cbw_init(void)
 {
 	int r;
 
-	cbw_reap_wq = alloc_workqueue("kcbw_reap", 0, 0);
+	cbw_reap_wq = alloc_workqueue("kcbw_reap", WQ_PERCPU, 0);
 	if (!cbw_reap_wq)
 		return -ENOMEM;
 	r = cbw_bitmap_init();
