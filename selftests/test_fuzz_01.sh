@@ -279,14 +279,9 @@ fz_dm_start() {
 	_on_cleanup kill "$DMB_PID"
 }
 
-# fz_self_devno: fzself's major:minor in SELF_DEVNO (a device without a
-# table has no gendisk yet, so not from sysfs).
+# SELF_DEVNO: fzself's major:minor, as dm_batch.py's create says (a device
+# without a table has no gendisk yet, so not from sysfs).
 SELF_DEVNO=
-fz_self_devno() {
-	SELF_DEVNO=$(dmsetup info -c --noheadings -o major,minor fzself)
-	SELF_DEVNO=${SELF_DEVNO// /}
-	[[ $SELF_DEVNO =~ ^[0-9]+:[0-9]+$ ]] || _die "no device number for fzself: '$SELF_DEVNO'"
-}
 
 # fz_self_renew: fzself back to a device without a table.
 fz_self_renew() {
@@ -1314,9 +1309,9 @@ test_main() {
 	_dm_create fztiny "0 1 linear /dev/ram7 0"
 	fz_make_fzm
 	CBW_DM_DEVS+=(fzm)
-	dmsetup create fzself --notable >/dev/null || _die "cannot create fzself"
+	fz_dm create fzself || _die "cannot create fzself: $(<"$CBW_TMP/dmb/o")"
+	SELF_DEVNO=$(<"$CBW_TMP/dmb/o")
 	CBW_DM_DEVS+=(fzself)
-	fz_self_devno
 	fz_make_fzi
 	CBW_DM_DEVS+=(fzi)
 
