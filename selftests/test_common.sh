@@ -436,6 +436,18 @@ _cbwctl_fails() {
 	fi
 }
 
+# _nullb_node ITEM: the node of the powered-on null_blk device whose
+# configfs item is ITEM (/sys/kernel/config/nullb/NAME): /dev/NAME where the
+# disk is named after the item (5.18 and later), else /dev/nullb<index>.
+_nullb_node() {
+	local name=${1##*/}
+	if [ -b "/dev/$name" ]; then
+		echo "/dev/$name"
+	else
+		echo "/dev/nullb$(cat "$1/index")"
+	fi
+}
+
 # _resume_if_there DEV: resume DEV unless it is gone (a clean-up step for
 # a device the test suspends and may remove itself).
 _resume_if_there() {

@@ -35,7 +35,7 @@ make_origin() {
 	mkdir "$NULLB" || return 1
 	echo 64 >"$NULLB/size" && echo 1 >"$NULLB/memory_backed" &&
 		echo 1 >"$NULLB/discard" && echo 1 >"$NULLB/power" || return 1
-	echo "/dev/${NULLB##*/}"	# the disk is named after the configfs item
+	_nullb_node "$NULLB"
 }
 
 remove_origin() {

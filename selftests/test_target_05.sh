@@ -39,7 +39,7 @@ make_zoned() {
 	echo 64 >"$NULLB/size" && echo 1 >"$NULLB/memory_backed" &&
 		echo 1 >"$NULLB/zoned" && echo 8 >"$NULLB/zone_size" &&
 		echo 1 >"$NULLB/power" || return 1
-	echo "/dev/${NULLB##*/}"	# the disk is named after the configfs item
+	_nullb_node "$NULLB"
 }
 
 remove_zoned() {
