@@ -15,15 +15,16 @@
 #                         default /usr/local, and DESTDIR; see
 #                         dmtools/Makefile)
 #   make uninstall
-#   make check            unit tests + the selftests in VMs on 6.1 and 6.12
+#   make check            unit tests, lint, the selftests in VMs on 6.1, 6.12,
+#                         5.10 and 7.2 (scripts/check: CBW_CHECK_SMOKE, ...)
 #   make fuzz             the fuzzing selftest alone in a VM, 10,000 cases
 #                         (KVER=6.12, FUZZ_CASES=N, FUZZ_SEED=S; scripts/fuzz)
 #   make debug-kernel     build the debug kernel (KASAN, lockdep, kmemleak,
 #                         fault injection; long) into $(CBW_CACHE)
-#   make check-debug      the selftests in a VM on the debug kernel
+#   make check-debug      the selftests in two VMs on the debug kernel
 #   make KVER=debug       the module for the debug kernel
 #   make sparse           the module through sparse (C=2)
-#   make lint             checkpatch, W=1 and sparse on 5.10, 6.1 and 6.12
+#   make lint             checkpatch, W=1 and sparse on 5.10, 6.1, 6.12, 7.2
 #   make clean
 
 KVER ?= 6.1
