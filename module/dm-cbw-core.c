@@ -1114,3 +1114,8 @@ module_exit(dm_cbw_exit);
 MODULE_DESCRIPTION(DM_NAME " copy-before-write snapshots (cbw, snapshot-access)");
 MODULE_AUTHOR("dm-cbw developers");
 MODULE_LICENSE("GPL");
+/*
+ * dm core asks for a missing target with request_module("dm-<target>"):
+ * "dm-cbw" is this module's own name, the other target needs an alias.
+ */
+MODULE_ALIAS("dm-snapshot-access");
