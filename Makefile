@@ -15,6 +15,9 @@
 #                         default /usr/local, and DESTDIR; see
 #                         dmtools/Makefile)
 #   make uninstall
+#   make deb              the Debian packages dm-cbw-dkms (module source for
+#                         DKMS) and cbwctl into build/deb/, lintian-checked
+#                         (scripts/deb; the version is debian/changelog's)
 #   make check            unit tests, lint, the selftests in VMs on 6.1, 6.12,
 #                         5.10 and 7.2 (scripts/check: CBW_CHECK_SMOKE, ...)
 #   make fuzz             the fuzzing selftest alone in a VM, 10,000 cases
@@ -63,7 +66,7 @@ KRUN = scripts/in-root $(BUILDROOT) --bind $(CURDIR) --bind $(BUILD) --
 endif
 
 .PHONY: all deps module cbwctl sparse lint demo bench check unit clean \
-	debug-kernel check-debug install uninstall fuzz
+	debug-kernel check-debug install uninstall fuzz deb
 
 all: module cbwctl
 
@@ -103,6 +106,9 @@ unit:
 	$(MAKE) -s -C tests/bitmap check || fail=1; \
 	$(MAKE) -s -C tests/map check || fail=1; \
 	$(MAKE) -s -C tests/pages check || fail=1; exit $$fail
+
+deb:
+	@scripts/deb
 
 demo: deps cbwctl
 	@scripts/demo
