@@ -18,6 +18,10 @@
 #   make deb              the Debian packages dm-cbw-dkms (module source for
 #                         DKMS) and cbwctl into build/deb/, lintian-checked
 #                         (scripts/deb; the version is debian/changelog's)
+#   make dkms-check       the dm-cbw-dkms package built and installed by DKMS
+#                         for 5.10, 6.1, 6.12 and 7.2, then smoke selftests
+#                         in VMs on the DKMS-installed module (scripts/dkms-check;
+#                         CBW_DKMS_KERNELS="6.1" to choose)
 #   make check            unit tests, lint, the selftests in VMs on 6.1, 6.12,
 #                         5.10 and 7.2 (scripts/check: CBW_CHECK_SMOKE, ...)
 #   make fuzz             the fuzzing selftest alone in a VM, 10,000 cases
@@ -66,7 +70,7 @@ KRUN = scripts/in-root $(BUILDROOT) --bind $(CURDIR) --bind $(BUILD) --
 endif
 
 .PHONY: all deps module cbwctl sparse lint demo bench check unit clean \
-	debug-kernel check-debug install uninstall fuzz deb
+	debug-kernel check-debug install uninstall fuzz deb dkms-check
 
 all: module cbwctl
 
@@ -109,6 +113,9 @@ unit:
 
 deb:
 	@scripts/deb
+
+dkms-check: deps cbwctl
+	@scripts/dkms-check
 
 demo: deps cbwctl
 	@scripts/demo
