@@ -35,8 +35,8 @@
 #     'message timeout TIMEOUT' a write to B succeeds fast, B is dropped
 #     (ENODATA), A (COW) and C (origin) read their old data, a dm event.
 #     Then a write to D times out and the cbw device is removed at once:
-#     the removal does not wait for the copy thrown away (it returns less
-#     than DELAY after the write began); the copy's I/O ends in the
+#     the removal does not wait for the copy thrown away (the destructor
+#     logs that the COW I/O is still in flight); the copy's I/O ends in the
 #     background (the kernel log says so) and the COW device can be
 #     removed then; the kernel log stays clean.
 
@@ -222,9 +222,12 @@ policy_drop() {
 	check_fast "drop: write to D" "$waited" "$wait_ms"
 	_expect_eq "${st[dropped]} ${st[timeouts]}" "2 2" "td dropped, timeouts after D"
 	_expect_eq "$CBW_WRITE_ERR" "" "drop: error of the write to D"
-	_log "drop: the removal returned $((t1 - CBW_WRITE_T0)) ms after the write began"
-	[ $((t1 - CBW_WRITE_T0)) -lt "$DELAY" ] ||
-		_fail "drop: the removal waited for the copy thrown away"
+	# The proof that the removal did not wait is the kernel's: the
+	# destructor logs "still in flight" (checked below) only when it
+	# leaves the copy's I/O behind.  The wall time is for the log: on a
+	# loaded debug kernel the status read and dmsetup's start alone took
+	# longer than DELAY.
+	_log "drop: the removal returned $((t1 - CBW_WRITE_T0)) ms after the write began (the copy's write takes $DELAY ms)"
 	dmsetup info td >/dev/null 2>&1 && _fail "td still exists after its removal"
 	_pattern_check_all /dev/ram0 "0 768k 4k" "0xd1 772k 60k"
 	for ((i = 0; i < DELAY / 50; i++)); do
