@@ -38,7 +38,9 @@ make_origin() {
 	_nullb_node "$NULLB"
 }
 
+# (also after a make that failed half-way)
 remove_origin() {
+	[ -d "$NULLB" ] || return 0
 	echo 0 >"$NULLB/power"
 	rmdir "$NULLB"
 }
@@ -60,8 +62,8 @@ discard() {
 	local origin sz
 
 	_log "guest discard"
-	origin=$(make_origin) || _die "cannot make a null_blk device with discard"
 	_on_cleanup remove_origin
+	origin=$(make_origin) || _die "cannot make a null_blk device with discard"
 	[ -b "$origin" ] || _die "$origin missing"
 	sz=$(_size_sectors "$origin")
 	_log "origin discard_max_bytes: $(cat "/sys/block/${origin#/dev/}/queue/discard_max_bytes")"

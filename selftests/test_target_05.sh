@@ -23,7 +23,7 @@ requires() {
 	# debug kernel of scripts/debug-kernel).  Any other failure is left to
 	# test_main, where it fails the test.
 	if ! make_zoned >/dev/null 2>&1; then
-		rmdir "$NULLB" 2>/dev/null
+		remove_zoned 2>/dev/null
 		if dmesg | tail -n 5 | grep -q "CONFIG_BLK_DEV_ZONED not enabled"; then
 			_skip_reason "a kernel without zoned block devices (CONFIG_BLK_DEV_ZONED)"
 			return 1
@@ -42,7 +42,9 @@ make_zoned() {
 	_nullb_node "$NULLB"
 }
 
+# (also after a make that failed half-way)
 remove_zoned() {
+	[ -d "$NULLB" ] || return 0
 	echo 0 >"$NULLB/power"
 	rmdir "$NULLB"
 }
@@ -53,8 +55,8 @@ test_main() {
 	_brd_setup 2 8
 	sz=$(_size_sectors /dev/ram0)	# 16384 sectors
 
-	zoned=$(make_zoned) || _die "cannot make a zoned null_blk device"
 	_on_cleanup remove_zoned
+	zoned=$(make_zoned) || _die "cannot make a zoned null_blk device"
 	[ -b "$zoned" ] || _die "$zoned missing"
 	_expect_eq "$(cat "/sys/block/${zoned#/dev/}/queue/zoned")" host-managed \
 		"zoned model of $zoned"
