@@ -279,8 +279,8 @@ fz_dm_start() {
 	_on_cleanup kill "$DMB_PID"
 }
 
-# SELF_DEVNO: fzself's major:minor, as dm_batch.py's create says (a device
-# without a table has no gendisk yet, so not from sysfs).
+# SELF_DEVNO: fzself's major:minor, as dm_batch.py's create says (after
+# 5.10 a device without a table has no gendisk yet, so not from sysfs).
 SELF_DEVNO=
 
 # SELF_OPENS: 1 if the kernel opens a dm device that has no table yet (as
@@ -296,17 +296,18 @@ SELF_OPENS=0
 # fails with EACCES).  Only ENXIO means "no such device"; anything else
 # stops the test rather than teach the oracle a wrong answer.
 fz_self_probe() {
-	local node=/dev/cbw-fuzz-self out
+	local node=/dev/cbw-fuzz-self out rc
 	rm -f "$node"
 	mknod "$node" b "${SELF_DEVNO%:*}" "${SELF_DEVNO#*:}" || _die "cannot make a node for fzself"
-	if out=$(blockdev --getsz "$node" 2>&1); then
-		[ "$out" = 0 ] || { rm -f "$node"; _die "fzself, without a table, has '$out' sectors"; }
+	out=$(blockdev --getsz "$node" 2>&1)
+	rc=$?
+	rm -f "$node"
+	if ((rc == 0)); then
+		[ "$out" = 0 ] || _die "fzself, without a table, has '$out' sectors"
 		SELF_OPENS=1
 	elif [[ $out != *"No such device or address"* ]]; then
-		rm -f "$node"
 		_die "opening fzself without a table: $out"
 	fi
-	rm -f "$node"
 	_log "a dm device without a table can$( ((SELF_OPENS)) || echo not) be opened"
 }
 
