@@ -264,17 +264,6 @@ size_t cbw_copy_size(void)
 	return sizeof(struct cbw_copy);
 }
 
-/**
- * cbw_snap_wake() - kick the worker.
- * @snap: the snapshot.
- *
- * Context: any.
- */
-void cbw_snap_wake(struct cbw_snap *snap)
-{
-	queue_work(snap->wq, &snap->worker);
-}
-
 /* Bits of snap->engine. */
 enum {
 	ENGINE_HELD,		/* someone holds the engine */

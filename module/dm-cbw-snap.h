@@ -267,11 +267,21 @@ static inline bool bm_test(const struct cbw_bitmap *bm, u64 bit)
 	return r;
 }
 
+/**
+ * cbw_snap_wake() - kick the worker.
+ * @snap: the snapshot.
+ *
+ * Context: any.
+ */
+static inline void cbw_snap_wake(struct cbw_snap *snap)
+{
+	queue_work(snap->wq, &snap->worker);
+}
+
 /* dm-cbw-io.c */
 void cbw_snap_work(struct work_struct *work);
 size_t cbw_copy_size(void);
 void cbw_snap_event(struct cbw_snap *snap);
-void cbw_snap_wake(struct cbw_snap *snap);
 void cbw_snap_stop_ahead(struct cbw_snap *snap);
 
 /* dm-cbw-core.c */
