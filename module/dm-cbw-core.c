@@ -2,7 +2,8 @@
 /*
  * dm-cbw core: the life of one copy-before-write snapshot (creation,
  * suspend, resume, destruction), its chunk sets, settings and counters,
- * and the list of snapshots.  The I/O paths are in dm-cbw-io.c.
+ * and the list of snapshots.  The I/O paths are in dm-cbw-write.c,
+ * dm-cbw-copy.c and dm-cbw-read.c, their design in dm-cbw-io.h.
  *
  * Snapshot reads and the cbw table's lifetime.  Snapshot reads are I/O of
  * another mapped device, so the device-mapper core does not wait for them

@@ -5,7 +5,7 @@
  *
  * Slot N is sectors [N << chunk_shift, (N + 1) << chunk_shift) of the COW
  * device.  The store knows nothing about I/O: the snapshot decides when a
- * slot is written, published, unpublished and freed (see dm-cbw-io.c for
+ * slot is written, published, unpublished and freed (see dm-cbw-io.h for
  * why a reader never sees a slot's earlier contents).
  *
  * Concurrency: allocation, freeing and growing are serialised by the

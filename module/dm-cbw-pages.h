@@ -10,7 +10,7 @@
  * allocate and free a page per copy.
  *
  * Concurrency: none; every call is made by the holder of the snapshot's
- * copy engine (see dm-cbw-io.c), or by its constructor and destructor,
+ * copy engine (see dm-cbw-io.h), or by its constructor and destructor,
  * when no one else runs.
  */
 #ifndef DM_CBW_PAGES_H

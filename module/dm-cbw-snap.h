@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * dm-cbw: the snapshot's private state, shared by dm-cbw-core.c (life
- * cycle, sets, status) and dm-cbw-io.c (the I/O paths and the copy
- * engine).  The targets see only dm-cbw.h.
+ * cycle, sets, status) and the I/O paths (dm-cbw-io.h: dm-cbw-write.c,
+ * dm-cbw-copy.c, dm-cbw-read.c).  The targets see only dm-cbw.h.
  */
 #ifndef DM_CBW_SNAP_H
 #define DM_CBW_SNAP_H
@@ -74,7 +74,7 @@ enum snap_state {
  *	      (and @set_lock during the set-up); read without a lock (the
  *	      bitmap's readers are lock-free) by the write fast path.
  * @map: copied chunk -> COW slot; its own lock.  A chunk is "to copy"
- *	 while it is readable and not in @map (see dm-cbw-io.c).
+ *	 while it is readable and not in @map (see dm-cbw-io.h).
  * @copied: chunks both readable and in @map; @lock.
  * @store: the COW store (slot allocation).
  * @broken: why the snapshot broke, CBW_OK if it did not; written under
@@ -104,7 +104,7 @@ enum snap_state {
  * @wq: the worker's queue; @worker runs on it.
  * @worker: runs cbw_snap_work().
  * @engine: bits: who holds the copy engine, and whether a write took
- *	    @ahead_at (see dm-cbw-io.c); atomic.
+ *	    @ahead_at (see dm-cbw-io.h); atomic.
  * @bios: the bio set of the copies' reads and writes.
  * @pages: the copies' page cache (engine).
  * @starved: a guest write waits for a copy struct or a page (engine);
@@ -112,7 +112,7 @@ enum snap_state {
  * @copy_pool: struct cbw_copy for copies in flight.
  * @nr_copies: copies in flight that guest writes may wait on (also
  *	       timed-out ones that keep their interval busy); not those
- *	       detached (see dm-cbw-io.c); @copies_done is woken when it
+ *	       detached (see dm-cbw-io.h); @copies_done is woken when it
  *	       drops to 0.
  * @copies_done: wait queue for suspend and destroy.
  * @nr_cow_io: background I/O that still writes or discards COW slots:
@@ -167,7 +167,7 @@ struct cbw_snap {
 	struct list_head node;
 
 	struct mutex set_lock;		/* the set-up's changes and its end */
-	spinlock_t lock;		/* see the comment in dm-cbw-io.c */
+	spinlock_t lock;		/* see the comment in dm-cbw-io.h */
 	enum snap_state state;
 	struct bio_list held;
 	u64 copied;
@@ -278,10 +278,12 @@ static inline void cbw_snap_wake(struct cbw_snap *snap)
 	queue_work(snap->wq, &snap->worker);
 }
 
-/* dm-cbw-io.c */
+/* dm-cbw-copy.c */
 void cbw_snap_work(struct work_struct *work);
 size_t cbw_copy_size(void);
 void cbw_snap_event(struct cbw_snap *snap);
+
+/* dm-cbw-write.c */
 void cbw_snap_stop_ahead(struct cbw_snap *snap);
 
 /* dm-cbw-core.c */

@@ -98,7 +98,7 @@ struct cbw_range {
  *
  * Set by cbw_snap_map_write() when the bio leaves the fast path; read and
  * written afterwards only by the holder of the copy engine (see
- * dm-cbw-io.c).  @start_ns is a cbw_clock_ns() time.
+ * dm-cbw-io.h).  @start_ns is a cbw_clock_ns() time.
  */
 struct cbw_write_io {
 	u64 start_ns;
