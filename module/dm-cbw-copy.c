@@ -567,11 +567,11 @@ bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
  * reached), the deadline moves on by the timeout: nothing is late yet,
  * and a write that comes to wait on the copy waits at most about the
  * timeout before the policy answers it; but while a suspend waits for
- * the copies the copy is detached (its chunks stay to copy).  Otherwise, with CBW_FAIL_WRITE
- * the interval stays busy until the copy ends (the writes waiting now,
- * and those arriving meanwhile, fail); under the other policies the
- * policy is applied, the interval is released, and the copy ends with
- * the stage in flight, its data thrown away.
+ * the copies the copy is detached (its chunks stay to copy).  Otherwise,
+ * with CBW_FAIL_WRITE the interval stays busy until the copy ends (the
+ * writes waiting now, and those arriving meanwhile, fail); under the other
+ * policies the policy is applied, the interval is released, and the copy
+ * ends with the stage in flight, its data thrown away.
  */
 static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 {

@@ -18,17 +18,17 @@
  * copy goes straight to the origin: the map function looks its chunk up
  * in the map (no lock, preemption off for the search) and, if it has no
  * slot, tests the readable bitmap under rcu_read_lock(); it allocates
- * nothing.  A bio inside one chunk may start that chunk's copy
- * itself (see "One-chunk copies" below).  Any other bio goes to the
- * worker, which marks the chunk interval busy (a struct cbw_copy in the
- * busy tree), allocates COW slots and copies the to-copy chunks of the
- * interval (a run per stretch of adjacent chunks in adjacent slots, at
- * most MAX_COPY_SECTORS per step).  Steps that keep starting where the
- * previous one ended belong to a sequential stream and copy ahead of
- * their bio (ahead_window()), so that a stream of small writes makes few
- * large copies, and the stream's next step starts in the background as
- * soon as its writes reach the window copied last ("Background
- * copy-ahead" in dm-cbw-write.c).  Bios that touch a busy interval wait on it.  When the
+ * nothing.  A bio inside one chunk may start that chunk's copy itself (see
+ * "One-chunk copies" below).  Any other bio goes to the worker, which
+ * marks the chunk interval busy (a struct cbw_copy in the busy tree),
+ * allocates COW slots and copies the to-copy chunks of the interval (a run
+ * per stretch of adjacent chunks in adjacent slots, at most
+ * MAX_COPY_SECTORS per step).  Steps that keep starting where the previous
+ * one ended belong to a sequential stream and copy ahead of their bio
+ * (ahead_window()), so that a stream of small writes makes few large
+ * copies, and the stream's next step starts in the background as soon as
+ * its writes reach the window copied last ("Background copy-ahead" in
+ * dm-cbw-write.c).  Bios that touch a busy interval wait on it.  When the
  * copy ends its slots are published in the map (the chunks stop being to
  * copy) and the waiting bios go round again: they now go to the origin.
  *
@@ -45,9 +45,9 @@
  * One-chunk copies in the submitter's context.  Going through the worker
  * costs two task switches per guest write, and serialises every copy on
  * one CPU.  So a write inside one chunk that is to copy, and not part of
- * a sequential stream, starts its copy in the map function (start_
- * oneshot()) when everything it needs is at hand without waiting: the
- * engine (below), a copy struct, cached pages, a bio, a COW slot.  The
+ * a sequential stream, starts its copy in the map function
+ * (start_oneshot()) when everything it needs is at hand without waiting:
+ * the engine (below), a copy struct, cached pages, a bio, a COW slot.  The
  * copy's read bio then goes on current->bio_list: the block layer issues
  * it once the map function returns, in the same task.  When a stage of
  * such a "oneshot" copy ends in a task that is submitting bios, and the
@@ -123,9 +123,8 @@
  * (a background step) is not late: its deadline moves on by the timeout.
  * A suspend detaches every copy still running once dm has drained the
  * guest writes (none waits on them then; their chunks stay to copy), so
- * a stuck COW device holds up no suspend.  Time a bio
- * spends waiting for a snapshot read before its copy starts is not part
- * of the copy's timeout.
+ * a stuck COW device holds up no suspend.  Time a bio spends waiting for a
+ * snapshot read before its copy starts is not part of the copy's timeout.
  */
 
 #ifndef DM_CBW_IO_H

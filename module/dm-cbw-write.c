@@ -339,8 +339,8 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
  * copy.  If it fails before a write waits on it, no policy applies: the
  * chunks of its failed runs stay to copy (see apply_policy()); its
  * deadline passes only with a write waiting (see copy_timed_out()), and
- * a suspend throws it away (see detach_copies()).  The
- * step arms the trigger at its own first chunk.
+ * a suspend throws it away (see detach_copies()).  The step arms the
+ * trigger at its own first chunk.
  *
  * Context: the worker, engine held; may sleep.
  * Return: true if a dm event is due.
