@@ -299,14 +299,9 @@ static inline void engine_unlock(struct cbw_snap *snap)
 }
 
 /*
- * Arm and disarm the trigger of a stream's next step (see "Background
- * copy-ahead" in dm-cbw-write.c).
+ * Disarm the trigger of a stream's next step (see "Background copy-ahead"
+ * in dm-cbw-write.c, which arms it).
  */
-static inline void ahead_arm(struct cbw_snap *snap, u64 chunk)
-{
-	atomic64_set(&snap->ahead_at, chunk);
-}
-
 static inline void ahead_disarm(struct cbw_snap *snap)
 {
 	atomic64_set(&snap->ahead_at, AHEAD_NONE);

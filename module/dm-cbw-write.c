@@ -52,6 +52,12 @@ static u64 ahead_window(struct cbw_snap *snap, unsigned int hits, u64 step)
  * stream's writes.
  */
 
+/* Arm the trigger at @chunk (ahead_disarm() disarms it).  Engine held. */
+static void ahead_arm(struct cbw_snap *snap, u64 chunk)
+{
+	atomic64_set(&snap->ahead_at, chunk);
+}
+
 /*
  * Queue the worker on another CPU than this one if there is one: the task
  * writing the stream goes on here while the worker copies.  A CPU that
