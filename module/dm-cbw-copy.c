@@ -21,12 +21,12 @@
  * tree's storage class, and this declaration keeps it static there too
  * (the linkage of an earlier static declaration wins).
  */
-static struct cbw_range *busy_tree_subtree_search(struct cbw_range *node,
-						  u64 start, u64 last);
+static struct cbw_range *cbw_busy_tree_subtree_search(struct cbw_range *node,
+						      u64 start, u64 last);
 #define RANGE_START(r) ((r)->start)
 #define RANGE_LAST(r) ((r)->last)
 INTERVAL_TREE_DEFINE(struct cbw_range, rb, u64, subtree_last,
-		     RANGE_START, RANGE_LAST, /* extern */, busy_tree)
+		     RANGE_START, RANGE_LAST, /* extern */, cbw_busy_tree)
 
 /**
  * cbw_copy_size() - the size of a copy step, for its mempool.
@@ -91,7 +91,7 @@ static blk_status_t reason_status(enum cbw_reason reason)
 }
 
 /**
- * __release_range() - take a busy interval out of the busy tree.
+ * __cbw_release_range() - take a busy interval out of the busy tree.
  * @snap: the snapshot.
  * @r: the interval, in @snap->busy.
  *
@@ -100,11 +100,11 @@ static blk_status_t reason_status(enum cbw_reason reason)
  * Context: any; caller holds snap->lock.
  * Return: true if the worker has work now.
  */
-bool __release_range(struct cbw_snap *snap, struct cbw_range *r)
+bool __cbw_release_range(struct cbw_snap *snap, struct cbw_range *r)
 {
 	bool any = !bio_list_empty(&r->waiters) || !bio_list_empty(&r->readers);
 
-	busy_tree_remove(r, &snap->busy);
+	cbw_busy_tree_remove(r, &snap->busy);
 	bio_list_merge(&snap->deferred, &r->waiters);
 	bio_list_merge(&snap->access_deferred, &r->readers);
 	bio_list_init(&r->waiters);
@@ -113,19 +113,19 @@ bool __release_range(struct cbw_snap *snap, struct cbw_range *r)
 }
 
 /**
- * release_range() - __release_range() under snap->lock, then wake the
- * worker if needed.
+ * cbw_release_range() - __cbw_release_range() under snap->lock, then wake
+ * the worker if needed.
  * @snap: the snapshot.
  * @r: the interval, in @snap->busy.
  *
  * Context: process context, interrupts enabled.
  */
-void release_range(struct cbw_snap *snap, struct cbw_range *r)
+void cbw_release_range(struct cbw_snap *snap, struct cbw_range *r)
 {
 	bool wake;
 
 	spin_lock_irq(&snap->lock);
-	wake = __release_range(snap, r);
+	wake = __cbw_release_range(snap, r);
 	spin_unlock_irq(&snap->lock);
 	if (wake)
 		cbw_snap_wake(snap);
@@ -206,12 +206,12 @@ static bool stage_put(struct cbw_copy *copy, bool issuer)
 }
 
 /**
- * piece_end() - the end of a copy bio.
+ * cbw_piece_end() - the end of a copy bio.
  * @bio: a bio of a copy's stage (fill_piece_bio()).
  *
  * Context: any.
  */
-void piece_end(struct bio *bio)
+void cbw_piece_end(struct bio *bio)
 {
 	struct cbw_run *run = bio->bi_private;
 	struct cbw_copy *copy = run->copy;
@@ -244,7 +244,7 @@ static struct bio *piece_bio(struct cbw_snap *snap, struct cbw_run *run,
 }
 
 /**
- * copy_timer_fn() - a copy's deadline passed.
+ * cbw_copy_timer_fn() - a copy's deadline passed.
  * @t: the copy's @timer.
  *
  * Unless the copy is ending, it is marked expired and queued for the
@@ -252,7 +252,7 @@ static struct bio *piece_bio(struct cbw_snap *snap, struct cbw_run *run,
  *
  * Context: timer callback.
  */
-void copy_timer_fn(struct timer_list *t)
+void cbw_copy_timer_fn(struct timer_list *t)
 {
 	struct cbw_copy *copy = timer_container_of(copy, t, timer);
 	struct cbw_snap *snap = copy->snap;
@@ -279,7 +279,7 @@ static void free_run_slots(struct cbw_snap *snap, struct cbw_copy *copy)
 }
 
 /**
- * free_copy() - give back the pages and the struct of a copy that ended.
+ * cbw_free_copy() - give back the pages and the struct of a copy that ended.
  * @snap: the snapshot.
  * @copy: the copy, counted in @snap->nr_copies, or in @snap->nr_cow_io
  *	  once detached.
@@ -289,7 +289,7 @@ static void free_run_slots(struct cbw_snap *snap, struct cbw_copy *copy)
  *
  * Context: engine held; does not sleep.
  */
-void free_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+void cbw_free_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	bool detached = copy->detached;
 	unsigned long flags;
@@ -313,7 +313,7 @@ void free_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 /*
  * Detach @copy from the guest writes: its interval leaves the busy tree
  * (the bios that waited on it go round again), the stage in flight ends
- * in the background and its data is thrown away (finish_copy()), and
+ * in the background and its data is thrown away (cbw_finish_copy()), and
  * its slots are freed only then.  From now on it counts in
  * snap->nr_cow_io instead of snap->nr_copies: a suspend does not wait
  * for it, and a snapshot whose cbw target goes away meanwhile lives on
@@ -326,7 +326,7 @@ static bool __detach_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 	snap->nr_cow_io++;
 	if (atomic_dec_and_test(&snap->nr_copies))
 		wake_up(&snap->copies_done);
-	return __release_range(snap, &copy->range);
+	return __cbw_release_range(snap, &copy->range);
 }
 
 /*
@@ -404,9 +404,9 @@ static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
 	u64 s, e, n = 0;
 	s64 r;
 
-	for (s = next_to_copy(snap, first, last); s <= last;
-	     s = next_to_copy(snap, e, last)) {
-		e = to_copy_end(snap, s, last);
+	for (s = cbw_next_to_copy(snap, first, last); s <= last;
+	     s = cbw_next_to_copy(snap, e, last)) {
+		e = cbw_to_copy_end(snap, s, last);
 		r = cbw_snap_remove_chunks(snap, s, e - s);
 		if (r < 0) {
 			broke = cbw_snap_do_break(snap, CBW_NOMEM);
@@ -483,7 +483,7 @@ static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
 		bio_list_init(&copy->range.waiters);
 		spin_unlock_irq(&snap->lock);
 		while ((bio = bio_list_pop(&failed)))
-			fail_write(snap, bio, reason_status(reason));
+			cbw_fail_write(snap, bio, reason_status(reason));
 		return false;
 	case CBW_BREAK:
 		return cbw_snap_do_break(snap, reason);
@@ -509,7 +509,7 @@ static void mark_finished(struct cbw_snap *snap, struct cbw_copy *copy)
 }
 
 /**
- * finish_copy() - end a copy.
+ * cbw_finish_copy() - end a copy.
  * @snap: the snapshot.
  * @copy: the copy.
  *
@@ -520,7 +520,7 @@ static void mark_finished(struct cbw_snap *snap, struct cbw_copy *copy)
  * Context: the worker, engine held; may sleep.
  * Return: true if a dm event is due.
  */
-bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+bool cbw_finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	enum cbw_reason reason = copy->reason;
 	bool event = false;
@@ -530,7 +530,7 @@ bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 	if (copy->detached) {
 		/* The policy was applied at the timeout; throw the data away. */
 		free_run_slots(snap, copy);
-		free_copy(snap, copy);
+		cbw_free_copy(snap, copy);
 		return false;
 	}
 
@@ -556,8 +556,8 @@ bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 	if (reason != CBW_OK && !copy->timed_out)
 		event = apply_policy(snap, copy, reason, NULL);
 
-	release_range(snap, &copy->range);
-	free_copy(snap, copy);
+	cbw_release_range(snap, &copy->range);
+	cbw_free_copy(snap, copy);
 	return event;
 }
 
@@ -620,7 +620,7 @@ static sector_t run_sectors(struct cbw_snap *snap, struct cbw_run *run)
 }
 
 /**
- * plan_round() - plan the next round of a copy.
+ * cbw_plan_round() - plan the next round of a copy.
  * @snap: the snapshot.
  * @copy: the copy.
  *
@@ -630,7 +630,7 @@ static sector_t run_sectors(struct cbw_snap *snap, struct cbw_run *run)
  * Context: any, engine held.
  * Return: false if nothing is left to move.
  */
-bool plan_round(struct cbw_snap *snap, struct cbw_copy *copy)
+bool cbw_plan_round(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	struct page_list *pl = copy->pages;
 	unsigned int left = copy->nr_pages, i, n;
@@ -699,15 +699,15 @@ static bool run_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	for (;;) {
 		if (copy->detached)
-			return finish_copy(snap, copy);
+			return cbw_finish_copy(snap, copy);
 		if (copy->stage == COPY_READ) {
 			if (!issue_stage(snap, copy, COPY_WRITE))
 				return false;
 			continue;
 		}
 		end_round(copy);
-		if (!plan_round(snap, copy))
-			return finish_copy(snap, copy);
+		if (!cbw_plan_round(snap, copy))
+			return cbw_finish_copy(snap, copy);
 		if (!issue_stage(snap, copy, COPY_READ))
 			return false;
 	}
@@ -745,7 +745,7 @@ static bool process_events(struct cbw_snap *snap)
 }
 
 /**
- * plan_copy() - allocate slots for a copy step and describe its runs.
+ * cbw_plan_copy() - allocate slots for a copy step and describe its runs.
  * @snap: the snapshot.
  * @copy: the copy, its interval in @snap->busy.
  *
@@ -756,16 +756,16 @@ static bool process_events(struct cbw_snap *snap)
  * Context: the worker, engine held; may sleep.
  * Return: CBW_OK, or why not even one run could be made.
  */
-enum cbw_reason plan_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+enum cbw_reason cbw_plan_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	u64 s = copy->range.start, end = copy->range.last + 1, cs, ce, slot;
 	s64 n = 0;
 
 	while (copy->nr_runs < MAX_RUNS) {
-		cs = next_to_copy(snap, s, end - 1);
+		cs = cbw_next_to_copy(snap, s, end - 1);
 		if (cs >= end)
 			break;
-		ce = to_copy_end(snap, cs, end - 1);
+		ce = cbw_to_copy_end(snap, cs, end - 1);
 		while (cs < ce && copy->nr_runs < MAX_RUNS) {
 			struct cbw_run *run = &copy->runs[copy->nr_runs];
 
@@ -789,18 +789,18 @@ out:
 	s = copy->runs[copy->nr_runs - 1].chunk + copy->runs[copy->nr_runs - 1].count;
 	if (s <= copy->range.last) {
 		spin_lock_irq(&snap->lock);
-		busy_tree_remove(&copy->range, &snap->busy);
+		cbw_busy_tree_remove(&copy->range, &snap->busy);
 		copy->range.last = s - 1;
-		busy_tree_insert(&copy->range, &snap->busy);
+		cbw_busy_tree_insert(&copy->range, &snap->busy);
 		spin_unlock_irq(&snap->lock);
 	}
 	return CBW_OK;
 }
 
 /**
- * start_copy() - start a planned copy.
+ * cbw_start_copy() - start a planned copy.
  * @snap: the snapshot.
- * @copy: the copy, planned by plan_copy().
+ * @copy: the copy, planned by cbw_plan_copy().
  *
  * Start a planned copy: its deadline, the rest of its pages (it holds
  * one; a copy that gets no more moves one page per round), its first
@@ -809,7 +809,7 @@ out:
  * Context: the worker, engine held; may sleep.
  * Return: true if a dm event is due.
  */
-bool start_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+bool cbw_start_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	unsigned int timeout_ms = READ_ONCE(snap->timeout_ms);
 	unsigned int i, want = 0;
@@ -831,14 +831,14 @@ bool start_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 }
 
 /**
- * alloc_copy() - a copy struct and one page for a step, without waiting.
+ * cbw_alloc_copy() - a copy struct and one page for a step, without waiting.
  * @snap: the snapshot.
  *
  * Context: engine held; does not sleep.
  * Return: the copy, without its interval yet, or NULL: a copy in flight
  * has them and gives them back when it ends.
  */
-struct cbw_copy *alloc_copy(struct cbw_snap *snap)
+struct cbw_copy *cbw_alloc_copy(struct cbw_snap *snap)
 {
 	struct cbw_copy *copy;
 
@@ -853,19 +853,19 @@ struct cbw_copy *alloc_copy(struct cbw_snap *snap)
 	}
 	copy->snap = snap;
 	INIT_LIST_HEAD(&copy->event);
-	timer_setup(&copy->timer, copy_timer_fn, 0);
+	timer_setup(&copy->timer, cbw_copy_timer_fn, 0);
 	return copy;
 }
 
 /**
- * put_unstarted_copy() - give back a copy from alloc_copy() that never
- * started.
+ * cbw_put_unstarted_copy() - give back a copy from cbw_alloc_copy() that
+ * never started.
  * @snap: the snapshot.
  * @copy: the copy.
  *
  * Context: engine held; does not sleep.
  */
-void put_unstarted_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+void cbw_put_unstarted_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	cbw_pages_put(&snap->pages, copy->pages, copy->nr_pages);
 	mempool_free(copy, &snap->copy_pool);
@@ -892,7 +892,7 @@ static void oneshot_release(struct cbw_snap *snap, struct bio_list *waiters)
 	while ((bio = bio_list_pop(waiters))) {
 		bio_chunks(snap, bio, &first, &last);
 		if (READ_ONCE(snap->broken) || !any_to_copy(snap, first, last)) {
-			submit_write(snap, bio);
+			cbw_submit_write(snap, bio);
 			continue;
 		}
 		spin_lock_irqsave(&snap->lock, flags);
@@ -909,7 +909,7 @@ static void oneshot_release(struct cbw_snap *snap, struct bio_list *waiters)
  * interval, send the waiting writes on.  Return: false if the copy's
  * deadline passed, or the map has no spare leaf for the slot (nothing
  * changed: the worker handles the timeout, or publishes with
- * finish_copy()).
+ * cbw_finish_copy()).
  */
 static bool finish_oneshot(struct cbw_snap *snap, struct cbw_copy *copy)
 {
@@ -929,7 +929,7 @@ static bool finish_oneshot(struct cbw_snap *snap, struct cbw_copy *copy)
 
 	spin_lock_irqsave(&snap->lock, flags);
 	snap->copied++;
-	busy_tree_remove(&copy->range, &snap->busy);
+	cbw_busy_tree_remove(&copy->range, &snap->busy);
 	waiters = copy->range.waiters;
 	wake = !bio_list_empty(&copy->range.readers);
 	bio_list_merge(&snap->access_deferred, &copy->range.readers);
@@ -937,7 +937,7 @@ static bool finish_oneshot(struct cbw_snap *snap, struct cbw_copy *copy)
 	if (wake)
 		cbw_snap_wake(snap);
 	oneshot_release(snap, &waiters);
-	free_copy(snap, copy);
+	cbw_free_copy(snap, copy);
 	return true;
 }
 
@@ -1000,7 +1000,7 @@ void cbw_snap_work(struct work_struct *work)
 	if (!engine_lock_worker(snap))
 		return;
 	for (pass = 0; pass < WORKER_PASSES; pass++) {
-		process_cow_discards(snap);
+		cbw_process_cow_discards(snap);
 		/* Copies whose I/O ended are finished, not thrown away. */
 		event |= process_events(snap);
 		/* Writes waiting on copies go on once the snapshot broke. */
@@ -1015,8 +1015,8 @@ void cbw_snap_work(struct work_struct *work)
 		 */
 		more = test_and_clear_bit(ENGINE_AHEAD, &snap->engine);
 		if (more)
-			event |= copy_ahead_now(snap);
-		more |= process_writes(snap);
+			event |= cbw_copy_ahead_now(snap);
+		more |= cbw_process_writes(snap);
 		if (!more)
 			break;
 	}
@@ -1026,7 +1026,7 @@ void cbw_snap_work(struct work_struct *work)
 	bio_list_init(&snap->access_deferred);
 	spin_unlock_irq(&snap->lock);
 	while ((bio = bio_list_pop(&access)))
-		process_access(snap, bio);
+		cbw_process_access(snap, bio);
 	engine_unlock(snap);
 
 	if (event)

@@ -229,37 +229,38 @@ struct cbw_copy {
  * The busy tree: the struct cbw_range intervals in snap->busy, made by
  * INTERVAL_TREE_DEFINE() in dm-cbw-copy.c.  Caller holds snap->lock.
  */
-void busy_tree_insert(struct cbw_range *node, struct rb_root_cached *root);
-void busy_tree_remove(struct cbw_range *node, struct rb_root_cached *root);
-struct cbw_range *busy_tree_iter_first(struct rb_root_cached *root, u64 start,
-				       u64 last);
-struct cbw_range *busy_tree_iter_next(struct cbw_range *node, u64 start,
-				      u64 last);
+void cbw_busy_tree_insert(struct cbw_range *node, struct rb_root_cached *root);
+void cbw_busy_tree_remove(struct cbw_range *node, struct rb_root_cached *root);
+struct cbw_range *cbw_busy_tree_iter_first(struct rb_root_cached *root,
+					   u64 start, u64 last);
+struct cbw_range *cbw_busy_tree_iter_next(struct cbw_range *node, u64 start,
+					  u64 last);
 
 /* dm-cbw-copy.c */
-bool __release_range(struct cbw_snap *snap, struct cbw_range *r);
-void release_range(struct cbw_snap *snap, struct cbw_range *r);
-void piece_end(struct bio *bio);
-void copy_timer_fn(struct timer_list *t);
-void free_copy(struct cbw_snap *snap, struct cbw_copy *copy);
-bool finish_copy(struct cbw_snap *snap, struct cbw_copy *copy);
-bool plan_round(struct cbw_snap *snap, struct cbw_copy *copy);
-enum cbw_reason plan_copy(struct cbw_snap *snap, struct cbw_copy *copy);
-bool start_copy(struct cbw_snap *snap, struct cbw_copy *copy);
-struct cbw_copy *alloc_copy(struct cbw_snap *snap);
-void put_unstarted_copy(struct cbw_snap *snap, struct cbw_copy *copy);
+bool __cbw_release_range(struct cbw_snap *snap, struct cbw_range *r);
+void cbw_release_range(struct cbw_snap *snap, struct cbw_range *r);
+void cbw_piece_end(struct bio *bio);
+void cbw_copy_timer_fn(struct timer_list *t);
+void cbw_free_copy(struct cbw_snap *snap, struct cbw_copy *copy);
+bool cbw_finish_copy(struct cbw_snap *snap, struct cbw_copy *copy);
+bool cbw_plan_round(struct cbw_snap *snap, struct cbw_copy *copy);
+enum cbw_reason cbw_plan_copy(struct cbw_snap *snap, struct cbw_copy *copy);
+bool cbw_start_copy(struct cbw_snap *snap, struct cbw_copy *copy);
+struct cbw_copy *cbw_alloc_copy(struct cbw_snap *snap);
+void cbw_put_unstarted_copy(struct cbw_snap *snap, struct cbw_copy *copy);
 
 /* dm-cbw-write.c */
-u64 next_to_copy(struct cbw_snap *snap, u64 from, u64 last);
-u64 to_copy_end(struct cbw_snap *snap, u64 from, u64 last);
-void submit_write(struct cbw_snap *snap, struct bio *bio);
-void fail_write(struct cbw_snap *snap, struct bio *bio, blk_status_t status);
-bool copy_ahead_now(struct cbw_snap *snap);
-bool process_writes(struct cbw_snap *snap);
+u64 cbw_next_to_copy(struct cbw_snap *snap, u64 from, u64 last);
+u64 cbw_to_copy_end(struct cbw_snap *snap, u64 from, u64 last);
+void cbw_submit_write(struct cbw_snap *snap, struct bio *bio);
+void cbw_fail_write(struct cbw_snap *snap, struct bio *bio,
+		    blk_status_t status);
+bool cbw_copy_ahead_now(struct cbw_snap *snap);
+bool cbw_process_writes(struct cbw_snap *snap);
 
 /* dm-cbw-read.c */
-void process_cow_discards(struct cbw_snap *snap);
-void process_access(struct cbw_snap *snap, struct bio *bio);
+void cbw_process_cow_discards(struct cbw_snap *snap);
+void cbw_process_access(struct cbw_snap *snap, struct bio *bio);
 
 /*
  * Helpers that more than one of the three files calls, inline as they
@@ -328,7 +329,7 @@ static __always_inline bool any_to_copy(struct cbw_snap *snap, u64 first,
 	if (first == last)
 		return !cbw_map_test(snap->map, first) &&
 		       bm_test(snap->readable, first);
-	return next_to_copy(snap, first, last) <= last;
+	return cbw_next_to_copy(snap, first, last) <= last;
 }
 
 /* Submit a bio to a device picked outside the map function. */
@@ -375,7 +376,7 @@ static inline void fill_piece_bio(struct cbw_snap *snap, struct bio *bio,
 	bio->bi_iter.bi_sector = chunk_to_sector(snap, stage == COPY_READ ?
 						 run->chunk : run->slot) +
 				 run->done;
-	bio->bi_end_io = piece_end;
+	bio->bi_end_io = cbw_piece_end;
 	bio->bi_private = run;
 	for (; left; left -= len, pl = pl->next) {
 		len = min_t(unsigned int, left, PAGE_SIZE);

@@ -74,8 +74,8 @@ static struct block_device *route_read(struct cbw_snap *snap, struct bio *bio,
 	end = min(bm_next_clear(snap->readable, c) - 1, end);
 	slot = cbw_map_lookup_run(snap->map, c, end, &n);
 	end = c + n - 1;
-	for (r = busy_tree_iter_first(&snap->busy, c, end); r;
-	     r = busy_tree_iter_next(r, c, end)) {
+	for (r = cbw_busy_tree_iter_first(&snap->busy, c, end); r;
+	     r = cbw_busy_tree_iter_next(r, c, end)) {
 		if (!r->exclusive)
 			continue;
 		if (r->start <= c) {
@@ -95,7 +95,7 @@ static struct block_device *route_read(struct cbw_snap *snap, struct bio *bio,
 		bdev = io->cow;
 	}
 	init_range(&io->range, c, end, false, false);
-	busy_tree_insert(&io->range, &snap->busy);
+	cbw_busy_tree_insert(&io->range, &snap->busy);
 	io->in_range = true;
 	io->from_origin = bdev == io->origin;
 	spin_unlock_irqrestore(&snap->lock, flags);
@@ -255,12 +255,12 @@ static void discard_slots(void *data, u64 slot, u64 count)
 }
 
 /**
- * process_cow_discards() - free the slots of the COW discards that ended.
+ * cbw_process_cow_discards() - free the slots of the COW discards that ended.
  * @snap: the snapshot.
  *
  * Context: the worker, engine held; may sleep.
  */
-void process_cow_discards(struct cbw_snap *snap)
+void cbw_process_cow_discards(struct cbw_snap *snap)
 {
 	struct cow_discard *d, *tmp;
 	unsigned long n = 0;
@@ -308,14 +308,14 @@ static void process_discard(struct cbw_snap *snap, struct bio *bio,
 		end_access(bio, BLK_STS_OK);
 		return;
 	}
-	r = busy_tree_iter_first(&snap->busy, first, last);
+	r = cbw_busy_tree_iter_first(&snap->busy, first, last);
 	if (r) {
 		bio_list_add(&r->readers, bio);
 		spin_unlock_irq(&snap->lock);
 		return;
 	}
 	init_range(&io->range, first, last, false, true);
-	busy_tree_insert(&io->range, &snap->busy);
+	cbw_busy_tree_insert(&io->range, &snap->busy);
 	io->in_range = true;
 	spin_unlock_irq(&snap->lock);
 
@@ -338,13 +338,13 @@ static void process_discard(struct cbw_snap *snap, struct bio *bio,
 }
 
 /**
- * process_access() - a snapshot-access bio in the worker.
+ * cbw_process_access() - a snapshot-access bio in the worker.
  * @snap: the snapshot.
  * @bio: the bio: parked, waiting, or a discard.
  *
  * Context: the worker, engine held; may sleep.
  */
-void process_access(struct cbw_snap *snap, struct bio *bio)
+void cbw_process_access(struct cbw_snap *snap, struct bio *bio)
 {
 	struct cbw_read_io *io = dm_per_bio_data(bio, sizeof(*io));
 	struct block_device *bdev;
@@ -458,7 +458,7 @@ void cbw_snap_access_end(struct cbw_snap *snap, struct cbw_read_io *io,
 	if (io->in_range) {
 		spin_lock_irqsave(&snap->lock, flags);
 		broken = io->from_origin && snap->broken;
-		wake = __release_range(snap, &io->range);
+		wake = __cbw_release_range(snap, &io->range);
 		spin_unlock_irqrestore(&snap->lock, flags);
 		io->in_range = false;
 	}

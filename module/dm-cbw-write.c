@@ -46,10 +46,10 @@ static u64 ahead_window(struct cbw_snap *snap, unsigned int hits, u64 step)
  * started in the background its own first chunk.  The write that covers
  * the trigger (in the map function, or as it leaves the slow path) takes
  * it and kicks the worker, which starts the stream's next step at once,
- * with no bio on it (copy_ahead_now()).  So the copy of the next window
- * runs while the stream writes to the window copied last, on another CPU,
- * instead of after it: at most two windows are copied ahead of the
- * stream's writes.
+ * with no bio on it (cbw_copy_ahead_now()).  So the copy of the next
+ * window runs while the stream writes to the window copied last, on
+ * another CPU, instead of after it: at most two windows are copied ahead
+ * of the stream's writes.
  */
 
 /* Arm the trigger at @chunk (ahead_disarm() disarms it).  Engine held. */
@@ -118,7 +118,7 @@ void cbw_snap_stop_ahead(struct cbw_snap *snap)
 }
 
 /**
- * next_to_copy() - the first chunk of a range still to copy.
+ * cbw_next_to_copy() - the first chunk of a range still to copy.
  * @snap: the snapshot.
  * @from: the first chunk of the range.
  * @last: the last chunk of the range.
@@ -131,7 +131,7 @@ void cbw_snap_stop_ahead(struct cbw_snap *snap)
  * Context: any.
  * Return: the chunk, or @last + 1.
  */
-u64 next_to_copy(struct cbw_snap *snap, u64 from, u64 last)
+u64 cbw_next_to_copy(struct cbw_snap *snap, u64 from, u64 last)
 {
 	u64 s, e, u;
 
@@ -148,18 +148,18 @@ u64 next_to_copy(struct cbw_snap *snap, u64 from, u64 last)
 }
 
 /**
- * to_copy_end() - the end of a stretch of chunks to copy.
+ * cbw_to_copy_end() - the end of a stretch of chunks to copy.
  * @snap: the snapshot.
  * @from: a chunk to copy.
  * @last: the last chunk to look at.
  *
- * Same exactness as next_to_copy().
+ * Same exactness as cbw_next_to_copy().
  *
  * Context: any.
  * Return: the first chunk after @from that is not to copy, at most
  * @last + 1.
  */
-u64 to_copy_end(struct cbw_snap *snap, u64 from, u64 last)
+u64 cbw_to_copy_end(struct cbw_snap *snap, u64 from, u64 last)
 {
 	u64 e = min(bm_next_clear(snap->readable, from), last + 1);
 
@@ -179,8 +179,8 @@ static void account_write(struct cbw_snap *snap, struct bio *bio)
 }
 
 /**
- * submit_write() - send a guest write that left the map function to the
- * origin.
+ * cbw_submit_write() - send a guest write that left the map function to
+ * the origin.
  * @snap: the snapshot.
  * @bio: the write, with nothing left to copy.
  *
@@ -190,7 +190,7 @@ static void account_write(struct cbw_snap *snap, struct bio *bio)
  * Context: engine held, in a task that may submit bios (the worker, or
  * see may_go_on()).
  */
-void submit_write(struct cbw_snap *snap, struct bio *bio)
+void cbw_submit_write(struct cbw_snap *snap, struct bio *bio)
 {
 	u64 first, last;
 
@@ -210,7 +210,7 @@ static __always_inline int pass_write(struct cbw_snap *snap, struct bio *bio,
 }
 
 /**
- * fail_write() - end a guest write that left the map function with an
+ * cbw_fail_write() - end a guest write that left the map function with an
  * error.
  * @snap: the snapshot.
  * @bio: the write.
@@ -220,7 +220,7 @@ static __always_inline int pass_write(struct cbw_snap *snap, struct bio *bio,
  *
  * Context: any, engine held.
  */
-void fail_write(struct cbw_snap *snap, struct bio *bio, blk_status_t status)
+void cbw_fail_write(struct cbw_snap *snap, struct bio *bio, blk_status_t status)
 {
 	account_write(snap, bio);
 	bio->bi_status = status;
@@ -246,18 +246,18 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 
 	bio_chunks(snap, bio, &first, &last);
 	if (READ_ONCE(snap->broken) || !any_to_copy(snap, first, last)) {
-		submit_write(snap, bio);
+		cbw_submit_write(snap, bio);
 		return true;
 	}
 
 	/* None at hand: the next copy to end wakes the worker. */
-	copy = alloc_copy(snap);
+	copy = cbw_alloc_copy(snap);
 	if (!copy) {
 		snap->starved = true;
 		return false;
 	}
 	step = max_t(u64, MAX_COPY_SECTORS >> snap->chunk_shift, 1);
-	start = next_to_copy(snap, first, last);
+	start = cbw_next_to_copy(snap, first, last);
 	end = min(last, start + step - 1);
 	hits = start == snap->seq_next ? min(snap->seq_hits + 1, 2U) : 0;
 	window = ahead_window(snap, hits, step);
@@ -270,32 +270,32 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	 * wait, or wait for the copy.
 	 */
 	spin_lock_irq(&snap->lock);
-	r = busy_tree_iter_first(&snap->busy, first, last);
+	r = cbw_busy_tree_iter_first(&snap->busy, first, last);
 	if (r) {
 		/* A copy that timed out under CBW_FAIL_WRITE fails writes. */
 		if (r->copying && container_of(r, struct cbw_copy, range)->timed_out) {
 			spin_unlock_irq(&snap->lock);
-			fail_write(snap, bio, BLK_STS_TIMEOUT);
+			cbw_fail_write(snap, bio, BLK_STS_TIMEOUT);
 		} else {
 			bio_list_add(&r->waiters, bio);
 			wio->waited = true;
 			spin_unlock_irq(&snap->lock);
 		}
-		put_unstarted_copy(snap, copy);
+		cbw_put_unstarted_copy(snap, copy);
 		return true;
 	}
 	/* Copy ahead up to the first chunk that something else holds. */
 	if (ahead > end) {
-		r = busy_tree_iter_first(&snap->busy, end + 1, ahead);
+		r = cbw_busy_tree_iter_first(&snap->busy, end + 1, ahead);
 		copy->range.last = r ? max(end + 1, r->start) - 1 : ahead;
 	}
 	bio_list_add(&copy->range.waiters, bio);
 	wio->waited = true;
-	busy_tree_insert(&copy->range, &snap->busy);
+	cbw_busy_tree_insert(&copy->range, &snap->busy);
 	spin_unlock_irq(&snap->lock);
 	atomic_inc(&snap->nr_copies);
 
-	reason = plan_copy(snap, copy);
+	reason = cbw_plan_copy(snap, copy);
 	snap->seq_hits = hits;
 	snap->seq_next = copy->range.last + 1;
 	snap->seq_window = copy->range.last + 1 - start;
@@ -305,7 +305,7 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 			ahead_arm(snap, end + 1);
 		else
 			ahead_disarm(snap);
-		if (start_copy(snap, copy))
+		if (cbw_start_copy(snap, copy))
 			cbw_snap_event(snap);
 		return true;
 	}
@@ -317,23 +317,23 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
 	 */
 	if (copy->range.last > end) {
 		spin_lock_irq(&snap->lock);
-		busy_tree_remove(&copy->range, &snap->busy);
+		cbw_busy_tree_remove(&copy->range, &snap->busy);
 		copy->range.last = end;
-		busy_tree_insert(&copy->range, &snap->busy);
+		cbw_busy_tree_insert(&copy->range, &snap->busy);
 		spin_unlock_irq(&snap->lock);
 	}
 	copy->reason = reason;
 	atomic64_inc(&snap->copy_errors);
 	DMERR_LIMIT("no copy of chunks %llu-%llu: %s", start, end,
 		    cbw_reason_name(reason));
-	event = finish_copy(snap, copy);
+	event = cbw_finish_copy(snap, copy);
 	if (event)
 		cbw_snap_event(snap);
 	return true;
 }
 
 /**
- * copy_ahead_now() - start a stream's next step in the background.
+ * cbw_copy_ahead_now() - start a stream's next step in the background.
  * @snap: the snapshot.
  *
  * A write took the stream's trigger (see "Background copy-ahead"): start
@@ -351,7 +351,7 @@ static bool process_write(struct cbw_snap *snap, struct bio *bio)
  * Context: the worker, engine held; may sleep.
  * Return: true if a dm event is due.
  */
-bool copy_ahead_now(struct cbw_snap *snap)
+bool cbw_copy_ahead_now(struct cbw_snap *snap)
 {
 	u64 start = snap->seq_next, step, window;
 	struct cbw_range *r;
@@ -361,10 +361,10 @@ bool copy_ahead_now(struct cbw_snap *snap)
 	step = max_t(u64, MAX_COPY_SECTORS >> snap->chunk_shift, 1);
 	window = ahead_window(snap, snap->seq_hits, step);
 	if (!window || READ_ONCE(snap->broken) || start >= snap->nr_chunks ||
-	    next_to_copy(snap, start, start) != start)
+	    cbw_next_to_copy(snap, start, start) != start)
 		return false;
 
-	copy = alloc_copy(snap);
+	copy = cbw_alloc_copy(snap);
 	if (!copy)
 		return false;
 	init_range(&copy->range, start,
@@ -376,31 +376,31 @@ bool copy_ahead_now(struct cbw_snap *snap)
 	 * lock: cbw_snap_stop_ahead() then waits for it.
 	 */
 	spin_lock_irq(&snap->lock);
-	r = busy_tree_iter_first(&snap->busy, start, copy->range.last);
+	r = cbw_busy_tree_iter_first(&snap->busy, start, copy->range.last);
 	if (r && r->start > start)
 		copy->range.last = r->start - 1;
 	ok = !snap->quiesced && (!r || r->start > start);
 	if (ok) {
-		busy_tree_insert(&copy->range, &snap->busy);
+		cbw_busy_tree_insert(&copy->range, &snap->busy);
 		atomic_inc(&snap->nr_copies);
 	}
 	spin_unlock_irq(&snap->lock);
 	if (!ok) {
-		put_unstarted_copy(snap, copy);
+		cbw_put_unstarted_copy(snap, copy);
 		return false;
 	}
 
-	if (plan_copy(snap, copy) != CBW_OK) {
+	if (cbw_plan_copy(snap, copy) != CBW_OK) {
 		/* Nothing copied, and no write waits: only readers may. */
-		release_range(snap, &copy->range);
-		free_copy(snap, copy);
+		cbw_release_range(snap, &copy->range);
+		cbw_free_copy(snap, copy);
 		snap->seq_hits = 0;
 		return false;
 	}
 	snap->seq_next = copy->range.last + 1;
 	snap->seq_window = copy->range.last + 1 - start;
 	ahead_arm(snap, start);
-	return start_copy(snap, copy);
+	return cbw_start_copy(snap, copy);
 }
 
 /*
@@ -452,23 +452,23 @@ static bool start_oneshot(struct cbw_snap *snap, struct bio *bio, u64 chunk)
 	copy->snap = snap;
 	copy->oneshot = true;
 	INIT_LIST_HEAD(&copy->event);
-	timer_setup(&copy->timer, copy_timer_fn, 0);
+	timer_setup(&copy->timer, cbw_copy_timer_fn, 0);
 	init_range(&copy->range, chunk, chunk, true, true);
 
 	spin_lock_irqsave(&snap->lock, flags);
-	if (busy_tree_iter_first(&snap->busy, chunk, chunk)) {
+	if (cbw_busy_tree_iter_first(&snap->busy, chunk, chunk)) {
 		spin_unlock_irqrestore(&snap->lock, flags);
 		goto free_bio;
 	}
 	bio_list_add(&copy->range.waiters, bio);
 	wio->waited = true;
-	busy_tree_insert(&copy->range, &snap->busy);
+	cbw_busy_tree_insert(&copy->range, &snap->busy);
 	spin_unlock_irqrestore(&snap->lock, flags);
 
 	if (cbw_cow_alloc_nowait(snap->store, 1, &slot) != 1) {
 		/* Undo: the bio, and any that began to wait, go to the worker. */
 		spin_lock_irqsave(&snap->lock, flags);
-		__release_range(snap, &copy->range);
+		__cbw_release_range(snap, &copy->range);
 		spin_unlock_irqrestore(&snap->lock, flags);
 		cbw_snap_wake(snap);
 		bio_put(read);
@@ -484,7 +484,7 @@ static bool start_oneshot(struct cbw_snap *snap, struct bio *bio, u64 chunk)
 	run->slot = slot;
 	run->count = 1;
 	copy->nr_runs = 1;
-	plan_round(snap, copy);
+	cbw_plan_round(snap, copy);
 	snap->seq_next = chunk + 1;
 	snap->seq_window = 1;
 	snap->seq_hits = 0;
@@ -575,14 +575,14 @@ int cbw_snap_map_write(struct cbw_snap *snap, struct bio *bio)
 }
 
 /**
- * process_writes() - take the deferred guest writes and process them.
+ * cbw_process_writes() - take the deferred guest writes and process them.
  * @snap: the snapshot.
  *
  * Context: the worker, engine held; may sleep.
  * Return: false if there were none, or no copy could be allocated (the
  * rest stays deferred: a copy in flight wakes the worker when it ends).
  */
-bool process_writes(struct cbw_snap *snap)
+bool cbw_process_writes(struct cbw_snap *snap)
 {
 	struct bio_list writes;
 	struct bio *bio;
