@@ -227,12 +227,51 @@ struct cbw_copy {
 
 /*
  * The busy tree: the struct cbw_range intervals in snap->busy, made by
- * INTERVAL_TREE_DEFINE() in dm-cbw-copy.c.  Caller holds snap->lock.
+ * INTERVAL_TREE_DEFINE() in dm-cbw-copy.c, so documented here.
+ */
+
+/**
+ * cbw_busy_tree_insert() - add a busy interval to the busy tree.
+ * @node: the interval, @node->start and @node->last set.
+ * @root: snap->busy.
+ *
+ * Context: any; caller holds snap->lock.
  */
 void cbw_busy_tree_insert(struct cbw_range *node, struct rb_root_cached *root);
+
+/**
+ * cbw_busy_tree_remove() - take a busy interval out of the busy tree.
+ * @node: the interval, in @root.
+ * @root: snap->busy.
+ *
+ * Context: any; caller holds snap->lock.
+ */
 void cbw_busy_tree_remove(struct cbw_range *node, struct rb_root_cached *root);
+
+/**
+ * cbw_busy_tree_iter_first() - the first busy interval that overlaps
+ * chunks [@start, @last].
+ * @root: snap->busy.
+ * @start: the first chunk.
+ * @last: the last chunk.
+ *
+ * Context: any; caller holds snap->lock.
+ * Return: of the intervals that overlap, the one that starts first, or
+ * NULL if none does.
+ */
 struct cbw_range *cbw_busy_tree_iter_first(struct rb_root_cached *root,
 					   u64 start, u64 last);
+
+/**
+ * cbw_busy_tree_iter_next() - the next busy interval that overlaps chunks
+ * [@start, @last].
+ * @node: the interval found last, by cbw_busy_tree_iter_first() or this.
+ * @start: the first chunk, as given to cbw_busy_tree_iter_first().
+ * @last: the last chunk, likewise.
+ *
+ * Context: any; caller holds snap->lock, held since the search began.
+ * Return: the overlapping interval that starts next after @node, or NULL.
+ */
 struct cbw_range *cbw_busy_tree_iter_next(struct cbw_range *node, u64 start,
 					  u64 last);
 
