@@ -148,10 +148,10 @@ struct cbw_copy;
 /*
  * struct cbw_run - chunks [@chunk, @chunk + @count) to slots [@slot,
  * @slot + @count), moved in one piece per round.
- * @copy: the copy the run is part of.
- * @chunk: the first chunk.
- * @slot: the first slot.
- * @count: the number of chunks.
+ * @copy: the copy the run is part of; constant.
+ * @chunk: the first chunk; constant once planned (engine).
+ * @slot: the first slot; constant once planned (engine).
+ * @count: the number of chunks; constant once planned (engine).
  * @done: sectors moved by the rounds before (engine).
  * @piece: sectors this round moves, 0 for none (engine).
  * @pl: the pages of this round's piece (engine).
@@ -181,29 +181,31 @@ enum copy_stage {
  * pages: a round reads a piece of one or more runs (COPY_READ), then
  * writes those pieces to their slots (COPY_WRITE).
  * @range: the busy interval; in the busy tree until the copy ends or is
- *	   detached (@detached); @waiters wait on it.
- * @snap: the snapshot.
- * @event: entry in snap->events while the worker has to look at it; @lock.
- * @timer: fires at the copy's deadline.
+ *	   detached (@detached); @waiters wait on it; snap->lock, like
+ *	   every struct cbw_range.
+ * @snap: the snapshot; constant.
+ * @event: entry in snap->events while the worker has to look at it;
+ *	   snap->lock.
+ * @timer: fires at the copy's deadline; armed and deleted by the engine.
  * @runs: the runs; written by the engine.
- * @nr_runs: number of @runs.
+ * @nr_runs: number of @runs (engine).
  * @pages: the copy's buffer, a chain of @nr_pages pages (engine).
  * @nr_pages: see @pages.
  * @stage: the stage in flight, or the one that just ended (engine; the
  *	   ends of the stage's bios read it).
- * @pending: bios of the stage in flight, plus one while issuing.
+ * @pending: bios of the stage in flight, plus one while issuing; atomic.
  * @reason: why the copy failed before any run began (engine).
  * @oneshot: one chunk, one round, started by the map function: a stage's
  *	     end may go on in the task that ends it; constant.
- * @stage_done: the stage ended after its issuing returned; @lock.
- * @finished: the copy is ending: the timer must not queue it; @lock.
+ * @stage_done: the stage ended after its issuing returned; snap->lock.
+ * @finished: the copy is ending: the timer must not queue it; snap->lock.
  * @expired: the deadline passed and the worker has not handled it yet;
  *	     snap->lock.
  * @timed_out: the worker handled the timeout (engine).
- * @detached: the interval left the busy tree at the timeout or because
- *	      the snapshot broke; the stage in flight ends in the
- *	      background and the data is thrown away (engine; see
- *	      __detach_copy()).
+ * @detached: the interval left the busy tree at the timeout, because
+ *	      the snapshot broke, or at a suspend (no write waits on the
+ *	      copy); the stage in flight ends in the background and the
+ *	      data is thrown away (engine; see __detach_copy()).
  */
 struct cbw_copy {
 	struct cbw_range range;

@@ -166,10 +166,10 @@ static bool discard_chunks(struct cbw_snap *snap, struct bio *bio, u64 *first,
 /*
  * struct cow_discard - a discard of a run of freed slots.
  * @node: in snap->cow_discards once it ended; snap->lock.
- * @snap: the snapshot.
- * @slot: the first slot.
- * @count: the number of slots.
- * @pending: bios in flight, plus one while they are issued.
+ * @snap: the snapshot; constant.
+ * @slot: the first slot; constant.
+ * @count: the number of slots; constant.
+ * @pending: bios in flight, plus one while they are issued; atomic.
  * @error: the error of a bio that failed (not for a device without
  *	   discard), 0 if none; WRITE_ONCE()/READ_ONCE().
  */

@@ -50,9 +50,10 @@ enum snap_state {
  * @md: the mapped device holding the cbw target; only compared once
  *      @state is SNAP_DEAD (it may be gone).
  * @md_devt: @md's device number; constant.
- * @chunk_shift: log2 of the chunk size in sectors.
- * @sectors: size of the snapshot in sectors (the cbw target's length).
- * @nr_chunks: number of chunks, the last one may be partial.
+ * @chunk_shift: log2 of the chunk size in sectors; constant.
+ * @sectors: size of the snapshot in sectors (the cbw target's length);
+ *	     constant.
+ * @nr_chunks: number of chunks, the last one may be partial; constant.
  * @discard_passdown: discard freed slots on the COW device; constant.
  * @low_water: free-slot count under which an event fires; constant.
  * @node: entry in the list of snapshots; cbw_snaps_lock.
@@ -76,7 +77,8 @@ enum snap_state {
  * @map: copied chunk -> COW slot; its own lock.  A chunk is "to copy"
  *	 while it is readable and not in @map (see dm-cbw-io.h).
  * @copied: chunks both readable and in @map; @lock.
- * @store: the COW store (slot allocation).
+ * @store: the COW store (slot allocation); serialised by its own mutex
+ *	   (dm-cbw-cow.h).
  * @broken: why the snapshot broke, CBW_OK if it did not; written under
  *	    @lock, read with READ_ONCE() by the fast path.
  * @first_error: the first copy failure; @lock.
@@ -113,7 +115,7 @@ enum snap_state {
  * @nr_copies: copies in flight that guest writes may wait on (also
  *	       timed-out ones that keep their interval busy); not those
  *	       detached (see dm-cbw-io.h); @copies_done is woken when it
- *	       drops to 0.
+ *	       drops to 0; atomic.
  * @copies_done: wait queue for suspend and destroy.
  * @nr_cow_io: background I/O that still writes or discards COW slots:
  *	       detached copies, and discards of freed slots (the slots are
@@ -126,6 +128,10 @@ enum snap_state {
  *	  of the module's (it destroys @wq).
  * @pins: an orphaned snapshot holds its origin and COW device open
  *	  (@nr_pins of them) until it is reaped: their I/O is still out.
+ *	  Opened by the constructor (closed again if it fails), then
+ *	  closed by the destructor or, for an orphan, by the reap (never
+ *	  both: see @orphaned); no lock.
+ * @nr_pins: the number of @pins open; as @pins.
  * @access_ref: counts snapshot-access bios in flight; live while @state
  *		is SNAP_NEW or SNAP_LIVE.
  * @access_drained: completed when @access_ref is dead and drained.
