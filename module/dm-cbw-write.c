@@ -12,7 +12,6 @@
 #include <linux/blkdev.h>
 #include <linux/jiffies.h>
 
-#include "compat.h"
 #include "dm-cbw-io.h"
 
 /* The most one copy step covers; a larger bio is copied in several steps. */
