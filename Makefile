@@ -109,7 +109,8 @@ unit:
 	@fail=0; $(MAKE) -s -C dmtools check || fail=1; \
 	$(MAKE) -s -C tests/bitmap check || fail=1; \
 	$(MAKE) -s -C tests/map check || fail=1; \
-	$(MAKE) -s -C tests/pages check || fail=1; exit $$fail
+	$(MAKE) -s -C tests/pages check || fail=1; \
+	bash tests/selftests/test_run.sh || fail=1; exit $$fail
 
 deb:
 	@scripts/deb
