@@ -9,6 +9,7 @@
 
 #define _GNU_SOURCE
 
+#include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 #include <sys/stat.h>
 
 #include "image.h"
-#include "msg.h"
+#include "error.h"
 #include "tap.h"
 
 #define KiB 1024ULL
@@ -99,7 +100,7 @@ static void test_file(void)
 	       "data where written, zeros elsewhere and in the hole");
 
 	r = image_open(&im, path, MiB, false);
-	tap_ok(r == CBW_EXIT_BUSY && strstr(im.err, "exists"),
+	tap_ok(r == -EBUSY && strstr(im.err, "exists"),
 	       "an existing image is refused without force (%d: %s)", r, im.err);
 	r = image_open(&im, path, MiB, true);
 	tap_ok(!r && !image_commit(&im), "and replaced with force");
@@ -107,12 +108,12 @@ static void test_file(void)
 	       "the new image replaced the old one");
 
 	r = image_open(&im, dir, MiB, true);
-	tap_ok(r == CBW_EXIT_FAILED && strstr(im.err, "not a regular file"),
+	tap_ok(r == -EIO && strstr(im.err, "not a regular file"),
 	       "a folder is refused even with force: %s", im.err);
 
 	snprintf(path, sizeof(path), "%s/none/b.img", dir);
 	r = image_open(&im, path, MiB, false);
-	tap_ok(r == CBW_EXIT_FAILED && strstr(im.err, "cannot create"),
+	tap_ok(r == -EIO && strstr(im.err, "cannot create"),
 	       "a missing folder: %s", im.err);
 
 	snprintf(path, sizeof(path), "%s/b.img", dir);
@@ -134,7 +135,7 @@ static void test_file(void)
 	/* Created while written: not replaced without force. */
 	r = image_open(&im, path, MiB, false);
 	close(open(path, O_CREAT | O_WRONLY, 0600));
-	tap_ok(!r && image_commit(&im) == CBW_EXIT_FAILED &&
+	tap_ok(!r && image_commit(&im) == -EIO &&
 	       strstr(im.err, "appeared"), "an image that appeared meanwhile: %s",
 	       im.err);
 	kept = image_abort(&im, false);

@@ -29,7 +29,7 @@ static void test_io_size(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-		tap_ok(!io_size_check(sizes[i].bytes) == sizes[i].good,
+		tap_ok(!cbw_io_size_check(sizes[i].bytes) == sizes[i].good,
 		       "I/O size %" PRIu64 " %s", sizes[i].bytes,
 		       sizes[i].good ? "accepted" : "refused");
 }

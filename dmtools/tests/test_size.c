@@ -164,16 +164,16 @@ static void test_decimal_take(void)
 
 int main(void)
 {
-	char buf[SIZE_BUF_LEN], q[128];
+	char buf[CBW_SIZE_BUF_LEN], q[128];
 	const char *why;
 	uint64_t bytes;
 	size_t i;
 
 	for (i = 0; i < sizeof(good_sizes) / sizeof(good_sizes[0]); i++) {
 		bytes = 12345;
-		why = size_parse(good_sizes[i].text, &bytes);
+		why = cbw_size_parse(good_sizes[i].text, &bytes);
 		tap_ok(!why && bytes == good_sizes[i].bytes,
-		       "size_parse(\"%s\") = %" PRIu64,
+		       "cbw_size_parse(\"%s\") = %" PRIu64,
 		       tap_quote(good_sizes[i].text, q, sizeof(q)),
 		       good_sizes[i].bytes);
 		if (why || bytes != good_sizes[i].bytes)
@@ -182,14 +182,14 @@ int main(void)
 
 	for (i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
 		bytes = 12345;
-		why = size_parse(bad_sizes[i], &bytes);
-		tap_ok(why && bytes == 12345, "size_parse(\"%s\") fails%s%s",
+		why = cbw_size_parse(bad_sizes[i], &bytes);
+		tap_ok(why && bytes == 12345, "cbw_size_parse(\"%s\") fails%s%s",
 		       tap_quote(bad_sizes[i], q, sizeof(q)),
 		       why ? ": " : "", why ? why : "");
 	}
 
 	for (i = 0; i < sizeof(chunk_sizes) / sizeof(chunk_sizes[0]); i++) {
-		why = chunk_size_check(chunk_sizes[i].bytes);
+		why = cbw_chunk_size_check(chunk_sizes[i].bytes);
 		tap_ok(!why == chunk_sizes[i].good, "chunk size %" PRIu64 " %s%s%s",
 		       chunk_sizes[i].bytes,
 		       chunk_sizes[i].good ? "accepted" : "refused",
@@ -197,36 +197,36 @@ int main(void)
 	}
 
 	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		size_format(formats[i].bytes, buf, sizeof(buf));
-		tap_ok(!strcmp(buf, formats[i].text), "size_format(%" PRIu64 ") = %s",
+		cbw_size_format(formats[i].bytes, buf, sizeof(buf));
+		tap_ok(!strcmp(buf, formats[i].text), "cbw_size_format(%" PRIu64 ") = %s",
 		       formats[i].bytes, formats[i].text);
 		if (strcmp(buf, formats[i].text))
 			tap_diag("got %s", buf);
 	}
 
-	/* Whatever size_format() prints in a unit, size_parse() reads back. */
+	/* Whatever cbw_size_format() prints in a unit, cbw_size_parse() reads back. */
 	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
 		if (formats[i].bytes % KiB || !formats[i].bytes)
 			continue;
-		size_format(formats[i].bytes, buf, sizeof(buf));
+		cbw_size_format(formats[i].bytes, buf, sizeof(buf));
 		if (!strcmp(buf + strlen(buf) - 3, "PiB") ||
 		    !strcmp(buf + strlen(buf) - 3, "EiB"))
 			continue;	/* units beyond what sizes take */
-		why = size_parse(buf, &bytes);
+		why = cbw_size_parse(buf, &bytes);
 		tap_ok(!why && bytes == formats[i].bytes, "\"%s\" reads back", buf);
 	}
 
 	for (i = 0; i < sizeof(decimals) / sizeof(decimals[0]); i++) {
 		bytes = 12345;
-		why = decimal_parse(decimals[i].text, decimals[i].max, &bytes);
+		why = cbw_decimal_parse(decimals[i].text, decimals[i].max, &bytes);
 		if (decimals[i].why)
 			tap_ok(why && !strcmp(why, decimals[i].why) && bytes == 12345,
-			       "decimal_parse(\"%s\", %" PRIu64 ") fails: %s",
+			       "cbw_decimal_parse(\"%s\", %" PRIu64 ") fails: %s",
 			       tap_quote(decimals[i].text, q, sizeof(q)),
 			       decimals[i].max, decimals[i].why);
 		else
 			tap_ok(!why && bytes == decimals[i].v,
-			       "decimal_parse(\"%s\", %" PRIu64 ") = %" PRIu64,
+			       "cbw_decimal_parse(\"%s\", %" PRIu64 ") = %" PRIu64,
 			       tap_quote(decimals[i].text, q, sizeof(q)),
 			       decimals[i].max, decimals[i].v);
 	}
@@ -234,8 +234,8 @@ int main(void)
 	test_decimal_take();
 
 	/* A short buffer gets a terminated, cut text. */
-	size_format(64 * KiB, buf, 3);
-	tap_ok(!strcmp(buf, "64"), "size_format() into 3 bytes gives \"64\"");
+	cbw_size_format(64 * KiB, buf, 3);
+	tap_ok(!strcmp(buf, "64"), "cbw_size_format() into 3 bytes gives \"64\"");
 
 	return tap_done();
 }

@@ -150,13 +150,13 @@ static const char *const bad_cbw[] = {
 
 static const struct {
 	const char *line;
-	struct access_status st;
+	struct cbw_access_status st;
 } good_access[] = {
-	{ "valid 0 0 0", { ACCESS_VALID, 0, 0, 0 } },
-	{ "invalid 5 6 7", { ACCESS_INVALID, 5, 6, 7 } },
-	{ "broken 12 34 56", { ACCESS_BROKEN, 12, 34, 56 } },
+	{ "valid 0 0 0", { CBW_ACCESS_VALID, 0, 0, 0 } },
+	{ "invalid 5 6 7", { CBW_ACCESS_INVALID, 5, 6, 7 } },
+	{ "broken 12 34 56", { CBW_ACCESS_BROKEN, 12, 34, 56 } },
 	{ "valid " MAX " " MAX " " MAX,
-	  { ACCESS_VALID, UINT64_MAX, UINT64_MAX, UINT64_MAX } },
+	  { CBW_ACCESS_VALID, UINT64_MAX, UINT64_MAX, UINT64_MAX } },
 };
 
 static const char *const bad_access[] = {
@@ -197,8 +197,8 @@ static bool same_cbw(const struct cbw_status *a, const struct cbw_status *b)
 	       a->wait_ms == b->wait_ms && a->bytes == b->bytes;
 }
 
-static bool same_access(const struct access_status *a,
-			const struct access_status *b)
+static bool same_access(const struct cbw_access_status *a,
+			const struct cbw_access_status *b)
 {
 	return a->state == b->state && a->origin_reads == b->origin_reads &&
 	       a->cow_reads == b->cow_reads && a->failed_reads == b->failed_reads;
@@ -216,7 +216,7 @@ static void check_words(void)
 	};
 	static const char *const policies[] = { "fail", "break", "drop" };
 	static const char *const access[] = { "valid", "broken", "invalid" };
-	struct access_status ast;
+	struct cbw_access_status ast;
 	struct cbw_status st;
 	char line[160], word[24];
 	size_t i;
@@ -234,14 +234,14 @@ static void check_words(void)
 	for (i = 0; i < sizeof(access) / sizeof(access[0]); i++) {
 		snprintf(line, sizeof(line), "%s 1 2 3", access[i]);
 		tap_ok(!access_status_parse(line, &ast) &&
-		       !strcmp(access_state_name(ast.state), access[i]),
+		       !strcmp(cbw_access_state_name(ast.state), access[i]),
 		       "snapshot-access status \"%s\" gives its state back", line);
 	}
 }
 
 int main(void)
 {
-	struct access_status ast;
+	struct cbw_access_status ast;
 	struct cbw_status st;
 	const char *why;
 	char q[256];

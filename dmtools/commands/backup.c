@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbwctl backup: the command line of libcbw's pull-backup loop
+ * (cbw_backup()): its options, a progress bar on stderr, stopping on
+ * SIGINT, SIGTERM and SIGHUP, and the report of a partial backup (exit 8)
+ * and, with the bar, a summary.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <libcbw.h>
+
+#include "cmd.h"
+#include "msg.h"
+#include "progress.h"
+
+/* Print at most this many failed ranges; the rest as a count. */
+#define MAX_FAILED_LINES	100
+
+enum {
+	OPT_TO = 256,
+	OPT_FORCE,
+	OPT_DISCARD_BEHIND,
+	OPT_PROGRESS,
+	OPT_NO_PROGRESS,
+	OPT_IO_SIZE,
+};
+
+enum { PROGRESS_AUTO, PROGRESS_ON, PROGRESS_OFF };
+
+struct backup_opts {
+	struct cbw_backup_opts o;	/* what the library is told */
+	int progress;		/* PROGRESS_AUTO, PROGRESS_ON or PROGRESS_OFF */
+};
+
+/* One backup: its name, bar and result. */
+struct backup {
+	const char *name;
+	const struct backup_opts *opts;
+	struct progress bar;
+	char label[160];		/* "backup NAME", the bar's label */
+	uint64_t start_ns;		/* when the reads began */
+	bool started;
+	struct cbw_backup_result res;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+/* Catch SIGINT, SIGTERM and SIGHUP (to clean up), ignore SIGPIPE. */
+static void set_signals(bool on)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sa.sa_handler = !on ? SIG_DFL :
+				sigs[i] == SIGPIPE ? SIG_IGN : on_signal;
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+/* Print the failed ranges, one line each, and the partial summary. */
+static void report_failed(const struct backup *b)
+{
+	size_t i;
+
+	const struct cbw_backup_result *res = &b->res;
+
+	for (i = 0; i < res->nr_failed && i < MAX_FAILED_LINES; i++) {
+		const struct cbw_failed_range *f = &res->failed[i];
+
+		msg_error("chunks %llu-%llu (bytes %llu-%llu) could not be read: %s%s",
+			  (unsigned long long)f->first_chunk,
+			  (unsigned long long)f->last_chunk,
+			  (unsigned long long)f->offset,
+			  (unsigned long long)(f->offset + f->length - 1),
+			  strerror(f->err),
+			  f->err == ENODATA ? " (they left the snapshot)" : "");
+	}
+	if (res->nr_failed > MAX_FAILED_LINES)
+		msg_error("... and %zu more ranges of chunks that could not be read",
+			  res->nr_failed - MAX_FAILED_LINES);
+	msg_error("the backup of %s is partial: %llu chunks could not be read and are zero in the image",
+		  b->name, (unsigned long long)res->progress.failed_chunks);
+}
+
+/* The line at the end, with --progress. */
+static void report_summary(const struct backup *b, uint64_t ns)
+{
+	char read[HUMAN_BUF_LEN], zero[HUMAN_BUF_LEN], rate[HUMAN_BUF_LEN];
+	char size[HUMAN_BUF_LEN], disc[HUMAN_BUF_LEN];
+	const struct cbw_progress *p = &b->res.progress;
+	double secs = ns / 1e9;
+
+	fprintf(stderr, "%s: read %s in %.2fs (%s/s), %s of it zero; image %s",
+		b->label, human_bytes(p->read, read), secs,
+		human_bytes(secs > 0 ? (uint64_t)(p->read / secs) : 0, rate),
+		human_bytes(p->zero, zero), human_bytes(b->res.bytes, size));
+	if (b->opts->o.discard_behind)
+		fprintf(stderr, "; %s discarded", human_bytes(p->discarded, disc));
+	fprintf(stderr, "; %llu chunks failed\n",
+		(unsigned long long)p->failed_chunks);
+}
+
+/*
+ * The progress callback: start the bar at the first call, redraw it, and
+ * stop the backup once a signal came.
+ */
+static const char *progress(const struct cbw_progress *p, void *data)
+{
+	static char why[48];
+	struct backup *b = data;
+	int on;
+
+	if (!b->started) {
+		on = b->opts->progress == PROGRESS_ON ||
+		     (b->opts->progress == PROGRESS_AUTO &&
+		      isatty(STDERR_FILENO));
+		progress_start(&b->bar, on, b->label, p->total);
+		b->start_ns = now_ns();
+		b->started = true;
+	}
+	if (interrupted) {
+		snprintf(why, sizeof(why), "interrupted by signal %d",
+			 (int)interrupted);
+		return why;
+	}
+	progress_update(&b->bar, p->done);
+	return NULL;
+}
+
+static int backup(const char *name, struct backup_opts *o)
+{
+	struct backup b = { .name = name, .opts = o };
+	int r;
+
+	snprintf(b.label, sizeof(b.label), "backup %s", name);
+	o->o.progress = progress;
+	o->o.progress_data = &b;
+	set_signals(true);
+	r = cbw_backup(name, &o->o, &b.res);
+	progress_end(&b.bar);
+	set_signals(false);
+	r = msg_lib_error(r);
+	if (!r && b.res.nr_failed) {
+		report_failed(&b);
+		r = CBW_EXIT_PARTIAL;
+	}
+	if (b.bar.on && r != CBW_EXIT_FAILED)
+		report_summary(&b, now_ns() - b.start_ns);
+	cbw_backup_result_free(&b.res);
+	return r;
+}
+
+static const struct option backup_options[] = {
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "discard-behind", no_argument, NULL, OPT_DISCARD_BEHIND },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "io-size", required_argument, NULL, OPT_IO_SIZE },
+	HELP_OPTION,
+	OPTIONS_END
+};
+
+static int backup_option(const struct command *cmd, void *opts, int opt,
+			 const char *arg)
+{
+	struct backup_opts *b = opts;
+	struct cbw_backup_opts *o = &b->o;
+	const char *why;
+	uint64_t bytes;
+
+	switch (opt) {
+	case OPT_TO:
+		if (!*arg)
+			return usage_error(cmd, "--to needs a FILE, or - for standard output");
+		o->to = arg;
+		return CBW_EXIT_OK;
+	case OPT_FORCE:
+		o->force = true;
+		return CBW_EXIT_OK;
+	case OPT_DISCARD_BEHIND:
+		o->discard_behind = true;
+		return CBW_EXIT_OK;
+	case OPT_PROGRESS:
+	case OPT_NO_PROGRESS:
+		/* The last one counts. */
+		b->progress = opt == OPT_PROGRESS ? PROGRESS_ON : PROGRESS_OFF;
+		return CBW_EXIT_OK;
+	case OPT_IO_SIZE:
+		why = cbw_size_parse(arg, &bytes);
+		if (!why)
+			why = cbw_io_size_check(bytes);
+		if (why)
+			return usage_error(cmd, "invalid I/O size '%s': %s", arg,
+					   why);
+		o->io_size = bytes;
+		return CBW_EXIT_OK;
+	}
+	return usage_error(cmd, "unhandled option %d", opt);
+}
+
+/* --discard-behind on standard output: only if it can be synced. */
+static bool stdout_syncable(void)
+{
+	struct stat st;
+
+	return !fstat(STDOUT_FILENO, &st) &&
+	       (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
+static int backup_cmd(const struct command *cmd, void *opts, char **args,
+		      int nargs)
+{
+	struct backup_opts *b = opts;
+	struct cbw_backup_opts *o = &b->o;
+	int r;
+
+	(void)nargs;
+	r = check_name(cmd, args[0], false);
+	if (r)
+		return r;
+	if (!o->to)
+		return usage_error(cmd, "--to FILE (or --to - for standard output) is required");
+	if (o->discard_behind && !strcmp(o->to, "-") && !stdout_syncable())
+		return usage_error(cmd, "--discard-behind with --to - needs standard output redirected to a file or a block device (a pipe cannot be synced)");
+	return backup(args[0], b);
+}
+
+const struct command cmd_backup = {
+	.name = "backup",
+	.args = "NAME --to FILE|- [--force] [--discard-behind] [--progress|--no-progress] [--io-size SIZE]",
+	.help = "copy the snapshot of NAME into a sparse image file",
+	.details =
+"Read the chunks in the snapshot of the cbw device NAME (its 'map') from\n"
+"NAME-snap, with direct I/O, and write an image as large as the device:\n"
+"byte for byte the snapshot in its chunks, zero elsewhere.  Chunks outside\n"
+"the snapshot and zero blocks are holes in the image (a sparse file).  The\n"
+"image is written to a temporary file next to FILE (.FILE.XXXXXX, mode\n"
+"0600) and renamed to FILE when it is complete or partial; on failure it\n"
+"is removed.\n"
+"\n"
+"A read that fails with a media error is tried again chunk by chunk; the\n"
+"chunks that still fail are zero in the image, listed on stderr one range\n"
+"per line, and the exit status is 8 (partial).  If the snapshot breaks or\n"
+"its device goes away during the backup, it fails (exit 1); the state is\n"
+"checked again after the last read (and the image's sync), so a break that\n"
+"no read met fails it too.\n"
+"\n"
+"Options:\n"
+"  --to FILE        the image; - writes every byte (zeros too) to standard\n"
+"                   output, which must not be a terminal\n"
+"  --force          replace FILE if it exists (else exit 6)\n"
+"  --discard-behind discard the chunks on NAME-snap once they are safely in\n"
+"                   the image (synced, every 64MiB and at the end): they\n"
+"                   leave the snapshot, their COW space is freed, and later\n"
+"                   writes to them copy nothing.  With --to -, standard\n"
+"                   output must be a file or a block device.  If the backup\n"
+"                   fails after a discard, the partial image is kept\n"
+"  --progress       show a progress bar on stderr, and a summary at the end\n"
+"                   (default when stderr is a terminal)\n"
+"  --no-progress    no progress bar\n"
+"  --io-size SIZE   the largest read request, a power of two from 4KiB to\n"
+"                   64MiB (default 4MiB)\n"
+"  -h, --help       show this help\n",
+	.min_args = 1,
+	.max_args = 1,
+	.options = backup_options,
+	.opts_size = sizeof(struct backup_opts),
+	.set_option = backup_option,
+	.fn = backup_cmd,
+};

@@ -1,0 +1,859 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libcbw - dm-cbw copy-before-write snapshots for backup agents.
+ *
+ * The engine of cbwctl as a C library: make a cbw device and its snapshot
+ * node (or put a snapshot underneath a live device-mapper device, and take
+ * it away again), read its state as a struct, change its settings, walk
+ * the snapshot's readable extents, load a chunk set into an incremental
+ * snapshot, discard backed-up ranges, and run the backup loop with a
+ * progress callback.  It is built on libdevmapper.
+ *
+ * A backup agent does (see examples/backup-agent.c):
+ *
+ *	char node[CBW_PATH_MAX];
+ *	struct cbw_snapshot_opts so = { .dev = "vg-data", .cow = "/dev/vg/cow" };
+ *	struct cbw_backup_opts bo = { .to = "/srv/data.img",
+ *				      .discard_behind = true,
+ *				      .progress = show, .progress_data = &me };
+ *	struct cbw_backup_result res;
+ *
+ *	if (cbw_snapshot(&so, node, sizeof(node)) < 0)
+ *		die(cbw_get_error());
+ *	if (cbw_backup("vg-data", &bo, &res) < 0)
+ *		warn(cbw_get_error());
+ *	cbw_backup_result_free(&res);
+ *	if (cbw_release("vg-data") < 0)
+ *		die(cbw_get_error());
+ *	cbw_lib_exit();
+ *
+ * Errors: every call that can fail returns 0 (or a count) on success and a
+ * negative errno on failure; the reason is then read with cbw_get_error()
+ * (one or more lines of text, the cause first, then what undoing the
+ * change found) and cbw_get_errno().  The library never prints and never
+ * exits.  The errno tells the kind of failure:
+ *
+ *   EINVAL     a bad argument: a name, a size, an option, a chunk set file
+ *              that cannot be opened or has a syntax error
+ *   ENODEV     a bad device: missing, not a block device, too small,
+ *              read-only, or a table that cannot go under a snapshot
+ *   ENOENT     no such device, not a cbw device, or not one of cbwctl's
+ *   ENOTBLK    not a device-mapper device (cbw_snapshot(), cbw_release())
+ *   EBUSY      in use, already under a snapshot, a name taken, the image
+ *              file exists, or not in incremental set-up
+ *   ERANGE     a range or chunk set outside the device, or not whole chunks
+ *   ECANCELED  the progress callback stopped the backup
+ *   others     the operation failed (EIO: the kernel or libdevmapper
+ *              refused; ENOMEM ...)
+ *
+ * Devices made by the library are the same as cbwctl's (uuid prefix CBW-,
+ * snapshot node NAME-snap; see cbwctl(8)), so the tool and an agent can
+ * work on each other's devices.
+ *
+ * Threads: libdevmapper's log is process-wide, and so is the library's
+ * last error: call the library from one thread at a time.
+ */
+#ifndef LIBCBW_H
+#define LIBCBW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The interface version: the major number is the shared library's soname. */
+#define LIBCBW_VERSION_MAJOR	0
+#define LIBCBW_VERSION_MINOR	1
+
+#define CBW_API	__attribute__((visibility("default")))
+
+/* Large enough for any device node path the library returns. */
+#define CBW_PATH_MAX		4096
+
+/*
+ * The longest NAME cbw_create() accepts: NAME-snap must fit a
+ * device-mapper name (127 characters) and CBW-NAME-snap a uuid (128).
+ */
+#define CBW_NAME_MAX		119
+
+/* Chunk sizes: powers of two from 4 KiB to 1 GiB; 64 KiB by default. */
+#define CBW_CHUNK_MIN_BYTES	4096ULL
+#define CBW_CHUNK_MAX_BYTES	(1ULL << 30)
+#define CBW_CHUNK_DEFAULT_BYTES	(64ULL << 10)
+
+/* The longest copy timeout the cbw target takes: one day, in ms. */
+#define CBW_MAX_TIMEOUT_MS	86400000ULL
+
+/* The read request size of cbw_backup(): powers of two, 4 KiB to 64 MiB. */
+#define CBW_IO_SIZE_DEFAULT	(4ULL << 20)
+#define CBW_IO_SIZE_MIN		(4ULL << 10)
+#define CBW_IO_SIZE_MAX		(64ULL << 20)
+
+/* A buffer that holds any cbw_size_format() result. */
+#define CBW_SIZE_BUF_LEN	32
+
+/* Where a cbw snapshot is in its life (status field 9). */
+enum cbw_state {
+	CBW_STATE_SETUP,	/* "setup": loaded, never resumed */
+	CBW_STATE_ACTIVE,	/* "active" */
+	CBW_STATE_BROKEN,	/* "broken:<reason>" */
+};
+
+/* Why a copy failed or the snapshot broke (status fields 9 and 10). */
+enum cbw_reason {
+	CBW_REASON_NONE,	/* "-" (field 10 only) */
+	CBW_REASON_IO_ERROR,	/* "io_error" */
+	CBW_REASON_TIMEOUT,	/* "timeout" */
+	CBW_REASON_COW_FULL,	/* "cow_full" */
+	CBW_REASON_NO_MEMORY,	/* "no_memory" */
+	CBW_REASON_USER,	/* "user": the break message */
+};
+
+/* What a failed copy does (status field 11). */
+enum cbw_policy {
+	CBW_POLICY_FAIL,	/* "fail": the write fails, the snapshot stays */
+	CBW_POLICY_BREAK,	/* "break": the snapshot is given up */
+	CBW_POLICY_DROP,	/* "drop": the chunks concerned leave it */
+};
+
+/**
+ * struct cbw_status - the status of a cbw target, its 18 fields:
+ * @chunk_sectors: the chunk size in 512-byte sectors.
+ * @chunks: chunks in the device.
+ * @in_snapshot: chunks in the snapshot (readable through the node).
+ * @copied: chunks whose old data is on the COW device.
+ * @to_copy: chunks of the snapshot not yet written since it was taken.
+ * @dropped: chunks that left the snapshot because their copy failed.
+ * @discarded: chunks discarded from the snapshot.
+ * @slots_used: COW slots in use.
+ * @slots_total: COW slots on the COW device.
+ * @state: setup, active or broken.
+ * @broken: why it broke; CBW_REASON_NONE unless broken.
+ * @first_error: the first copy error, CBW_REASON_NONE if none.
+ * @policy: the error policy.
+ * @timeout_ms: the copy timeout, 0 for none.
+ * @copies: copy jobs run.
+ * @copy_errors: copy jobs that failed or timed out.
+ * @timeouts: copy jobs that timed out.
+ * @waited: guest I/Os that waited for a copy or a snapshot read.
+ * @wait_ms: their total wait.
+ * @bytes: memory the kernel uses to track the chunks.
+ */
+struct cbw_status {
+	uint64_t chunk_sectors;
+	uint64_t chunks;
+	uint64_t in_snapshot;
+	uint64_t copied;
+	uint64_t to_copy;
+	uint64_t dropped;
+	uint64_t discarded;
+	uint64_t slots_used;
+	uint64_t slots_total;
+	enum cbw_state state;
+	enum cbw_reason broken;
+	enum cbw_reason first_error;
+	enum cbw_policy policy;
+	uint64_t timeout_ms;
+	uint64_t copies;
+	uint64_t copy_errors;
+	uint64_t timeouts;
+	uint64_t waited;
+	uint64_t wait_ms;
+	uint64_t bytes;
+};
+
+/* The state of a snapshot-access target (the snapshot node). */
+enum cbw_access_state {
+	CBW_ACCESS_VALID,	/* "valid" */
+	CBW_ACCESS_BROKEN,	/* "broken": the snapshot broke */
+	CBW_ACCESS_INVALID,	/* "invalid": the cbw target is gone */
+};
+
+/**
+ * struct cbw_access_status - the status of a snapshot-access target.
+ * @state: valid, broken or invalid.
+ * @origin_reads: snapshot reads served from the origin.
+ * @cow_reads: snapshot reads served from the COW device.
+ * @failed_reads: snapshot reads that failed.
+ */
+struct cbw_access_status {
+	enum cbw_access_state state;
+	uint64_t origin_reads;
+	uint64_t cow_reads;
+	uint64_t failed_reads;
+};
+
+/* The formats of a chunk set file (see cbwctl bitmap --help). */
+enum cbw_format {
+	CBW_FORMAT_AUTO,	/* detect from the first 4 KiB */
+	CBW_FORMAT_RANGES,	/* text: N or N-M per line */
+	CBW_FORMAT_RAW,		/* a bitmap, bit N = chunk N */
+	CBW_FORMAT_ERA,		/* era_invalidate's XML */
+};
+
+/* Errors, log, version */
+
+/**
+ * cbw_get_error() - why the last failed call failed.
+ *
+ * Return: one or more lines of text separated by '\n' (no final one), the
+ * cause first; "" if the last call did not fail.  Valid until the next
+ * call of the library.
+ */
+CBW_API const char *cbw_get_error(void);
+
+/**
+ * cbw_get_errno() - the errno of the last failed call (see the table at
+ * the top of this header).
+ *
+ * Return: a positive errno, or 0 if the last call did not fail.
+ */
+CBW_API int cbw_get_errno(void);
+
+/* The levels of cbw_log_fn; CBW_LOG_OUTPUT is not a message but output. */
+enum cbw_log_level {
+	CBW_LOG_FATAL = 2,
+	CBW_LOG_ERROR = 3,
+	CBW_LOG_WARN = 4,
+	CBW_LOG_NOTICE = 5,
+	CBW_LOG_INFO = 6,
+	CBW_LOG_DEBUG = 7,
+	CBW_LOG_OUTPUT = 16,	/* a line libdevmapper prints: dm_report's */
+};
+
+/**
+ * typedef cbw_log_fn - receives libdevmapper's messages.
+ * @level: an enum cbw_log_level.
+ * @msg: the message, one line without '\n'.
+ * @data: the caller's pointer given to cbw_set_log().
+ */
+typedef void (*cbw_log_fn)(int level, const char *msg, void *data);
+
+/**
+ * cbw_set_log() - route libdevmapper's log (process-wide) through @fn.
+ * @fn: the function, or NULL to drop every message (the default).
+ * @data: passed to @fn.
+ *
+ * The library installs its own libdevmapper log function, which keeps the
+ * first error of each call for cbw_get_error() and passes everything on
+ * to @fn.  A program that makes libdevmapper reports itself (dm_report)
+ * gets their lines as CBW_LOG_OUTPUT.
+ */
+CBW_API void cbw_set_log(cbw_log_fn fn, void *data);
+
+/**
+ * cbw_version() - the version of the library, the dm-cbw release it comes
+ * from ("0.1.0").
+ *
+ * Return: a static string.
+ */
+CBW_API const char *cbw_version(void);
+
+/**
+ * cbw_lib_exit() - release libdevmapper's resources (its control device);
+ * call it once at the end.
+ */
+CBW_API void cbw_lib_exit(void);
+
+/* Devices */
+
+/**
+ * struct cbw_create_opts - what cbw_create() makes.
+ * @name: the cbw device's name; at most CBW_NAME_MAX characters from
+ *	  A-Z a-z 0-9 # + - . : = @ _, not ending in -snap or -real.
+ * @origin: the origin block device (path).
+ * @cow: the COW block device (path); its contents are overwritten.
+ * @chunk_bytes: the chunk size; 0 for CBW_CHUNK_DEFAULT_BYTES.
+ * @timeout_ms: the copy timeout, 0 for none, at most CBW_MAX_TIMEOUT_MS.
+ * @policy: the error policy.
+ * @no_discard_passdown: do not discard the COW slots snapshot discards free.
+ * @set_file: NULL for a snapshot of every chunk; else a chunk set file
+ *	      ("-": standard input) whose chunks alone make the snapshot
+ *	      (an incremental backup).
+ * @set_format: its format.
+ * @era_block_sectors: for an era file: the dm-era block size in sectors.
+ */
+struct cbw_create_opts {
+	const char *name;
+	const char *origin;
+	const char *cow;
+	uint64_t chunk_bytes;
+	uint64_t timeout_ms;
+	enum cbw_policy policy;
+	bool no_discard_passdown;
+	const char *set_file;
+	enum cbw_format set_format;
+	uint64_t era_block_sectors;
+};
+
+/**
+ * struct cbw_nodes - the device nodes cbw_create() made.
+ * @dev: the cbw device, /dev/mapper/NAME.
+ * @snap: the snapshot node, /dev/mapper/NAME-snap.
+ */
+struct cbw_nodes {
+	char dev[CBW_PATH_MAX];
+	char snap[CBW_PATH_MAX];
+};
+
+/**
+ * cbw_create() - stack the cbw device @o->name on the origin and make its
+ * snapshot node NAME-snap (uuids CBW-NAME and CBW-NAME-snap).
+ * @o: what to make.
+ * @nodes: set to the two nodes on success; may be NULL.
+ *
+ * A chunk set file is read and checked whole before any device is made;
+ * if anything fails, nothing that was made stays.  NAME-snap is writable so
+ * that it takes discards; every write to it fails with EIO.
+ *
+ * Return: 0, or a negative errno: -EINVAL (a name, a chunk size, a chunk
+ * set file), -ENODEV (a device missing, not a block device, too small, or
+ * COW and origin the same), -EBUSY (a name or uuid taken), -ERANGE (a
+ * chunk outside the origin), -EIO.
+ */
+CBW_API int cbw_create(const struct cbw_create_opts *o,
+		       struct cbw_nodes *nodes);
+
+/**
+ * cbw_remove() - remove NAME-snap (if it exists) and the cbw device @name,
+ * which must have been made by cbw_create() (or cbwctl create).
+ * @name: the cbw device.
+ *
+ * If either device is in use (open or mounted), nothing is removed.
+ *
+ * Return: 0, -EINVAL, -ENOENT (no such device, not one of cbwctl's),
+ * -EBUSY (in use), -EIO.
+ */
+CBW_API int cbw_remove(const char *name);
+
+/**
+ * struct cbw_snapshot_opts - what cbw_snapshot() does.
+ * @dev: the live device-mapper device: a name, /dev/mapper/NAME or
+ *	 /dev/dm-N.  Its table may hold linear, striped, zero and error
+ *	 targets only.
+ * @cow: the COW block device (path): neither @dev nor under it.
+ * @chunk_bytes: the chunk size; 0 for CBW_CHUNK_DEFAULT_BYTES.
+ * @timeout_ms: the copy timeout, 0 for none.
+ * @policy: the error policy.
+ */
+struct cbw_snapshot_opts {
+	const char *dev;
+	const char *cow;
+	uint64_t chunk_bytes;
+	uint64_t timeout_ms;
+	enum cbw_policy policy;
+};
+
+/**
+ * cbw_snapshot() - start a snapshot underneath the live device @o->dev,
+ * without stopping its users: its table moves to the hidden DMDEV-real,
+ * DMDEV gets a cbw table over it, and the snapshot node DMDEV-snap shows
+ * DMDEV as it was at that moment.  A filesystem on DMDEV is frozen only
+ * between the suspend and the resume that swap the tables.
+ * @o: what to do.
+ * @snap_node: set to the snapshot node's path on success; may be NULL.
+ * @len: the size of @snap_node.
+ *
+ * The calling thread's signals SIGINT, SIGTERM, SIGHUP, SIGQUIT and
+ * SIGTSTP are blocked while the devices change, and the process's memory
+ * is locked (mlockall) while DMDEV is suspended.  On any failure the
+ * earlier steps are undone, and DMDEV keeps working throughout.  The
+ * test hook of cbwctl (CBWCTL_FAIL_AT in the environment) applies.
+ *
+ * Return: 0, or a negative errno: -EINVAL, -ENODEV (the COW device; a
+ * table that cannot be moved; a read-only DMDEV), -ENOENT, -ENOTBLK,
+ * -EBUSY (already under a snapshot, suspended, a name taken), -EIO.
+ */
+CBW_API int cbw_snapshot(const struct cbw_snapshot_opts *o, char *snap_node,
+			 size_t len);
+
+/**
+ * cbw_release() - end the snapshot that cbw_snapshot() started under
+ * @dev: remove DMDEV-snap, give DMDEV its own table back and remove
+ * DMDEV-real.
+ * @dev: as @dev of struct cbw_snapshot_opts.
+ *
+ * If the snapshot node is in use, nothing changes; if a later step fails,
+ * the snapshot node is made again and the snapshot goes on.
+ *
+ * Return: 0, -ENOENT (not under a snapshot of cbw_snapshot()), -ENOTBLK,
+ * -ENODEV (a path that does not exist), -EBUSY, -EIO.
+ */
+CBW_API int cbw_release(const char *dev);
+
+/* State and settings */
+
+/**
+ * struct cbw_info - a cbw device and its snapshot node.
+ * @name: the cbw device's name.
+ * @uuid: its uuid, "" if it has none.
+ * @major: its device number, major.
+ * @minor: its device number, minor.
+ * @size_bytes: its size.
+ * @chunk_bytes: the chunk size.
+ * @status: its status.
+ * @has_snap: the snapshot node exists (found by uuid: the cbw device's
+ *	      uuid + "-snap", or CBW-NAME-snap under a live device).
+ * @snap_name: the snapshot node's device name, "" without one.
+ * @snap_node: its path, /dev/mapper/NAME-snap; "" without one.
+ * @snap_major: its device number, major.
+ * @snap_minor: its device number, minor.
+ * @snap_read_only: it is read-only (discards need it writable).
+ * @snap_size_bytes: its size.
+ * @snap_status: its status.
+ */
+struct cbw_info {
+	char name[128];
+	char uuid[129];
+	uint32_t major;
+	uint32_t minor;
+	uint64_t size_bytes;
+	uint64_t chunk_bytes;
+	struct cbw_status status;
+	bool has_snap;
+	char snap_name[128];
+	char snap_node[CBW_PATH_MAX];
+	uint32_t snap_major;
+	uint32_t snap_minor;
+	bool snap_read_only;
+	uint64_t snap_size_bytes;
+	struct cbw_access_status snap_status;
+};
+
+/**
+ * cbw_info_get() - the state of the cbw device @name (any cbw device, made
+ * by cbwctl or not) and its snapshot node.
+ * @name: a device name.
+ * @info: filled on success.
+ *
+ * Return: 0, -EINVAL, -ENOENT (no such device, or its table is not one
+ * cbw target), -EIO (libdevmapper failed, a status not understood).
+ */
+CBW_API int cbw_info_get(const char *name, struct cbw_info *info);
+
+/**
+ * cbw_snapshot_device() - cbw_info_get(), and check that the snapshot can
+ * be read through its node: it exists, the snapshot is active (not in
+ * incremental set-up, not broken) and the node valid.
+ * @name: the cbw device.
+ * @discard: the caller will discard: the node must be writable too.
+ * @info: filled on success.
+ *
+ * Return: 0, -EINVAL, -ENOENT (no such cbw device, or no snapshot node),
+ * -ENODEV (@discard and the node is read-only), -EIO (not readable).
+ */
+CBW_API int cbw_snapshot_device(const char *name, bool discard,
+				struct cbw_info *info);
+
+/**
+ * cbw_list() - the names of every device-mapper device, sorted, for
+ * cbw_info_get() to look at (it fails with -ENOENT for those that are not
+ * cbw devices, or are gone since).
+ * @names: set to a malloc'ed array of names; free with cbw_list_free().
+ * @count: set to the number of names.
+ *
+ * Return: 0 or -EIO.
+ */
+CBW_API int cbw_list(char ***names, size_t *count);
+
+/**
+ * cbw_list_free() - free a cbw_list() result.
+ * @names: the array.
+ * @count: its length.
+ */
+CBW_API void cbw_list_free(char **names, size_t count);
+
+/**
+ * struct cbw_settings - what cbw_set() changes.
+ * @set_timeout: change the copy timeout to @timeout_ms.
+ * @timeout_ms: milliseconds, 0 for none, at most CBW_MAX_TIMEOUT_MS.
+ * @set_policy: change the error policy to @policy.
+ * @policy: the policy.
+ */
+struct cbw_settings {
+	bool set_timeout;
+	uint64_t timeout_ms;
+	bool set_policy;
+	enum cbw_policy policy;
+};
+
+/**
+ * cbw_set() - change the settings of the running cbw device @name with
+ * target messages (timeout first, then policy).  They last until the
+ * table is reloaded.
+ * @name: any cbw device.
+ * @s: what to change; at least one of the two.
+ *
+ * Return: 0, -EINVAL, -ENOENT, -EIO (the target refused).
+ */
+CBW_API int cbw_set(const char *name, const struct cbw_settings *s);
+
+/* The snapshot's map */
+
+/**
+ * struct cbw_extent - a run of readable chunks of a snapshot.
+ * @first_chunk: its first chunk.
+ * @last_chunk: its last chunk (included).
+ * @offset: its first byte on the snapshot node.
+ * @length: its length in bytes (the last run ends at the device's end,
+ *	    even if the last chunk is partial).
+ */
+struct cbw_extent {
+	uint64_t first_chunk;
+	uint64_t last_chunk;
+	uint64_t offset;
+	uint64_t length;
+};
+
+/* A walk through the map of a snapshot (opaque). */
+struct cbw_map;
+
+/**
+ * cbw_map_open() - start a walk through the readable extents of the
+ * snapshot of the cbw device @name (any cbw device, in any state: during
+ * the incremental set-up, the set built so far; when broken, the chunks
+ * that were readable).
+ * @name: the cbw device.
+ * @map: set to the walk on success; end it with cbw_map_close().
+ *
+ * The map is read from the kernel in parts ("map" messages) as the walk
+ * goes; while chunks are dropped or discarded, it is not a picture of one
+ * moment.  Chunks never join the snapshot after its set-up, so none is
+ * missed.
+ *
+ * Return: 0, -EINVAL, -ENOENT, -ENOMEM, -EIO.
+ */
+CBW_API int cbw_map_open(const char *name, struct cbw_map **map);
+
+/**
+ * cbw_map_geometry() - the device the walk is on.
+ * @map: the walk.
+ * @chunk_bytes: set to the chunk size, if not NULL.
+ * @chunks: set to the number of chunks, if not NULL.
+ * @size_bytes: set to the device's size, if not NULL.
+ */
+CBW_API void cbw_map_geometry(const struct cbw_map *map, uint64_t *chunk_bytes,
+			      uint64_t *chunks, uint64_t *size_bytes);
+
+/**
+ * cbw_map_next() - the next extent, in increasing order; extents neither
+ * overlap nor touch.
+ * @map: the walk.
+ * @e: set to the extent.
+ *
+ * Return: 1 with @e set, 0 at the end of the map, or a negative errno
+ * (-EIO: a message failed or its reply was not understood; -ENOMEM).
+ */
+CBW_API int cbw_map_next(struct cbw_map *map, struct cbw_extent *e);
+
+/**
+ * cbw_map_close() - end a walk.
+ * @map: the walk, or NULL.
+ */
+CBW_API void cbw_map_close(struct cbw_map *map);
+
+/* Incremental snapshots */
+
+/**
+ * struct cbw_import_opts - what cbw_import() reads.
+ * @file: the chunk set file; "-" is standard input.
+ * @format: its format.
+ * @era_block_sectors: for an era file: the dm-era block size in sectors.
+ * @no_start: leave the device in set-up afterwards.
+ */
+struct cbw_import_opts {
+	const char *file;
+	enum cbw_format format;
+	uint64_t era_block_sectors;
+	bool no_start;
+};
+
+/**
+ * cbw_import() - add the chunks of a chunk set file to the snapshot set of
+ * the cbw device @name, in incremental set-up, and end the set-up unless
+ * @o->no_start.
+ * @name: the cbw device.
+ * @o: the file.
+ *
+ * The file is read and checked whole before anything is sent; only the
+ * chunks not in the set yet are sent.  If the device refuses a message,
+ * the chunks that were added are removed again.
+ *
+ * Return: 0, -EINVAL (the file), -ENOENT, -EBUSY (not in incremental
+ * set-up), -ERANGE (a chunk outside the device), -EIO.
+ */
+CBW_API int cbw_import(const char *name, const struct cbw_import_opts *o);
+
+/**
+ * cbw_start() - end the incremental set-up of the cbw device @name: its
+ * held writes go on, and its snapshot node can be made.
+ * @name: the cbw device.
+ *
+ * Return: 0, -EINVAL, -ENOENT, -EBUSY (not in incremental set-up), -EIO.
+ */
+CBW_API int cbw_start(const char *name);
+
+/* Discard and backup */
+
+/**
+ * cbw_discard() - take whole chunks out of the snapshot of @name (a
+ * discard on its snapshot node): reads of them fail from then on, their
+ * COW slots are freed, and writes to them copy nothing.
+ * @name: the cbw device.
+ * @offset: the first byte, a multiple of the chunk size.
+ * @length: the bytes, a multiple of the chunk size unless the range ends
+ *	    at the device's end.
+ *
+ * Return: 0, -EINVAL, -ENOENT, -ENODEV (a read-only node), -ERANGE (not
+ * whole chunks, empty, or past the end), -EIO.
+ */
+CBW_API int cbw_discard(const char *name, uint64_t offset, uint64_t length);
+
+/**
+ * struct cbw_progress - how far a backup is.
+ * @done: bytes of readable chunks handled.
+ * @total: bytes of readable chunks when the backup started.
+ * @read: bytes read.
+ * @zero: of them, zero blocks (holes in the image).
+ * @discarded: bytes discarded from the snapshot so far.
+ * @failed_chunks: chunks that could not be read so far.
+ */
+struct cbw_progress {
+	uint64_t done;
+	uint64_t total;
+	uint64_t read;
+	uint64_t zero;
+	uint64_t discarded;
+	uint64_t failed_chunks;
+};
+
+/**
+ * typedef cbw_progress_fn - the progress callback of cbw_backup().
+ * @p: how far it is.
+ * @data: the caller's pointer (struct cbw_backup_opts.progress_data).
+ *
+ * Called before the first read, after each read request, and once when
+ * the reads are done (then @p->done == @p->total).  It must not call the
+ * library.
+ *
+ * Return: NULL to go on, or a short text saying why to stop: the backup
+ * then fails with -ECANCELED and that text as its reason (the text of
+ * the last call is ignored).
+ */
+typedef const char *(*cbw_progress_fn)(const struct cbw_progress *p,
+				       void *data);
+
+/**
+ * struct cbw_backup_opts - where and how cbw_backup() writes.
+ * @to: the image file; "-" writes every byte (zeros too) to standard
+ *	output, which must not be a terminal.
+ * @force: replace @to if it exists.
+ * @discard_behind: discard the chunks read from the snapshot once they
+ *		    are safely in the image (synced, every 64 MiB and at
+ *		    the end).  With "-", standard output must be a file or a
+ *		    block device.
+ * @io_size: the largest read request; 0 for CBW_IO_SIZE_DEFAULT.
+ * @progress: the progress callback, or NULL.
+ * @progress_data: passed to @progress.
+ */
+struct cbw_backup_opts {
+	const char *to;
+	bool force;
+	bool discard_behind;
+	uint64_t io_size;
+	cbw_progress_fn progress;
+	void *progress_data;
+};
+
+/**
+ * struct cbw_failed_range - chunks that could not be read.
+ * @first_chunk: the first.
+ * @last_chunk: the last (included).
+ * @offset: the first byte.
+ * @length: the bytes.
+ * @err: the errno of the read (ENODATA: they left the snapshot).
+ */
+struct cbw_failed_range {
+	uint64_t first_chunk;
+	uint64_t last_chunk;
+	uint64_t offset;
+	uint64_t length;
+	int err;
+};
+
+/**
+ * struct cbw_backup_result - what cbw_backup() did.
+ * @bytes: the image's size (the device's).
+ * @chunk_bytes: the chunk size.
+ * @progress: the final counts.
+ * @failed: the chunks that could not be read, in order; they are zero in
+ *	    the image (a partial backup).
+ * @nr_failed: how many ranges @failed holds.
+ */
+struct cbw_backup_result {
+	uint64_t bytes;
+	uint64_t chunk_bytes;
+	struct cbw_progress progress;
+	struct cbw_failed_range *failed;
+	size_t nr_failed;
+};
+
+/**
+ * cbw_backup() - copy the snapshot of the cbw device @name into a sparse
+ * image: the chunks of its map are read from the snapshot node with
+ * O_DIRECT, data blocks written, zero blocks left as holes.
+ * @name: the cbw device.
+ * @o: where and how.
+ * @res: filled (also on failure); free with cbw_backup_result_free().
+ *
+ * The image is written to a temporary file next to @o->to (.FILE.XXXXXX,
+ * mode 0600) and renamed into place when it is complete or partial.  A
+ * read that fails with a media error is tried again chunk by chunk; the
+ * chunks that still fail are listed in @res and the backup is partial
+ * (it succeeds).  If the snapshot breaks or its device goes away, the
+ * backup fails; the state is checked once more after the last read.
+ * Once anything was discarded, a failed backup keeps its partial image
+ * (the message names it).  No signal handler is installed: a caller that
+ * wants to stop on a signal returns a reason from its progress callback.
+ *
+ * Return: 0 (complete, or partial when @res->nr_failed > 0), or a negative
+ * errno: -EINVAL (standard output is a terminal), -ENOENT, -ENODEV,
+ * -EBUSY (the image exists), -ECANCELED, -EIO (the snapshot broke, a
+ * read or write failed).
+ */
+CBW_API int cbw_backup(const char *name, const struct cbw_backup_opts *o,
+		       struct cbw_backup_result *res);
+
+/**
+ * cbw_backup_result_free() - free what cbw_backup() put into @res.
+ * @res: the result.
+ */
+CBW_API void cbw_backup_result_free(struct cbw_backup_result *res);
+
+/* Parsing and formatting, as cbwctl does it */
+
+/**
+ * cbw_name_check() - is @name usable as a device name?
+ * @name: the name.
+ * @for_create: also require what cbw_create() needs: at most CBW_NAME_MAX
+ *		characters from A-Z a-z 0-9 # + - . : = @ _, not ending in
+ *		-snap or -real.
+ *
+ * Return: NULL if it is, else a short static text saying why not.
+ */
+CBW_API const char *cbw_name_check(const char *name, bool for_create);
+
+/**
+ * cbw_size_parse() - parse a size: decimal bytes with an optional binary
+ * suffix k K KiB, m M MiB, g G GiB, t T TiB ("64k" = "65536").
+ * @s: the text.
+ * @bytes: set on success.
+ *
+ * Return: NULL on success, else a short static text saying what is wrong.
+ */
+CBW_API const char *cbw_size_parse(const char *s, uint64_t *bytes);
+
+/**
+ * cbw_decimal_parse() - parse a plain decimal number (digits only).
+ * @s: the text.
+ * @max: the largest value allowed.
+ * @v: set on success.
+ *
+ * Return: NULL on success, else a short static text saying what is wrong.
+ */
+CBW_API const char *cbw_decimal_parse(const char *s, uint64_t max,
+				      uint64_t *v);
+
+/**
+ * cbw_chunk_size_check() - is @bytes a chunk size the library takes?
+ * @bytes: the size.
+ *
+ * Return: NULL if it is a power of two from CBW_CHUNK_MIN_BYTES to
+ * CBW_CHUNK_MAX_BYTES, else a short static text saying why not.
+ */
+CBW_API const char *cbw_chunk_size_check(uint64_t bytes);
+
+/**
+ * cbw_io_size_check() - is @bytes a read request size cbw_backup() takes?
+ * @bytes: the size.
+ *
+ * Return: NULL if it is a power of two from CBW_IO_SIZE_MIN to
+ * CBW_IO_SIZE_MAX, else a short static text saying why not.
+ */
+CBW_API const char *cbw_io_size_check(uint64_t bytes);
+
+/**
+ * cbw_size_format() - a size for people: the largest binary unit that
+ * divides it exactly ("64KiB", "1536KiB"), or bytes ("512B").
+ * @bytes: the size.
+ * @buf: where the text goes.
+ * @len: the size of @buf; CBW_SIZE_BUF_LEN is always enough.
+ *
+ * Return: @buf.
+ */
+CBW_API char *cbw_size_format(uint64_t bytes, char *buf, size_t len);
+
+/**
+ * cbw_policy_parse() - the error policy named @word ("fail", "break" or
+ * "drop").
+ * @word: the name.
+ * @policy: set on success.
+ *
+ * Return: false if @word names no policy.
+ */
+CBW_API bool cbw_policy_parse(const char *word, enum cbw_policy *policy);
+
+/**
+ * cbw_policy_name() - the name of an error policy.
+ * @policy: the policy.
+ *
+ * Return: "fail", "break" or "drop".
+ */
+CBW_API const char *cbw_policy_name(enum cbw_policy policy);
+
+/**
+ * cbw_reason_name() - the status word of a reason.
+ * @reason: the reason.
+ *
+ * Return: "-", "io_error", "timeout", "cow_full", "no_memory" or "user".
+ */
+CBW_API const char *cbw_reason_name(enum cbw_reason reason);
+
+/**
+ * cbw_state_format() - the status word of a state: "setup", "active",
+ * "broken:io_error" ...
+ * @st: a status.
+ * @buf: where the word goes.
+ * @size: the size of @buf; 24 bytes hold any state.
+ *
+ * Return: @buf.
+ */
+CBW_API char *cbw_state_format(const struct cbw_status *st, char *buf,
+			       unsigned int size);
+
+/**
+ * cbw_access_state_name() - the status word of a snapshot node's state.
+ * @state: the state.
+ *
+ * Return: "valid", "broken" or "invalid".
+ */
+CBW_API const char *cbw_access_state_name(enum cbw_access_state state);
+
+/**
+ * cbw_format_parse() - the chunk set format named @word ("ranges", "raw"
+ * or "era").
+ * @word: the name.
+ * @format: set on success.
+ *
+ * Return: false if @word names no format.
+ */
+CBW_API bool cbw_format_parse(const char *word, enum cbw_format *format);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBCBW_H */

@@ -1,0 +1,1007 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbwctl snapshot and release: a snapshot underneath a live device-mapper
+ * device; see stack.h.
+ *
+ * Both commands check everything they can before they change anything,
+ * then make their changes one step at a time, remembering how far they
+ * got; a failed step undoes the earlier ones.  The error is printed only
+ * at the end, as one line that says what failed and in which state the
+ * devices were left: nothing is written to the terminal (which could be a
+ * file on the device) while the device is suspended.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/dm-ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "device.h"
+#include "dm.h"
+#include "error.h"
+#include "size.h"
+#include "stack.h"
+#include "sysblock.h"
+
+#define SECTOR_SHIFT	9
+
+#define CBW_TARGET	"cbw"
+#define ACCESS_TARGET	"snapshot-access"
+
+/*
+ * The target types whose tables may be moved to the hidden layer: they
+ * keep no state beyond their table line, so DMDEV's instance and -real's
+ * can both exist for a moment (see stack.h).
+ */
+static const char *const movable_targets[] = {
+	"linear", "striped", "zero", "error",
+};
+
+_Static_assert(CBW_NAME_MAX + sizeof(CBW_REAL_SUFFIX) - 1 < DM_NAME_LEN,
+	       "NAME-real must fit a device-mapper name");
+_Static_assert(sizeof(CBW_UUID_PREFIX) - 1 + CBW_NAME_MAX +
+	       sizeof(CBW_REAL_SUFFIX) - 1 < DM_UUID_LEN,
+	       "CBW-NAME-real must fit a device-mapper uuid");
+
+/* One snapshot under DMDEV, while a command works on it. */
+struct stack {
+	struct cbwdm_dev dev;		/* DMDEV */
+	struct cbwdm_table table;	/* DMDEV's own table, which -real has */
+	uint64_t sectors;		/* its length */
+	char real_name[DM_NAME_LEN];
+	char real_uuid[DM_UUID_LEN];
+	char snap_name[DM_NAME_LEN];
+	char snap_uuid[DM_UUID_LEN];
+	uint32_t cookie;		/* udev cookie of all the changes */
+	sigset_t old_mask;		/* signal mask before the changes */
+	char err[1024];			/* the error line being built */
+};
+
+static void stack_release(struct stack *s)
+{
+	cbwdm_dev_release(&s->dev);
+	cbwdm_table_release(&s->table);
+}
+
+/* Append to the error line. */
+__attribute__((format(printf, 2, 0)))
+static void vappend(struct stack *s, const char *fmt, va_list ap)
+{
+	size_t len = strlen(s->err);
+
+	if (len < sizeof(s->err) - 1)
+		vsnprintf(s->err + len, sizeof(s->err) - len, fmt, ap);
+}
+
+/* Start the error line with the failure that stops the command. */
+__attribute__((format(printf, 2, 3)))
+static void fail(struct stack *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->err[0] = '\0';
+	va_start(ap, fmt);
+	vappend(s, fmt, ap);
+	va_end(ap);
+}
+
+/* Add "; <what>" to the error line: what undoing the changes found. */
+__attribute__((format(printf, 2, 3)))
+static void note(struct stack *s, const char *fmt, ...)
+{
+	size_t len = strlen(s->err);
+	va_list ap;
+
+	if (len + 2 < sizeof(s->err))
+		memcpy(s->err + len, "; ", 3);
+	va_start(ap, fmt);
+	vappend(s, fmt, ap);
+	va_end(ap);
+}
+
+/* The step the test hook made fail, for why(). */
+static const char *hooked_step;
+
+/*
+ * The test hook (see stack.h): true if CBWCTL_FAIL_AT names @step, which
+ * the caller then skips and treats as failed.
+ */
+static bool hook(const char *step)
+{
+	const char *at = getenv(CBW_FAIL_AT_ENV);
+
+	if (!at || strcmp(at, step))
+		return false;
+	hooked_step = step;
+	return true;
+}
+
+/*
+ * Why the last step failed: the test hook, or libdevmapper's error, with
+ * a pointer to the kernel log if @kernel (the kernel logs why it refused a
+ * table).
+ */
+static const char *why(bool kernel)
+{
+	static char buf[640];
+
+	if (hooked_step)
+		snprintf(buf, sizeof(buf),
+			 "failed by the test hook " CBW_FAIL_AT_ENV "=%s",
+			 hooked_step);
+	else
+		snprintf(buf, sizeof(buf), "%s%s", cbwdm_error(),
+			 kernel ? " (see dmesg for the kernel's reason)" : "");
+	hooked_step = NULL;
+	return buf;
+}
+
+/*
+ * Keep SIGINT and its kind away while devices change: a cbwctl stopped
+ * between suspend and resume would leave DMDEV suspended, and whatever
+ * uses it hanging.  Signals that arrive meanwhile are delivered when
+ * unblock_signals() restores the mask.
+ */
+static void block_signals(struct stack *s)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGTSTP);
+	sigprocmask(SIG_BLOCK, &set, &s->old_mask);
+}
+
+static void unblock_signals(struct stack *s)
+{
+	sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
+}
+
+/*
+ * While DMDEV is suspended every read from it waits for the resume.  If
+ * cbwctl or a library of its lives on DMDEV (a root volume), a page fault
+ * would wait for a resume that only cbwctl can do.  So every page is
+ * locked in memory first, as lvm does around its suspends.  Without the
+ * privilege (CAP_IPC_LOCK) it goes on unlocked: it only matters when the
+ * programs live on DMDEV.
+ */
+static void lock_memory(void)
+{
+	(void)mlockall(MCL_CURRENT | MCL_FUTURE);
+}
+
+static void unlock_memory(void)
+{
+	(void)munlockall();
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t len = strlen(s), n = strlen(suffix);
+
+	return len >= n && !strcmp(s + len - n, suffix);
+}
+
+/* Is @uuid the uuid of a hidden layer of cbwctl's (CBW-...-real)? */
+static bool is_real_uuid(const char *uuid)
+{
+	return has_prefix(uuid, CBW_UUID_PREFIX) &&
+	       strlen(uuid) > strlen(CBW_UUID_PREFIX CBW_REAL_SUFFIX) &&
+	       has_suffix(uuid, CBW_REAL_SUFFIX);
+}
+
+/* The same for a snapshot node (CBW-...-snap). */
+static bool is_snap_uuid(const char *uuid)
+{
+	return has_prefix(uuid, CBW_UUID_PREFIX) &&
+	       strlen(uuid) > strlen(CBW_UUID_PREFIX CBW_SNAP_SUFFIX) &&
+	       has_suffix(uuid, CBW_SNAP_SUFFIX);
+}
+
+/*
+ * The device-mapper device @arg names, whose status goes into @dev: a
+ * device-mapper name, or a path to a device node.  Return 0 or a negative errno.
+ */
+static int resolve(const char *arg, struct cbwdm_dev *dev)
+{
+	char path[DM_NAME_LEN + 8];
+	struct stat st;
+	int r;
+
+	if (!strchr(arg, '/')) {
+		r = cbwdm_status(arg, NULL, dev);
+		if (r == CBWDM_FOUND)
+			return 0;
+		if (r == CBWDM_ERROR) {
+			lib_error("cannot look up %s: %s", arg, cbwdm_error());
+			return -EIO;
+		}
+		/* "sda" for /dev/sda deserves a better answer than "no". */
+		snprintf(path, sizeof(path), "/dev/%s", arg);
+		if (!stat(path, &st) && S_ISBLK(st.st_mode) &&
+		    !cbwdm_is_dm_major(major(st.st_rdev))) {
+			lib_error("%s is not a device-mapper device", path);
+			return -ENOTBLK;
+		}
+		lib_error("no device-mapper device %s", arg);
+		return -ENOENT;
+	}
+
+	if (stat(arg, &st)) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			lib_error("%s does not exist", arg);
+			return -ENODEV;
+		}
+		lib_error("cannot check %s: %s", arg, strerror(errno));
+		return -ENODEV;
+	}
+	if (!S_ISBLK(st.st_mode)) {
+		lib_error("%s is not a device-mapper device (not a block device)",
+			  arg);
+		return -ENOTBLK;
+	}
+	if (!cbwdm_is_dm_major(major(st.st_rdev))) {
+		lib_error("%s is not a device-mapper device", arg);
+		return -ENOTBLK;
+	}
+	r = cbwdm_status_devno(major(st.st_rdev), minor(st.st_rdev), dev);
+	if (r == CBWDM_FOUND)
+		return 0;
+	if (r == CBWDM_ERROR) {
+		lib_error("cannot look up %s: %s", arg, cbwdm_error());
+		return -EIO;
+	}
+	lib_error("no device-mapper device has the number %u:%u of %s",
+		  major(st.st_rdev), minor(st.st_rdev), arg);
+	return -ENOENT;
+}
+
+/* Is the device @name suspended now?  When in doubt, say yes. */
+static bool is_suspended(const char *name)
+{
+	struct cbwdm_dev dev;
+	bool suspended;
+
+	if (cbwdm_status(name, NULL, &dev) != CBWDM_FOUND)
+		return true;
+	suspended = dev.suspended;
+	cbwdm_dev_release(&dev);
+	return suspended;
+}
+
+/*
+ * Find the hidden layer under @name: its table must be one cbw target
+ * whose origin (given as major:minor, as cbwctl gives it) has a uuid
+ * CBW-...-real.  Return 1 with @real filled, 0 if there is none, or
+ * CBWDM_ERROR (see cbwdm_error()).
+ */
+static int find_real(const char *name, struct cbwdm_dev *real)
+{
+	struct cbwdm_table t;
+	unsigned int maj, min;
+	int r, end = 0;
+
+	r = cbwdm_table_get(name, &t);
+	if (r != CBWDM_FOUND)
+		return r == CBWDM_NOTFOUND ? 0 : CBWDM_ERROR;
+	r = 0;
+	if (t.count != 1 || strcmp(t.targets[0].type, CBW_TARGET) ||
+	    sscanf(t.targets[0].params, "%u:%u%n", &maj, &min, &end) != 2 ||
+	    t.targets[0].params[end] != ' ')
+		goto out;
+	r = cbwdm_status_devno(maj, min, real);
+	if (r == CBWDM_ERROR)
+		goto out;
+	if (r == CBWDM_NOTFOUND) {
+		r = 0;
+		goto out;
+	}
+	r = is_real_uuid(real->uuid);
+	if (!r)
+		cbwdm_dev_release(real);
+out:
+	cbwdm_table_release(&t);
+	return r;
+}
+
+int stack_is_snapshotted(const struct cbwdm_dev *dev)
+{
+	struct cbwdm_dev real;
+	int r;
+
+	if (dev->targets != 1 || strcmp(dev->type, CBW_TARGET))
+		return 0;
+	r = find_real(dev->name, &real);
+	if (r == 1)
+		cbwdm_dev_release(&real);
+	return r;
+}
+
+/*
+ * The COW device must not share sectors with DMDEV or with any device
+ * DMDEV is built on (the copies would overwrite the data they keep), nor
+ * be built on DMDEV (a copy would write to DMDEV, which would copy...).
+ * Return 0 or a negative errno.
+ */
+static int check_cow_tree(const struct stack *s, const struct blockdev *cow)
+{
+	dev_t top = makedev(s->dev.major, s->dev.minor), *devs;
+	size_t count, i;
+	int r;
+
+	r = sysblock_below(SYSBLOCK_SYSFS, top, &devs, &count);
+	if (r) {
+		lib_error("cannot find the devices under %s in sysfs: %s",
+			  s->dev.name, strerror(-r));
+		return -EIO;
+	}
+	for (i = 0; i < count; i++) {
+		r = sysblock_overlap(SYSBLOCK_SYSFS, cow->rdev, devs[i]);
+		if (r)
+			break;
+	}
+	if (r > 0 && !i)
+		lib_error("COW device %s is %s", cow->path, s->dev.name);
+	else if (r > 0 && cow->rdev == devs[i])
+		lib_error("COW device %s is under %s (%s is built on it)",
+			  cow->path, s->dev.name, s->dev.name);
+	else if (r > 0)
+		lib_error("COW device %s overlaps %u:%u, which %s is built on",
+			  cow->path, major(devs[i]), minor(devs[i]),
+			  s->dev.name);
+	else if (r < 0)
+		lib_error("cannot compare COW device %s with the devices under %s: %s",
+			  cow->path, s->dev.name, strerror(-r));
+	free(devs);
+	if (r)
+		return r > 0 ? -ENODEV : -EIO;
+
+	r = sysblock_below(SYSBLOCK_SYSFS, cow->rdev, &devs, &count);
+	if (r) {
+		lib_error("cannot find the devices under COW device %s in sysfs: %s",
+			  cow->path, strerror(-r));
+		return -EIO;
+	}
+	for (i = 1; i < count && devs[i] != top; i++)
+		;
+	free(devs);
+	if (i < count) {
+		lib_error("COW device %s is built on %s", cow->path,
+			  s->dev.name);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* The checks on DMDEV's state and table.  Return 0 or a negative errno. */
+static int check_dmdev(struct stack *s)
+{
+	const char *name = s->dev.name, *why;
+	size_t i, j;
+	int r;
+
+	if (has_prefix(s->dev.uuid, CBW_UUID_PREFIX)) {
+		lib_error("%s is one of cbwctl's devices (uuid %s); it cannot go under a snapshot",
+			  name, s->dev.uuid);
+		return -EBUSY;
+	}
+	if (s->dev.suspended) {
+		lib_error("%s is suspended; resume it first", name);
+		return -EBUSY;
+	}
+	if (s->dev.inactive_table) {
+		lib_error("%s has a table loaded in its inactive slot (is another tool changing it?); see 'dmsetup info %s'",
+			  name, name);
+		return -EBUSY;
+	}
+
+	r = cbwdm_table_get(name, &s->table);
+	if (r != CBWDM_FOUND) {
+		lib_error("cannot read the table of %s: %s", name,
+			  r == CBWDM_NOTFOUND ? "it is gone" : cbwdm_error());
+		return -EIO;
+	}
+	if (!s->table.count) {
+		lib_error("%s has no live table", name);
+		return -ENODEV;
+	}
+	for (i = 0; i < s->table.count; i++) {
+		const char *type = s->table.targets[i].type;
+
+		if (!strcmp(type, CBW_TARGET)) {
+			lib_error("%s is already under a snapshot (its table is cbw); see 'cbwctl status %s'",
+				  name, name);
+			return -EBUSY;
+		}
+		for (j = 0; j < sizeof(movable_targets) / sizeof(*movable_targets); j++)
+			if (!strcmp(type, movable_targets[j]))
+				break;
+		if (j == sizeof(movable_targets) / sizeof(*movable_targets)) {
+			lib_error("%s has a %s target; cbwctl snapshot moves only linear, striped, zero and error tables",
+				  name, type);
+			return -ENODEV;
+		}
+	}
+	s->sectors = cbwdm_table_sectors(&s->table);
+	if (s->dev.read_only) {
+		lib_error("%s is read-only: its data does not change, read it directly",
+			  name);
+		return -ENODEV;
+	}
+
+	/* Its name goes into the names and uuids of the new devices. */
+	why = cbw_name_check(name, true);
+	if (why) {
+		lib_error("the name of %s cannot be used for its snapshot: %s",
+			  name, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Names and uuids of -real and -snap, which must be free. */
+static int check_names(struct stack *s)
+{
+	int r;
+
+	/* check_dmdev() made sure these fit. */
+	snprintf(s->real_name, sizeof(s->real_name), "%s" CBW_REAL_SUFFIX,
+		 s->dev.name);
+	snprintf(s->real_uuid, sizeof(s->real_uuid),
+		 CBW_UUID_PREFIX "%s" CBW_REAL_SUFFIX, s->dev.name);
+	snprintf(s->snap_name, sizeof(s->snap_name), "%s" CBW_SNAP_SUFFIX,
+		 s->dev.name);
+	/* The uuid cbw_find() and status look for. */
+	if (!cbw_snap_uuid(&s->dev, s->snap_uuid, sizeof(s->snap_uuid))) {
+		lib_error("the name of %s is too long for its snapshot's uuid",
+			  s->dev.name);
+		return -EINVAL;
+	}
+	if ((r = cbw_check_free(s->real_name, NULL)) ||
+	    (r = cbw_check_free(s->snap_name, NULL)) ||
+	    (r = cbw_check_free(NULL, s->real_uuid)) ||
+	    (r = cbw_check_free(NULL, s->snap_uuid)))
+		return r;
+	return 0;
+}
+
+/* The checks on the COW device and the chunk size.  Return 0 or a negative errno. */
+static int check_cow(struct stack *s, const struct cbw_snapshot_opts *o,
+		     struct blockdev *cow)
+{
+	char a[CBW_SIZE_BUF_LEN], b[CBW_SIZE_BUF_LEN];
+	unsigned int lbs;
+	int r;
+
+	r = blockdev_probe(cow);
+	if (r)
+		return r;
+	r = check_cow_tree(s, cow);
+	if (r)
+		return r;
+
+	r = sysblock_logical_block_size(SYSBLOCK_SYSFS,
+					makedev(s->dev.major, s->dev.minor),
+					&lbs);
+	if (r) {
+		lib_error("cannot read the logical block size of %s: %s",
+			  s->dev.name, strerror(-r));
+		return -EIO;
+	}
+	if (o->chunk_bytes < lbs || o->chunk_bytes < (uint64_t)cow->block_size) {
+		bool dm = lbs >= (unsigned int)cow->block_size;
+
+		lib_error("chunk size %s is smaller than the logical block size of %s (%s)",
+			  cbw_size_format(o->chunk_bytes, a, sizeof(a)),
+			  dm ? s->dev.name : cow->path,
+			  cbw_size_format(dm ? lbs : (unsigned int)cow->block_size,
+				      b, sizeof(b)));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* How far cbwctl snapshot got, for snapshot_undo(). */
+enum snapshot_step {
+	SNAP_NOTHING,		/* nothing changed yet */
+	SNAP_REAL,		/* -real exists */
+	SNAP_LOADED,		/* the cbw table is in DMDEV's inactive slot */
+	SNAP_SUSPENDED,		/* DMDEV may be suspended */
+	SNAP_RESUMED,		/* the cbw table may be live in DMDEV */
+};
+
+/*
+ * Undo what cbwctl snapshot did up to @done and add the outcome to the
+ * error line.  The snapshot node is the last step: if it failed,
+ * libdevmapper removed it again, so it is never left to undo.
+ */
+static void snapshot_undo(struct stack *s, enum snapshot_step done)
+{
+	const char *name = s->dev.name;
+	bool busy;
+
+	if (done >= SNAP_RESUMED) {
+		/*
+		 * The cbw table may be live (the resume swapped it in, then
+		 * failed or the snapshot node did): DMDEV's own table goes
+		 * back.  A resume with a loaded table suspends the device
+		 * first (freezing its filesystem) if it is not.
+		 */
+		if (!cbwdm_load(name, &s->table)) {
+			note(s, "undoing it failed: cannot load %s's own table back: %s; run 'cbwctl release %s'",
+			     name, cbwdm_error(), name);
+			if (is_suspended(name) &&
+			    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie))
+				note(s, "%s is still suspended: %s", name,
+				     cbwdm_error());
+			return;
+		}
+	} else if (done >= SNAP_LOADED && !cbwdm_clear(name)) {
+		note(s, "undoing it failed: cannot drop the cbw table loaded into %s: %s; drop it with 'dmsetup clear %s', then 'dmsetup remove %s'",
+		     name, cbwdm_error(), name, s->real_name);
+		if (is_suspended(name) &&
+		    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie))
+			note(s, "%s is still suspended: %s", name, cbwdm_error());
+		return;
+	}
+	if ((done >= SNAP_RESUMED || (done >= SNAP_SUSPENDED && is_suspended(name))) &&
+	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s' and 'dmsetup table %s'",
+		     name, cbwdm_error(), name, name);
+		return;
+	}
+	if (done >= SNAP_REAL && !cbwdm_remove(s->real_name, &s->cookie, &busy)) {
+		note(s, "%s has its table back, but %s could not be removed: %s; remove it with 'dmsetup remove %s'",
+		     name, s->real_name, busy ? "it is in use" : cbwdm_error(),
+		     s->real_name);
+		return;
+	}
+	note(s, "%s was left as it was", name);
+}
+
+/*
+ * The changes of cbwctl snapshot, in this order:
+ *
+ *   1. create -real with DMDEV's table;
+ *   2. load the cbw table over -real into DMDEV's inactive slot;
+ *   3. suspend DMDEV, with lockfs: the filesystem on it is frozen (its
+ *      dirty data written), then the I/O in flight completes and new I/O
+ *      is held;
+ *   4. resume DMDEV: the cbw table replaces the old one, the snapshot is
+ *      taken, then the held I/O goes on and the filesystem is thawed;
+ *   5. create the snapshot node on DMDEV.
+ *
+ * Why no write can bypass the copy: the snapshot is the data of the
+ * devices under DMDEV at the moment of step 4, which the kernel takes
+ * while DMDEV is still suspended, before it lets any held I/O through.
+ * Every write that completed before step 3 is in that data (the frozen
+ * point); every write issued after it is held by the suspend, then goes
+ * through the cbw table, which copies the old data first.  Until step 4,
+ * -real exists but nothing writes to it: DMDEV's old table still maps to
+ * the devices under it directly (which is why only stateless targets may
+ * be moved: two instances of the table exist for a moment), and udev is
+ * told to leave it alone (CBWDM_UDEV_LAYER).  After step 4 only the cbw
+ * target writes to -real.  A writer that opens -real or the devices under
+ * it directly bypasses the copy, as it would bypass any cbw origin.
+ *
+ * Why this order: step 2 before 3 lets the kernel check the cbw table (the
+ * COW device, the chunk size) while DMDEV still works, and keeps the
+ * frozen time to steps 3 and 4.  Step 5 comes last because
+ * snapshot-access needs a live cbw table.  No udev wait happens before the
+ * end: udev may have to read from DMDEV, which would hang while it is
+ * suspended.
+ *
+ * Return 0 or a negative errno; the error line is in s->err.
+ */
+static int snapshot_steps(struct stack *s, const struct cbw_snapshot_opts *o,
+			  const struct blockdev *cow)
+{
+	char params[CBW_TABLE_PARAMS_LEN], access[32];
+	struct cbwdm_target target = {
+		.start = 0, .length = s->sectors,
+		.type = CBW_TARGET, .params = params,
+	};
+	struct cbwdm_table cbw = { .targets = &target, .count = 1 };
+	enum snapshot_step done = SNAP_NOTHING;
+	uint32_t maj, min;
+	const char *name = s->dev.name;
+
+	if (hook("snapshot:real") ||
+	    !cbwdm_create_table(s->real_name, s->real_uuid, &s->table,
+				CBWDM_UDEV_LAYER, &s->cookie, &maj, &min)) {
+		fail(s, "cannot create %s: %s", s->real_name, why(true));
+		goto undo;
+	}
+	done = SNAP_REAL;
+
+	cbw_table_params(&(struct cbw_table){ .origin = makedev(maj, min),
+					      .cow = cow->rdev,
+					      .chunk_bytes = o->chunk_bytes,
+					      .timeout_ms = o->timeout_ms,
+					      .policy = o->policy },
+			 params);
+	if (hook("snapshot:load") || !cbwdm_load(name, &cbw)) {
+		fail(s, "cannot load the cbw table into %s: %s", name,
+		     why(true));
+		goto undo;
+	}
+	done = SNAP_LOADED;
+
+	lock_memory();
+	done = SNAP_SUSPENDED;
+	if (hook("snapshot:suspend") || !cbwdm_suspend(name)) {
+		fail(s, "cannot suspend %s: %s", name, why(false));
+		goto undo;
+	}
+	done = SNAP_RESUMED;
+	if (hook("snapshot:resume") ||
+	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		fail(s, "cannot resume %s with the cbw table: %s",
+		     name, why(true));
+		goto undo;
+	}
+	unlock_memory();
+
+	snprintf(access, sizeof(access), "%u:%u", s->dev.major, s->dev.minor);
+	if (hook("snapshot:snap") ||
+	    !cbwdm_create(s->snap_name, s->snap_uuid, false, s->sectors,
+			  ACCESS_TARGET, access, CBWDM_UDEV_SNAPSHOT,
+			  &s->cookie, &maj, &min)) {
+		fail(s, "cannot create %s: %s", s->snap_name, why(true));
+		goto undo;
+	}
+	return 0;
+
+undo:
+	snapshot_undo(s, done);
+	unlock_memory();
+	return -EIO;
+}
+
+/* The arguments of cbw_snapshot() that cbwctl checks on its command line. */
+static int check_snapshot_args(const struct cbw_snapshot_opts *o)
+{
+	const char *why = NULL;
+
+	if (!o->dev || !*o->dev || !o->cow)
+		why = "a device and a COW device are needed";
+	else if (cbw_chunk_size_check(o->chunk_bytes))
+		why = cbw_chunk_size_check(o->chunk_bytes);
+	else if (o->timeout_ms > CBW_MAX_TIMEOUT_MS)
+		why = "the timeout is longer than one day";
+	if (why) {
+		lib_error("snapshot: %s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cbw_snapshot(const struct cbw_snapshot_opts *opts, char *snap_node,
+		 size_t len)
+{
+	struct cbw_snapshot_opts args = *opts, *o = &args;
+	struct blockdev cow = { .role = "COW", .path = o->cow };
+	struct stack s;
+	int r;
+
+	lib_begin();
+	memset(&s, 0, sizeof(s));
+	if (!o->chunk_bytes)
+		o->chunk_bytes = CBW_CHUNK_DEFAULT_BYTES;
+	r = check_snapshot_args(o);
+	if (!r)
+		r = resolve(o->dev, &s.dev);
+	if (r)
+		return lib_end(r);
+	if ((r = check_dmdev(&s)) || (r = check_names(&s)) ||
+	    (r = check_cow(&s, o, &cow)))
+		goto out;
+
+	if (!cbwdm_udev_begin(&s.cookie)) {
+		lib_error("cannot start udev synchronisation: %s", cbwdm_error());
+		r = -EIO;
+		goto out;
+	}
+	block_signals(&s);
+	r = snapshot_steps(&s, o, &cow);
+	unblock_signals(&s);
+	if (!cbwdm_udev_wait(s.cookie) && !r) {
+		fail(&s, "the snapshot of %s was made, but waiting for udev failed: %s",
+		     s.dev.name, cbwdm_error());
+		r = -EIO;
+	}
+	if (r)
+		lib_error("%s", s.err);
+	else if (snap_node)
+		snprintf(snap_node, len, "%s/%s", cbwdm_dir(), s.snap_name);
+out:
+	stack_release(&s);
+	return lib_end(r);
+}
+
+/* What cbwctl release found, besides DMDEV and its own table. */
+struct release {
+	struct cbwdm_dev real;		/* -real */
+	bool has_snap;			/* the snapshot node exists */
+	struct cbwdm_dev snap;		/* the snapshot node, if it does */
+};
+
+/* Why @dev cannot be released: it is not under a snapshot of cbwctl's. */
+static int not_snapshotted(const struct cbwdm_dev *dev)
+{
+	const char *name = dev->name;
+
+	if (is_real_uuid(dev->uuid) || is_snap_uuid(dev->uuid)) {
+		lib_error("%s is part of a snapshot of cbwctl's (uuid %s); release the device the snapshot is under",
+			  name, dev->uuid);
+		return -ENOENT;
+	}
+	if (dev->targets != 1 || strcmp(dev->type, CBW_TARGET)) {
+		lib_error("%s is not under a snapshot (its table is not one cbw target)",
+			  name);
+		return -ENOENT;
+	}
+	if (has_prefix(dev->uuid, CBW_UUID_PREFIX)) {
+		lib_error("%s was made by 'cbwctl create': use 'cbwctl remove %s'",
+			  name, name);
+		return -ENOENT;
+	}
+	lib_error("%s is a cbw device that 'cbwctl snapshot' did not set up (its origin is not a " CBW_UUID_PREFIX "..." CBW_REAL_SUFFIX " device); use dmsetup",
+		  name);
+	return -ENOENT;
+}
+
+/*
+ * Find the snapshot node by the uuid of -real (CBW-X-real: CBW-X-snap, X
+ * being DMDEV's name when the snapshot was made).  Return 0 or a negative errno.
+ */
+static int find_snap_node(struct stack *s, struct release *rel)
+{
+	size_t len = strlen(rel->real.uuid) - strlen(CBW_REAL_SUFFIX);
+	int r;
+
+	snprintf(s->snap_uuid, sizeof(s->snap_uuid), "%.*s" CBW_SNAP_SUFFIX,
+		 (int)len, rel->real.uuid);
+	r = cbwdm_status(NULL, s->snap_uuid, &rel->snap);
+	if (r == CBWDM_NOTFOUND)
+		return 0;	/* already gone: release the rest */
+	if (r == CBWDM_ERROR) {
+		lib_error("cannot look up the snapshot node of %s (uuid %s): %s",
+			  s->dev.name, s->snap_uuid, cbwdm_error());
+		return -EIO;
+	}
+	rel->has_snap = true;
+	snprintf(s->snap_name, sizeof(s->snap_name), "%s", rel->snap.name);
+	if (rel->snap.targets != 1 || strcmp(rel->snap.type, ACCESS_TARGET)) {
+		lib_error("%s has the uuid %s but is not a snapshot-access device; nothing was changed",
+			  rel->snap.name, s->snap_uuid);
+		return -EIO;
+	}
+	if (rel->snap.open_count) {
+		lib_error("%s is in use (open or mounted); nothing was changed",
+			  rel->snap.name);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* Everything release checks before it changes anything. */
+static int release_checks(struct stack *s, struct release *rel)
+{
+	const char *name = s->dev.name;
+	int r;
+
+	r = 0;
+	if (s->dev.targets == 1 && !strcmp(s->dev.type, CBW_TARGET))
+		r = find_real(name, &rel->real);
+	if (r == CBWDM_ERROR) {
+		lib_error("cannot read the table of %s or its origin: %s", name,
+			  cbwdm_error());
+		return -EIO;
+	}
+	if (r != 1)
+		return not_snapshotted(&s->dev);
+	snprintf(s->real_name, sizeof(s->real_name), "%s", rel->real.name);
+
+	r = cbwdm_table_get(s->real_name, &s->table);
+	if (r != CBWDM_FOUND || !s->table.count) {
+		lib_error("cannot read the table of %s: %s", s->real_name,
+			  r == CBWDM_ERROR ? cbwdm_error() : "it has none");
+		return -EIO;
+	}
+	s->sectors = cbwdm_table_sectors(&s->table);
+
+	if (s->dev.suspended) {
+		lib_error("%s is suspended; resume it first", name);
+		return -EBUSY;
+	}
+	if (s->dev.inactive_table) {
+		lib_error("%s has a table loaded in its inactive slot (is another tool changing it?); see 'dmsetup info %s'",
+			  name, name);
+		return -EBUSY;
+	}
+	return find_snap_node(s, rel);
+}
+
+/* Make the snapshot node again, as it was; add the outcome to s->err. */
+static void remake_snap(struct stack *s, const struct release *rel)
+{
+	uint32_t maj, min;
+	char access[32];
+
+	if (!rel->has_snap)
+		return;
+	snprintf(access, sizeof(access), "%u:%u", s->dev.major, s->dev.minor);
+	if (!cbwdm_create(rel->snap.name, rel->snap.uuid, false,
+			  rel->snap.length, ACCESS_TARGET, access,
+			  CBWDM_UDEV_SNAPSHOT, &s->cookie, &maj, &min))
+		note(s, "cannot make %s again: %s; the snapshot is still there: run 'cbwctl release %s' again",
+		     rel->snap.name, cbwdm_error(), s->dev.name);
+}
+
+/* How far cbwctl release got, for release_undo(). */
+enum release_step {
+	REL_LOADED,		/* DMDEV's own table is in its inactive slot */
+	REL_SNAP_GONE,		/* the snapshot node is removed */
+	REL_SUSPENDED,		/* DMDEV may be suspended */
+	REL_RESUMED,		/* the resume that swaps the tables failed */
+};
+
+/*
+ * Undo what cbwctl release did up to @done: DMDEV gets the cbw table back
+ * (it is still live unless the failed resume swapped the tables), and the
+ * snapshot node is made again.  Add the outcome to the error line.
+ */
+static void release_undo(struct stack *s, const struct release *rel,
+			 enum release_step done)
+{
+	const char *name = s->dev.name;
+	struct cbwdm_dev now;
+	int r;
+
+	/* Whatever is left in the inactive slot must not go live. */
+	if (!cbwdm_clear(name)) {
+		note(s, "undoing it failed: cannot drop the table loaded into %s: %s; see 'dmsetup info %s'",
+		     name, cbwdm_error(), name);
+		return;
+	}
+	if (done >= REL_SUSPENDED && is_suspended(name) &&
+	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s'",
+		     name, cbwdm_error(), name);
+		return;
+	}
+	if (done >= REL_RESUMED) {
+		r = cbwdm_status(name, NULL, &now);
+		r = r == CBWDM_FOUND ? stack_is_snapshotted(&now) : CBWDM_ERROR;
+		if (r == CBWDM_FOUND)
+			cbwdm_dev_release(&now);
+		if (r != 1) {
+			note(s, "%s may have its own table back: see 'dmsetup table %s'; %s is left",
+			     name, name, s->real_name);
+			return;
+		}
+	}
+	if (done >= REL_SNAP_GONE)
+		remake_snap(s, rel);
+	note(s, "the snapshot of %s goes on", name);
+}
+
+/*
+ * The changes of cbwctl release: load DMDEV's own table (-real's) into its
+ * inactive slot, remove the snapshot node, suspend DMDEV (freezing its
+ * filesystem), resume it (its own table replaces the cbw table; the
+ * snapshot ends), remove -real.  The load comes first so that a refused
+ * table costs nothing; the snapshot node goes before the swap, which
+ * would leave it invalid.  Return 0 or a negative errno; the error line is in
+ * s->err.
+ */
+static int release_steps(struct stack *s, const struct release *rel)
+{
+	const char *name = s->dev.name;
+	enum release_step done;
+	bool busy = false;
+	int r = -EIO;
+
+	if (hook("release:load") || !cbwdm_load(name, &s->table)) {
+		fail(s, "cannot load %s's own table back into it: %s",
+		     name, why(true));
+		note(s, "the snapshot of %s goes on", name);
+		return -EIO;
+	}
+	done = REL_LOADED;
+
+	if (rel->has_snap &&
+	    (hook("release:snap") || !cbwdm_remove(s->snap_name, &s->cookie, &busy))) {
+		fail(s, "cannot remove %s: %s", s->snap_name,
+		     busy ? "it is in use (open or mounted)" : why(false));
+		r = busy ? -EBUSY : -EIO;
+		goto undo;
+	}
+	done = REL_SNAP_GONE;
+
+	lock_memory();
+	done = REL_SUSPENDED;
+	if (hook("release:suspend") || !cbwdm_suspend(name)) {
+		fail(s, "cannot suspend %s: %s", name, why(false));
+		goto undo;
+	}
+	done = REL_RESUMED;
+	if (hook("release:resume") ||
+	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		fail(s, "cannot resume %s with its own table: %s",
+		     name, why(true));
+		goto undo;
+	}
+	unlock_memory();
+
+	if (!cbwdm_remove(s->real_name, &s->cookie, &busy)) {
+		fail(s, "%s is released, but %s could not be removed: %s; remove it with 'dmsetup remove %s'",
+		     name, s->real_name, busy ? "it is in use" : cbwdm_error(),
+		     s->real_name);
+		return -EIO;
+	}
+	return 0;
+
+undo:
+	release_undo(s, rel, done);
+	unlock_memory();
+	return r;
+}
+
+int cbw_release(const char *dev)
+{
+	struct release rel;
+	struct stack s;
+	int r;
+
+	lib_begin();
+	memset(&s, 0, sizeof(s));
+	memset(&rel, 0, sizeof(rel));
+	if (!dev || !*dev) {
+		lib_error("release: a device is needed");
+		return lib_end(-EINVAL);
+	}
+	r = resolve(dev, &s.dev);
+	if (r)
+		return lib_end(r);
+	r = release_checks(&s, &rel);
+	if (r)
+		goto out;
+
+	if (!cbwdm_udev_begin(&s.cookie)) {
+		lib_error("cannot start udev synchronisation: %s", cbwdm_error());
+		r = -EIO;
+		goto out;
+	}
+	block_signals(&s);
+	r = release_steps(&s, &rel);
+	unblock_signals(&s);
+	if (!cbwdm_udev_wait(s.cookie) && !r) {
+		fail(&s, "%s was released, but waiting for udev failed: %s",
+		     s.dev.name, cbwdm_error());
+		r = -EIO;
+	}
+	if (r)
+		lib_error("%s", s.err);
+out:
+	cbwdm_dev_release(&rel.real);
+	if (rel.has_snap)
+		cbwdm_dev_release(&rel.snap);
+	stack_release(&s);
+	return lib_end(r);
+}

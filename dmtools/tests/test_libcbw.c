@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of libcbw through its public header alone (libcbw.h): the
+ * version, the parsers and formatters it shares with cbwctl, and the
+ * errors of every call whose arguments are wrong or whose devices do not
+ * exist, which need no device-mapper device, no kernel module and no
+ * root.  The library must say why (cbw_get_error()), give the errno of
+ * the table in libcbw.h (return value and cbw_get_errno()), and print
+ * nothing (stdout is TAP here: a stray line would break it).
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libcbw.h>
+
+#include "tap.h"
+
+/* The call returned -@err, and the error says so and mentions @part. */
+static void expect_error(int r, int err, const char *part, const char *what)
+{
+	char q[512];
+
+	tap_ok(r == -err && cbw_get_errno() == err &&
+	       strstr(cbw_get_error(), part) != NULL,
+	       "%s: -%s, '%s'", what, strerror(err),
+	       tap_quote(cbw_get_error(), q, sizeof(q)));
+}
+
+static void test_version(void)
+{
+	char want[16];
+
+	snprintf(want, sizeof(want), "%d.%d.", LIBCBW_VERSION_MAJOR,
+		 LIBCBW_VERSION_MINOR);
+	tap_ok(!strncmp(cbw_version(), want, strlen(want)),
+	       "cbw_version() '%s' starts with the interface version %s",
+	       cbw_version(), want);
+}
+
+static void test_parsers(void)
+{
+	char buf[CBW_SIZE_BUF_LEN];
+	enum cbw_policy policy;
+	enum cbw_format format;
+	uint64_t v = 0;
+
+	tap_ok(!cbw_size_parse("64k", &v) && v == 65536, "size 64k");
+	tap_ok(cbw_size_parse("1.5M", &v) != NULL, "size 1.5M refused");
+	tap_ok(!strcmp(cbw_size_format(1536 * 1024, buf, sizeof(buf)),
+		       "1536KiB"), "1536KiB formatted");
+	tap_ok(!cbw_chunk_size_check(CBW_CHUNK_DEFAULT_BYTES) &&
+	       cbw_chunk_size_check(3000) && cbw_chunk_size_check(2ULL << 30),
+	       "chunk sizes: 64KiB taken, 3000 and 2GiB refused");
+	tap_ok(!cbw_io_size_check(CBW_IO_SIZE_DEFAULT) &&
+	       cbw_io_size_check(CBW_IO_SIZE_MAX * 2), "I/O sizes");
+	tap_ok(!cbw_decimal_parse("500", CBW_MAX_TIMEOUT_MS, &v) && v == 500 &&
+	       cbw_decimal_parse("86400001", CBW_MAX_TIMEOUT_MS, &v),
+	       "timeouts up to one day");
+	tap_ok(cbw_policy_parse("drop", &policy) && policy == CBW_POLICY_DROP &&
+	       !strcmp(cbw_policy_name(policy), "drop") &&
+	       !cbw_policy_parse("Drop", &policy), "policies");
+	tap_ok(cbw_format_parse("era", &format) && format == CBW_FORMAT_ERA &&
+	       !cbw_format_parse("auto", &format), "chunk set formats");
+	tap_ok(!cbw_name_check("data", true) && cbw_name_check("a/b", false) &&
+	       cbw_name_check("x-snap", true) && !cbw_name_check("x-snap", false),
+	       "device names");
+	tap_ok(!strcmp(cbw_reason_name(CBW_REASON_COW_FULL), "cow_full") &&
+	       !strcmp(cbw_access_state_name(CBW_ACCESS_INVALID), "invalid"),
+	       "status words");
+}
+
+static void test_state_format(void)
+{
+	struct cbw_status st = { .state = CBW_STATE_BROKEN,
+				 .broken = CBW_REASON_TIMEOUT };
+	char buf[24];
+
+	tap_ok(!strcmp(cbw_state_format(&st, buf, sizeof(buf)),
+		       "broken:timeout"), "state broken:timeout");
+}
+
+static void test_bad_arguments(void)
+{
+	struct cbw_create_opts co = { .name = "t", .origin = "/nonexistent/o",
+				      .cow = "/nonexistent/c" };
+	struct cbw_snapshot_opts so = { .dev = "", .cow = "/dev/null" };
+	struct cbw_backup_opts bo = { .to = "/tmp/x.img", .io_size = 3 };
+	struct cbw_import_opts io = { .file = "-" };
+	struct cbw_settings set = { 0 };
+	struct cbw_backup_result res;
+	struct cbw_nodes nodes;
+	struct cbw_info info;
+	struct cbw_map *map;
+
+	expect_error(cbw_create(&co, &nodes), ENODEV,
+		     "origin device /nonexistent/o does not exist",
+		     "create on a missing origin");
+	co.name = "bad/name";
+	expect_error(cbw_create(&co, &nodes), EINVAL, "bad/name",
+		     "create with a '/' in the name");
+	co.name = "t";
+	co.chunk_bytes = 1000;
+	expect_error(cbw_create(&co, &nodes), EINVAL, "power of two",
+		     "create with a chunk of 1000 bytes");
+	expect_error(cbw_snapshot(&so, NULL, 0), EINVAL, "snapshot",
+		     "snapshot of an empty device name");
+	so.dev = "/nonexistent/dev";
+	expect_error(cbw_snapshot(&so, NULL, 0), ENODEV,
+		     "/nonexistent/dev does not exist", "snapshot of a missing path");
+	expect_error(cbw_release(NULL), EINVAL, "release", "release of NULL");
+	expect_error(cbw_remove("a/b"), EINVAL, "a/b", "remove 'a/b'");
+	expect_error(cbw_info_get("..", &info), EINVAL, "'..'", "info of '..'");
+	expect_error(cbw_snapshot_device("", false, &info), EINVAL, "empty",
+		     "snapshot device of ''");
+	expect_error(cbw_map_open("x/y", &map), EINVAL, "x/y", "map of 'x/y'");
+	tap_ok(map == NULL, "no walk after a failed cbw_map_open()");
+	expect_error(cbw_import("x/y", &io), EINVAL, "x/y", "import into 'x/y'");
+	expect_error(cbw_start(""), EINVAL, "empty", "start ''");
+	expect_error(cbw_set("t", &set), EINVAL, "nothing to set",
+		     "set without a setting");
+	expect_error(cbw_discard("a/b", 0, 4096), EINVAL, "a/b",
+		     "discard on 'a/b'");
+	expect_error(cbw_backup("t", &bo, &res), EINVAL, "power of two",
+		     "backup with an I/O size of 3");
+	tap_ok(res.nr_failed == 0 && res.failed == NULL,
+	       "an empty result after a refused backup");
+	cbw_backup_result_free(&res);
+}
+
+static void test_error_cleared(void)
+{
+	struct cbw_info info;
+
+	cbw_info_get("a/b", &info);
+	tap_ok(cbw_get_errno() == EINVAL, "an error is kept");
+	cbw_map_close(NULL);
+	tap_ok(cbw_get_errno() == EINVAL, "cbw_map_close(NULL) keeps it");
+	expect_error(cbw_remove(".."), EINVAL, "..",
+		     "the next failed call has its own error");
+	tap_ok(!strchr(cbw_get_error(), '\n'), "one line: '%s'",
+	       cbw_get_error());
+}
+
+int main(void)
+{
+	test_version();
+	test_parsers();
+	test_state_format();
+	test_bad_arguments();
+	test_error_cleared();
+	return tap_done();
+}
