@@ -11,9 +11,9 @@
 #   make demo             the fleecing demo in a VM
 #   make bench            the benchmark in a VM (KVER=6.12 for that kernel;
 #                         results in build/bench/KVER; see scripts/bench)
-#   make install          cbwctl, its man page and udev rules (PREFIX,
-#                         default /usr/local, and DESTDIR; see
-#                         dmtools/Makefile)
+#   make install          cbwctl, its man page and udev rules, and libcbw
+#                         (library, libcbw.h, libcbw.pc) (PREFIX, default
+#                         /usr/local, and DESTDIR; see dmtools/Makefile)
 #   make uninstall
 #   make deb              the Debian packages dm-cbw-dkms (module source for
 #                         DKMS) and cbwctl into build/deb/, lintian-checked
@@ -97,8 +97,8 @@ lint: deps
 cbwctl: $(DEPS)
 	@$(MAKE) -s -C dmtools
 
-# Only cbwctl is installed: the module is built for test kernels here
-# (see README.md for loading it).
+# Only cbwctl and libcbw are installed: the module is built for test
+# kernels here (see README.md for loading it).
 install:
 	@$(MAKE) -s -C dmtools install
 
