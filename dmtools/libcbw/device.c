@@ -405,13 +405,17 @@ static bool made_by_cbwctl(const struct cbwdm_dev *dev)
 }
 
 /*
- * Look up the cbw device @name; with @ours, it must be one made by cbwctl.
- * Return 0 or a negative errno; on success release @dev with
+ * Look up the cbw device @name (a name a caller passed: checked); with
+ * @ours, it must be one made by cbwctl.  Return 0 or a negative errno; on success release @dev with
  * cbwdm_dev_release().
  */
 static int find_cbw(const char *name, bool ours, struct cbwdm_dev *dev)
 {
-	int r = cbwdm_status(name, NULL, dev);
+	int r = check_name_arg(name);
+
+	if (r)
+		return r;
+	r = cbwdm_status(name, NULL, dev);
 
 	if (r == CBWDM_NOTFOUND) {
 		lib_error("no device %s", name);
@@ -518,9 +522,7 @@ int cbw_remove(const char *name)
 	int r, found;
 
 	lib_begin();
-	r = check_name_arg(name);
-	if (!r)
-		r = find_cbw(name, true, &dev);
+	r = find_cbw(name, true, &dev);
 	if (r)
 		return lib_end(r);
 	found = find_snap(&dev, &snap, NULL);
@@ -650,9 +652,7 @@ int cbw_info_get(const char *name, struct cbw_info *info)
 	int r;
 
 	lib_begin();
-	r = check_name_arg(name);
-	if (!r)
-		r = cbw_find(name, false, &d);
+	r = cbw_find(name, false, &d);
 	if (r)
 		return lib_end(r);
 	cbw_info_fill(&d, info);

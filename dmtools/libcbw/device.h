@@ -98,8 +98,8 @@ struct cbw_dev {
  *
  * Says why with lib_error() when it fails.
  *
- * Return: 0, -ENOENT (no such device, not a one-target
- * cbw table, not cbwctl's) or -EIO.
+ * Return: 0, -EINVAL (@name cannot be a device's), -ENOENT (no such
+ * device, not a one-target cbw table, not cbwctl's) or -EIO.
  */
 int cbw_find(const char *name, bool ours, struct cbw_dev *d);
 

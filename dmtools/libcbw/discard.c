@@ -27,9 +27,7 @@ int cbw_discard(const char *name, uint64_t offset, uint64_t length)
 	int r;
 
 	lib_begin();
-	r = check_name_arg(name);
-	if (!r)
-		r = snapdev_find(name, true, &sd);
+	r = snapdev_find(name, true, &sd);
 	if (r)
 		return lib_end(r);
 	why = discard_range_check(offset, length, sd.chunk_bytes, sd.bytes);

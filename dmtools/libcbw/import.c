@@ -13,43 +13,41 @@
 #include "device.h"
 #include "error.h"
 
-/* Find the cbw device @name and check that it is in incremental set-up. */
-static int find_in_setup(const char *name, struct cbw_dev *d)
+/*
+ * Check that the cbw device @name is in incremental set-up; its geometry
+ * into @g, if not NULL.  Return 0 or a negative errno.
+ */
+static int check_in_setup(const char *name, struct bitmap_geometry *g)
 {
+	struct cbw_dev d;
 	char state[32];
 	int r;
 
-	r = check_name_arg(name);
-	if (!r)
-		r = cbw_find(name, false, d);
+	r = cbw_find(name, false, &d);
 	if (r)
 		return r;
-	if (d->st.state != CBW_STATE_SETUP) {
+	if (d.st.state != CBW_STATE_SETUP) {
 		lib_error("%s is not in incremental set-up (its state is %s)",
-			  name, cbw_state_format(&d->st, state, sizeof(state)));
-		cbw_dev_release(d);
-		return -EBUSY;
+			  name, cbw_state_format(&d.st, state, sizeof(state)));
+		r = -EBUSY;
+	} else if (g) {
+		g->chunks = d.st.chunks;
+		g->chunk_sectors = d.st.chunk_sectors;
 	}
-	return 0;
+	cbw_dev_release(&d);
+	return r;
 }
 
 int cbw_import(const char *name, const struct cbw_import_opts *o)
 {
 	struct chunk_runs runs = { 0 };
-	struct bitmap_geometry g;
-	struct cbw_dev d;
+	struct bitmap_geometry g = { .era_block_sectors = o->era_block_sectors };
 	int r;
 
 	lib_begin();
-	r = find_in_setup(name, &d);
-	if (r)
-		return lib_end(r);
-	g.chunks = d.st.chunks;
-	g.chunk_sectors = d.st.chunk_sectors;
-	g.era_block_sectors = o->era_block_sectors;
-	cbw_dev_release(&d);
-
-	r = bitmap_file_read(o->file, o->format, &g, &runs);
+	r = check_in_setup(name, &g);
+	if (!r)
+		r = bitmap_file_read(o->file, o->format, &g, &runs);
 	if (!r)
 		r = cbw_bitmap_import(name, g.chunks, &runs, o->no_start);
 	runs_free(&runs);
@@ -58,13 +56,11 @@ int cbw_import(const char *name, const struct cbw_import_opts *o)
 
 int cbw_start(const char *name)
 {
-	struct cbw_dev d;
 	int r;
 
 	lib_begin();
-	r = find_in_setup(name, &d);
-	if (r)
-		return lib_end(r);
-	cbw_dev_release(&d);
-	return lib_end(cbw_setup_start(name));
+	r = check_in_setup(name, NULL);
+	if (!r)
+		r = cbw_setup_start(name);
+	return lib_end(r);
 }

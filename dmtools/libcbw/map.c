@@ -35,9 +35,7 @@ int cbw_map_open(const char *name, struct cbw_map **map)
 
 	lib_begin();
 	*map = NULL;
-	r = check_name_arg(name);
-	if (!r)
-		r = cbw_find(name, false, &d);
+	r = cbw_find(name, false, &d);
 	if (r)
 		return lib_end(r);
 	m = calloc(1, sizeof(*m));

@@ -154,9 +154,7 @@ int cbw_snapshot_device(const char *name, bool discard, struct cbw_info *info)
 	int r;
 
 	lib_begin();
-	r = check_name_arg(name);
-	if (!r)
-		r = snapdev_find(name, discard, &sd);
+	r = snapdev_find(name, discard, &sd);
 	if (r)
 		return lib_end(r);
 	cbw_info_fill(&sd.d, info);
