@@ -117,8 +117,9 @@ static void report_summary(const struct backup *b, uint64_t ns)
 }
 
 /*
- * The progress callback: start the bar at the first call, redraw it, and
- * stop the backup once a signal came.
+ * The progress callback: at the first call (the reads begin) start the
+ * bar and catch the signals; redraw the bar; stop the backup once a
+ * signal came.
  */
 static const char *progress(const struct cbw_progress *p, void *data)
 {
@@ -133,13 +134,14 @@ static const char *progress(const struct cbw_progress *p, void *data)
 		progress_start(&b->bar, on, b->label, p->total);
 		b->start_ns = now_ns();
 		b->started = true;
+		set_signals(true);
 	}
+	progress_update(&b->bar, p->done);
 	if (interrupted) {
 		snprintf(why, sizeof(why), "interrupted by signal %d",
 			 (int)interrupted);
 		return why;
 	}
-	progress_update(&b->bar, p->done);
 	return NULL;
 }
 
@@ -151,10 +153,10 @@ static int backup(const char *name, struct backup_opts *o)
 	snprintf(b.label, sizeof(b.label), "backup %s", name);
 	o->o.progress = progress;
 	o->o.progress_data = &b;
-	set_signals(true);
 	r = cbw_backup(name, &o->o, &b.res);
 	progress_end(&b.bar);
-	set_signals(false);
+	if (b.started)
+		set_signals(false);
 	r = msg_lib_error(r);
 	if (!r && b.res.nr_failed) {
 		report_failed(&b);
