@@ -14,6 +14,7 @@
 #include <libdevmapper.h>
 
 #include "dm.h"
+#include "error.h"
 #include "libcbw.h"
 
 /*
@@ -26,16 +27,21 @@
 #define LIBDM_LOG_NOTICE	5
 #define LIBDM_LOG_STDERR	0x80	/* a warning, not output */
 
-static char first_error[512];
+/* The first libdevmapper error of the thread's current wrapper call. */
+static _Thread_local char first_error[512];
+
+/*
+ * Whether log_fn() is libdevmapper's log function: from the first public
+ * call (or cbw_set_log()) to cbw_lib_exit().
+ */
 static bool log_installed;
-static cbw_log_fn user_log;
-static void *user_log_data;
 
 /*
  * libdevmapper's log: the first error of each wrapper call is kept for
  * cbwdm_error(); every message, and every line libdevmapper prints
  * (log_print(): the warning level without the stderr flag, e.g. the lines
- * of a report), goes to the function of cbw_set_log().
+ * of a report), goes to the function of cbw_set_log(), if any.  Nothing
+ * is printed.
  */
 __attribute__((format(printf, 5, 6)))
 static void log_fn(int level, const char *file, int line, int dm_errno_or_class,
@@ -50,11 +56,11 @@ static void log_fn(int level, const char *file, int line, int dm_errno_or_class,
 	(void)dm_errno_or_class;
 
 	if (level == LIBDM_LOG_WARN) {
-		if (!user_log)
+		if (!lib_log_wanted())
 			return;
 		va_start(ap, f);
 		if (vasprintf(&out, f, ap) >= 0) {
-			user_log(CBW_LOG_OUTPUT, out, user_log_data);
+			lib_log(CBW_LOG_OUTPUT, out);
 			free(out);
 		}
 		va_end(ap);
@@ -63,7 +69,7 @@ static void log_fn(int level, const char *file, int line, int dm_errno_or_class,
 
 	level &= LIBDM_LEVEL_MASK;
 	keep = level <= LIBDM_LOG_ERR && !first_error[0];
-	if (!keep && !user_log)
+	if (!keep && !lib_log_wanted())
 		return;
 
 	va_start(ap, f);
@@ -72,11 +78,13 @@ static void log_fn(int level, const char *file, int line, int dm_errno_or_class,
 
 	if (keep)
 		memcpy(first_error, buf, sizeof(first_error));
-	if (user_log)
-		user_log(level, buf, user_log_data);
+	lib_log(level, buf);
 }
 
-/* Install the log function before libdevmapper's first use. */
+/*
+ * Make log_fn() libdevmapper's log function, before libdevmapper is used:
+ * its default one prints on stderr.
+ */
 static void install_log(void)
 {
 	if (!log_installed) {
@@ -91,17 +99,25 @@ static void clear_error(void)
 	first_error[0] = '\0';
 }
 
+void lib_begin(void)
+{
+	install_log();
+	lib_error_reset();
+}
+
 void cbw_set_log(cbw_log_fn fn, void *data)
 {
-	user_log = fn;
-	user_log_data = data;
+	lib_log_set(fn, data);
 	install_log();
 }
 
 void cbw_lib_exit(void)
 {
+	install_log();		/* what dm_lib_exit() says goes nowhere */
 	dm_lib_release();
 	dm_lib_exit();
+	dm_log_with_errno_init(NULL);	/* libdevmapper's own log again */
+	log_installed = false;
 }
 
 const char *cbwdm_error(void)

@@ -5,7 +5,9 @@
  * and libdevmapper's messages caught.
  *
  * Messages: libdevmapper's log goes through the library's log function,
- * installed at the first wrapper call or cbw_set_log().  Errors are kept
+ * installed by lib_begin() at the start of every public call (before any
+ * libdevmapper call) and by cbw_set_log(), and taken away again by
+ * cbw_lib_exit().  Errors are kept
  * (the first since the last wrapper call began) for the caller's one-line
  * message, see cbwdm_error(); the rest goes to the log function of
  * cbw_set_log(), if any: the library prints nothing.

@@ -10,6 +10,7 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -143,6 +144,33 @@ static void test_error_cleared(void)
 	       cbw_get_error());
 }
 
+/* A call that fails in another thread. */
+static void *fail_in_thread(void *arg)
+{
+	int *err = arg;
+
+	cbw_start("x/y");
+	*err = cbw_get_errno();
+	return NULL;
+}
+
+static void test_error_per_thread(void)
+{
+	pthread_t t;
+	int err = 0;
+
+	expect_error(cbw_remove(".."), EINVAL, "..", "an error in this thread");
+	if (pthread_create(&t, NULL, fail_in_thread, &err)) {
+		tap_ok(false, "cannot start a thread");
+		return;
+	}
+	pthread_join(t, NULL);
+	tap_ok(err == EINVAL, "the other thread saw its own error");
+	tap_ok(cbw_get_errno() == EINVAL && strstr(cbw_get_error(), "'..'") &&
+	       !strstr(cbw_get_error(), "x/y"),
+	       "this thread still has its own: '%s'", cbw_get_error());
+}
+
 int main(void)
 {
 	test_version();
@@ -150,5 +178,7 @@ int main(void)
 	test_state_format();
 	test_bad_arguments();
 	test_error_cleared();
+	test_error_per_thread();
+	cbw_lib_exit();
 	return tap_done();
 }

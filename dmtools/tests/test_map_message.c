@@ -204,7 +204,7 @@ static void walk(uint64_t chunks, char *runs, size_t len, char *msgs,
 		dup2(fileno(err), STDERR_FILENO);
 	nr_sent = 0;
 	runs[0] = msgs[0] = '\0';
-	lib_begin();
+	lib_error_reset();
 	snapmap_init(&m, "fake", chunks);
 	while ((got = snapmap_next(&m, &run)) > 0)
 		n += snprintf(runs + n, len - n, "%s%" PRIu64 "-%" PRIu64,

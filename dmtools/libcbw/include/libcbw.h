@@ -27,10 +27,13 @@
  *		die(cbw_get_error());
  *	cbw_lib_exit();
  *
- * Errors: every call that can fail returns 0 (or a count) on success and a
- * negative errno on failure; the reason is then read with cbw_get_error()
- * (one or more lines of text, the cause first, then what undoing the
- * change found) and cbw_get_errno().  The library never prints and never
+ * Errors: every call that can fail returns an int: 0 (or a count) on
+ * success and a negative errno on failure; the reason is then read with
+ * cbw_get_error() (one or more lines of text, the cause first, then what
+ * undoing the change found) and cbw_get_errno().  The other calls (the
+ * parsers and formatters, the free and close calls, cbw_map_geometry(),
+ * cbw_set_log(), cbw_version(), cbw_lib_exit()) cannot fail in that way
+ * and leave the last error alone.  The library never prints and never
  * exits.  The errno tells the kind of failure:
  *
  *   EINVAL     a bad argument: a name, a size, an option, a chunk set file
@@ -50,8 +53,23 @@
  * snapshot node NAME-snap; see cbwctl(8)), so the tool and an agent can
  * work on each other's devices.
  *
- * Threads: libdevmapper's log is process-wide, and so is the library's
- * last error: call the library from one thread at a time.
+ * libdevmapper: while libcbw is in use (from its first call or
+ * cbw_set_log() to cbw_lib_exit()) it owns libdevmapper's log function
+ * (dm_log_with_errno_init()), for the whole process.  libdevmapper's
+ * messages, also those of the program's own libdevmapper calls, go to the
+ * function of cbw_set_log() if one is set and are dropped otherwise: the
+ * library never prints.  The first libdevmapper error of a failed call is
+ * in its cbw_get_error() text all the same.  cbw_lib_exit() gives
+ * libdevmapper its own log function back.
+ *
+ * Threads: the last error is per thread (cbw_get_error() gives the error
+ * of the calling thread's last call).  libdevmapper is not thread-safe:
+ * the calls that use it (every call that returns an errno) must not run
+ * at once in two threads, nor at once with the program's own use of
+ * libdevmapper; serialize them with a lock.  The parsers and formatters
+ * (cbw_name_check() to cbw_format_parse()) and cbw_version() may run in
+ * any thread at any time.  Callbacks run in the thread of the call that
+ * makes them.
  */
 #ifndef LIBCBW_H
 #define LIBCBW_H
@@ -197,19 +215,22 @@ enum cbw_format {
 /* Errors, log, version */
 
 /**
- * cbw_get_error() - why the last failed call failed.
+ * cbw_get_error() - why the calling thread's last call that can fail (one
+ * that returns an errno) failed.
+ *
+ * Every such call forgets the error of the one before when it starts.
  *
  * Return: one or more lines of text separated by '\n' (no final one), the
- * cause first; "" if the last call did not fail.  Valid until the next
- * call of the library.
+ * cause first; "" if that call did not fail.  Valid until the thread's
+ * next call that can fail.
  */
 CBW_API const char *cbw_get_error(void);
 
 /**
- * cbw_get_errno() - the errno of the last failed call (see the table at
- * the top of this header).
+ * cbw_get_errno() - the errno of the calling thread's last call that can
+ * fail (see the table at the top of this header).
  *
- * Return: a positive errno, or 0 if the last call did not fail.
+ * Return: a positive errno, or 0 if that call did not fail.
  */
 CBW_API int cbw_get_errno(void);
 
@@ -237,10 +258,12 @@ typedef void (*cbw_log_fn)(int level, const char *msg, void *data);
  * @fn: the function, or NULL to drop every message (the default).
  * @data: passed to @fn.
  *
- * The library installs its own libdevmapper log function, which keeps the
- * first error of each call for cbw_get_error() and passes everything on
- * to @fn.  A program that makes libdevmapper reports itself (dm_report)
- * gets their lines as CBW_LOG_OUTPUT.
+ * The library installs its own libdevmapper log function (here, and at
+ * the start of every call that can fail), which keeps the first error of
+ * each call for cbw_get_error() and passes everything on to @fn.  A
+ * program that makes libdevmapper reports itself (dm_report) gets their
+ * lines as CBW_LOG_OUTPUT.  Set it before the first call, from one
+ * thread.
  */
 CBW_API void cbw_set_log(cbw_log_fn fn, void *data);
 
@@ -253,8 +276,9 @@ CBW_API void cbw_set_log(cbw_log_fn fn, void *data);
 CBW_API const char *cbw_version(void);
 
 /**
- * cbw_lib_exit() - release libdevmapper's resources (its control device);
- * call it once at the end.
+ * cbw_lib_exit() - release libdevmapper's resources (its control device)
+ * and give libdevmapper its own log function back (which prints on
+ * stderr); call it once at the end, after the last call.
  */
 CBW_API void cbw_lib_exit(void);
 
