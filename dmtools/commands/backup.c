@@ -117,17 +117,20 @@ static void report_summary(const struct backup *b, uint64_t ns)
 }
 
 /*
- * The progress callback: at the first call (the reads begin) start the
- * bar and catch the signals; redraw the bar; stop the backup once a
- * signal came.
+ * The progress callback.  When the reads begin, start the bar (drawn
+ * after the first read) and catch the signals, which stop the backup
+ * before its next read (cbw_backup_opts.stop); redraw the bar after each
+ * read; when the reads are over, draw it full and take it away, before
+ * the image's sync and the messages of its end.
  */
-static const char *progress(const struct cbw_progress *p, void *data)
+static void progress(enum cbw_progress_event ev, const struct cbw_progress *p,
+		     void *data)
 {
-	static char why[48];
 	struct backup *b = data;
-	int on;
+	bool on;
 
-	if (!b->started) {
+	switch (ev) {
+	case CBW_PROGRESS_START:
 		on = b->opts->progress == PROGRESS_ON ||
 		     (b->opts->progress == PROGRESS_AUTO &&
 		      isatty(STDERR_FILENO));
@@ -135,14 +138,15 @@ static const char *progress(const struct cbw_progress *p, void *data)
 		b->start_ns = now_ns();
 		b->started = true;
 		set_signals(true);
+		break;
+	case CBW_PROGRESS_READ:
+		progress_update(&b->bar, p->done);
+		break;
+	case CBW_PROGRESS_END:
+		progress_update(&b->bar, p->total);
+		progress_end(&b->bar);
+		break;
 	}
-	progress_update(&b->bar, p->done);
-	if (interrupted) {
-		snprintf(why, sizeof(why), "interrupted by signal %d",
-			 (int)interrupted);
-		return why;
-	}
-	return NULL;
 }
 
 static int backup(const char *name, struct backup_opts *o)
@@ -153,8 +157,8 @@ static int backup(const char *name, struct backup_opts *o)
 	snprintf(b.label, sizeof(b.label), "backup %s", name);
 	o->o.progress = progress;
 	o->o.progress_data = &b;
+	o->o.stop = &interrupted;
 	r = cbw_backup(name, &o->o, &b.res);
-	progress_end(&b.bar);
 	if (b.started)
 		set_signals(false);
 	r = msg_lib_error(r);

@@ -24,15 +24,17 @@
 #include <libcbw.h>
 
 /* The progress callback: a line at each tenth of the readable bytes. */
-static const char *show(const struct cbw_progress *p, void *data)
+static void show(enum cbw_progress_event ev, const struct cbw_progress *p,
+		 void *data)
 {
 	int *shown = data;
 	int tenth = p->total ? (int)(p->done * 10 / p->total) : 10;
 
+	if (ev == CBW_PROGRESS_START)
+		return;
 	for (; *shown < tenth; (*shown)++)
 		printf("progress: %d%%\n", (*shown + 1) * 10);
 	fflush(stdout);
-	return NULL;		/* go on */
 }
 
 static int fail(const char *what)

@@ -12,7 +12,9 @@
  * the chunks that still fail are recorded, stay holes, and make the
  * backup partial (it succeeds, and lists them).  Before that, the status
  * tells whether the snapshot broke or its device went away: then the
- * backup fails.
+ * backup fails.  The caller's stop flag is looked at before each request,
+ * and only there (as cbwctl looked at its signals before the library): a
+ * stop that comes once the last request has begun stops nothing.
  *
  * A read that succeeded is the snapshot's data only if the snapshot was
  * still intact when it ended, and a break can come after the last read
@@ -37,6 +39,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,20 +316,28 @@ static int request(struct backup *b, uint64_t pos, uint64_t len,
 	return retry_chunks(b, pos, pos + len);
 }
 
-/*
- * Tell the progress callback how far it is; -ECANCELED if it says to stop
- * (its reason is the backup's).
- */
-static int report(struct backup *b)
+/* Tell the progress callback how far it is. */
+static void report(struct backup *b, enum cbw_progress_event ev)
 {
-	const char *stop;
+	if (b->o->progress)
+		b->o->progress(ev, &b->p, b->o->progress_data);
+}
 
-	if (!b->o->progress)
-		return 0;
-	stop = b->o->progress(&b->p, b->o->progress_data);
+/*
+ * Before each read request: -ECANCELED once the caller's stop flag is
+ * set (its value a signal number, or negative).
+ */
+static int check_stop(struct backup *b)
+{
+	sig_atomic_t stop = b->o->stop ? *b->o->stop : 0;
+
 	if (!stop)
 		return 0;
-	snprintf(b->err, sizeof(b->err), "%s", stop);
+	if (stop > 0)
+		snprintf(b->err, sizeof(b->err), "interrupted by signal %d",
+			 (int)stop);
+	else
+		snprintf(b->err, sizeof(b->err), "stopped by the caller");
 	return -ECANCELED;
 }
 
@@ -339,15 +350,16 @@ static int backup_run(struct backup *b, const struct chunk_run *run)
 	if (!run_bytes(run->first, run->last, b->chunk, b->bytes, &pos, &end))
 		return 0;
 	while (pos < end) {
+		r = check_stop(b);
+		if (r)
+			return r;
 		r = request(b, pos, io_request_len(pos, end, b->o->io_size),
 			    &next);
 		if (r)
 			return r;
 		b->p.done += next - pos;
 		pos = next;
-		r = report(b);
-		if (r)
-			return r;
+		report(b, CBW_PROGRESS_READ);
 	}
 	return 0;
 }
@@ -453,13 +465,12 @@ static int backup_image(struct backup *b)
 		return -ENOMEM;
 	}
 	b->p.total = readable_bytes(&b->sd);
-	r = report(b);
+	report(b, CBW_PROGRESS_START);
+	r = backup_all(b);
+	/* Every readable chunk handled: read, failed, or left since. */
 	if (!r)
-		r = backup_all(b);
-	/* The last call: the reads are done, a stop comes too late. */
-	b->p.done = b->p.total;
-	if (b->o->progress)
-		b->o->progress(&b->p, b->o->progress_data);
+		b->p.done = b->p.total;
+	report(b, CBW_PROGRESS_END);
 	return finish(b, r);
 }
 

@@ -74,6 +74,7 @@
 #ifndef LIBCBW_H
 #define LIBCBW_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -654,21 +655,36 @@ struct cbw_progress {
 	uint64_t failed_chunks;
 };
 
+/* When cbw_backup() calls its progress callback. */
+enum cbw_progress_event {
+	CBW_PROGRESS_START,	/* the reads begin: the image is open */
+	CBW_PROGRESS_READ,	/* a read request was handled */
+	CBW_PROGRESS_END,	/* the reads are over, the image not yet done */
+};
+
 /**
  * typedef cbw_progress_fn - the progress callback of cbw_backup().
- * @p: how far it is.
+ * @ev: why it is called.
+ * @p: how far the backup is.
  * @data: the caller's pointer (struct cbw_backup_opts.progress_data).
  *
- * Called before the first read, after each read request, and once when
- * the reads are done (then @p->done == @p->total).  It must not call the
- * library.
+ * Called once with CBW_PROGRESS_START when the image is open and before
+ * the snapshot's map is read; once with CBW_PROGRESS_READ after each read
+ * request (and the chunk by chunk retries of a request that failed); and
+ * once with CBW_PROGRESS_END when the reads are over, whether they all
+ * ran or stopped on an error or on struct cbw_backup_opts.stop.  After
+ * CBW_PROGRESS_END the image is synced, the snapshot's state checked, and
+ * the image committed (or removed), which can take a while and can still
+ * fail the backup.  With CBW_PROGRESS_END, @p->done is @p->total if the
+ * reads all ran.  A backup that fails before its image is open makes no
+ * call; one that makes the CBW_PROGRESS_START call makes the
+ * CBW_PROGRESS_END one too.
  *
- * Return: NULL to go on, or a short text saying why to stop: the backup
- * then fails with -ECANCELED and that text as its reason (the text of
- * the last call is ignored).
+ * It cannot stop the backup (see struct cbw_backup_opts.stop), and must
+ * not make calls of the library that can fail.
  */
-typedef const char *(*cbw_progress_fn)(const struct cbw_progress *p,
-				       void *data);
+typedef void (*cbw_progress_fn)(enum cbw_progress_event ev,
+				const struct cbw_progress *p, void *data);
 
 /**
  * struct cbw_backup_opts - where and how cbw_backup() writes.
@@ -682,6 +698,13 @@ typedef const char *(*cbw_progress_fn)(const struct cbw_progress *p,
  * @io_size: the largest read request; 0 for CBW_IO_SIZE_DEFAULT.
  * @progress: the progress callback, or NULL.
  * @progress_data: passed to @progress.
+ * @stop: NULL, or a flag looked at before each read request (not during
+ *	  the image's sync and commit at the end): once *@stop is not 0,
+ *	  the backup reads no more and fails with -ECANCELED.  Meant for a
+ *	  signal handler, which stores its signal number N: the reason then
+ *	  reads "interrupted by signal N"; a negative value reads "stopped
+ *	  by the caller".  A stop after the last read is too late: the
+ *	  backup finishes.
  */
 struct cbw_backup_opts {
 	const char *to;
@@ -690,6 +713,7 @@ struct cbw_backup_opts {
 	uint64_t io_size;
 	cbw_progress_fn progress;
 	void *progress_data;
+	const volatile sig_atomic_t *stop;
 };
 
 /**
@@ -741,12 +765,12 @@ struct cbw_backup_result {
  * backup fails; the state is checked once more after the last read.
  * Once anything was discarded, a failed backup keeps its partial image
  * (the message names it).  No signal handler is installed: a caller that
- * wants to stop on a signal returns a reason from its progress callback.
+ * wants to stop on a signal points @o->stop at the flag its handler sets.
  *
  * Return: 0 (complete, or partial when @res->nr_failed > 0), or a negative
  * errno: -EINVAL (standard output is a terminal), -ENOENT, -ENODEV,
- * -EBUSY (the image exists), -ECANCELED, -EIO (the snapshot broke, a
- * read or write failed).
+ * -EBUSY (the image exists), -ECANCELED (@o->stop), -EIO (the snapshot
+ * broke, a read or write failed).
  */
 CBW_API int cbw_backup(const char *name, const struct cbw_backup_opts *o,
 		       struct cbw_backup_result *res);
