@@ -3,11 +3,11 @@
  * Messages to the user and exit codes; see msg.h.
  */
 
-#define _GNU_SOURCE		/* strchrnul() */
-
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libcbw.h>
@@ -46,16 +46,69 @@ int exit_code(int r)
 	return CBW_EXIT_FAILED;
 }
 
+/*
+ * The lines of libcbw's errors (CBW_LOG_REASON) are printed as they come,
+ * as cbwctl printed its errors before the library; between msg_hold() and
+ * the next msg_lib_error() or msg_lib_drop() they are kept here instead.
+ */
+static bool holding;
+static char **held;
+static size_t nr_held, held_size;
+
+void msg_hold(void)
+{
+	holding = true;
+}
+
+/* Keep @line; print it if there is no memory to keep it. */
+static void hold_line(const char *line)
+{
+	char **bigger, *copy;
+	size_t size;
+
+	if (nr_held == held_size) {
+		size = held_size ? 2 * held_size : 4;
+		bigger = realloc(held, size * sizeof(*held));
+		if (!bigger) {
+			msg_error("%s", line);
+			return;
+		}
+		held = bigger;
+		held_size = size;
+	}
+	copy = strdup(line);
+	if (!copy) {
+		msg_error("%s", line);
+		return;
+	}
+	held[nr_held++] = copy;
+}
+
+/* Print the held lines if @print, forget them, stop holding. */
+static void release_held(bool print)
+{
+	size_t i;
+
+	for (i = 0; i < nr_held; i++) {
+		if (print)
+			msg_error("%s", held[i]);
+		free(held[i]);
+	}
+	free(held);
+	held = NULL;
+	nr_held = held_size = 0;
+	holding = false;
+}
+
 int msg_lib_error(int r)
 {
-	const char *line, *end;
+	release_held(true);
+	return exit_code(r);
+}
 
-	if (r >= 0)
-		return CBW_EXIT_OK;
-	for (line = cbw_get_error(); *line; line = *end ? end + 1 : end) {
-		end = strchrnul(line, '\n');
-		msg_error("%.*s", (int)(end - line), line);
-	}
+int msg_lib_drop(int r)
+{
+	release_held(false);
 	return exit_code(r);
 }
 
@@ -67,6 +120,13 @@ void msg_dm_log(int level, const char *msg, void *data)
 	(void)data;
 	if (level == CBW_LOG_OUTPUT) {
 		printf("%s\n", msg);
+		return;
+	}
+	if (level == CBW_LOG_REASON) {
+		if (holding)
+			hold_line(msg);
+		else
+			msg_error("%s", msg);
 		return;
 	}
 	if (level <= CBW_LOG_ERROR && !dm_error[0])

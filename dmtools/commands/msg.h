@@ -4,8 +4,11 @@
  *
  * Every error is one line on stderr, "cbwctl: <what went wrong>": the
  * command line's own (usage_error(), msg_error()), or those libcbw gives
- * for a failed call (msg_lib_error()).  Callers only pass the exit code
- * up.
+ * for a failed call.  libcbw's come through the log function (msg_dm_log(),
+ * CBW_LOG_REASON) and are printed the moment the library adds them, as
+ * cbwctl printed them before the library: between libdevmapper's messages
+ * (-v, -vv) and the lines of a progress bar, in the order they happened.
+ * Callers only pass the exit code up (msg_lib_error()).
  */
 #ifndef CBWCTL_MSG_H
 #define CBWCTL_MSG_H
@@ -26,9 +29,17 @@ enum cbw_exit {
 /* Print "cbwctl: <message>\n" on stderr. */
 void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * msg_hold() - keep the error lines of the next libcbw call instead of
+ * printing them: msg_lib_error() prints them, msg_lib_drop() forgets them
+ * (status passes over what is not a cbw device quietly).
+ */
+void msg_hold(void);
+
 /**
- * msg_lib_error() - print the error of a failed libcbw call, a line
- * "cbwctl: <line>" for each of its lines, and give its exit code.
+ * msg_lib_error() - the exit code of a libcbw call; its error lines have
+ * been printed (or are printed now, after msg_hold()), a line
+ * "cbwctl: <line>" each.
  * @r: what the call returned: 0 or more for success, else a negative
  *     errno.
  *
@@ -44,8 +55,10 @@ extern int msg_verbose;
 
 /**
  * msg_dm_log() - cbwctl's libdevmapper log (cbw_set_log()): prints the
- * output lines (a report's) on stdout, keeps the first error for
- * msg_dm_error(), and shows messages on stderr as -v and -vv ask.
+ * output lines (a report's) on stdout and libcbw's error lines on stderr
+ * (or holds them, see msg_hold()), keeps the first libdevmapper error for
+ * msg_dm_error(), and shows libdevmapper's messages on stderr as -v and
+ * -vv ask.
  * @level: an enum cbw_log_level.
  * @msg: the message.
  * @data: unused.
@@ -64,10 +77,19 @@ const char *msg_dm_error(void);
 void msg_dm_clear(void);
 
 /**
- * exit_code() - msg_lib_error() without printing.
- * @r: what a libcbw call returned.
+ * msg_lib_drop() - msg_lib_error() that forgets the lines held since
+ * msg_hold() instead of printing them.
+ * @r: what the call returned.
  *
  * Return: the exit code.
+ */
+int msg_lib_drop(int r);
+
+/**
+ * exit_code() - the exit code of what a libcbw call returned.
+ * @r: what the call returned.
+ *
+ * Return: the exit code (see msg_lib_error()).
  */
 int exit_code(int r);
 

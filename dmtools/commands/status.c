@@ -218,11 +218,12 @@ static int add_row(struct dm_report *rh, const char *name, bool any)
 		msg_error("out of memory");
 		return CBW_EXIT_FAILED;
 	}
+	if (any)
+		msg_hold();
 	r = cbw_info_get(name, d);
-	if (r < 0) {
-		r = any && r == -ENOENT ? exit_code(r) : msg_lib_error(r);
+	r = any && r == -ENOENT ? msg_lib_drop(r) : msg_lib_error(r);
+	if (r)
 		goto out;
-	}
 	row_fill(&row, d);
 	msg_dm_clear();
 	if (!dm_report_object(rh, &row)) {

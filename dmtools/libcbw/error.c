@@ -51,6 +51,8 @@ void lib_error(const char *fmt, ...)
 	if (len + 1 < sizeof(error_text))
 		snprintf(error_text + len, sizeof(error_text) - len, "%s",
 			 line ? line : "out of memory for an error message");
+	if (line)
+		lib_log(CBW_LOG_REASON, line);
 	free(line);
 }
 

@@ -9,7 +9,9 @@
  * with lib_begin(), which installs libdevmapper's log function and forgets
  * the last call's error, and ends with lib_end(), which records its
  * result's errno.  Lines accumulate: the first says why the call failed,
- * later ones what undoing it found.
+ * later ones what undoing it found.  Each line also goes to the caller's
+ * log function as it is added (CBW_LOG_REASON), so that a program that
+ * shows libdevmapper's messages can show both in the order they came.
  *
  * The error is per thread; the log function is the process's.
  */
@@ -36,7 +38,10 @@ void lib_error_reset(void);
  */
 int lib_end(int r);
 
-/* lib_error() - add a line to the error (printf format, no '\n'). */
+/*
+ * lib_error() - add a line to the error (printf format, no '\n') and pass
+ * it to the caller's log function.
+ */
 void lib_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* lib_log_set() - the caller's log function (cbw_set_log()). */

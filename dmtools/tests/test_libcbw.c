@@ -144,6 +144,39 @@ static void test_error_cleared(void)
 	       cbw_get_error());
 }
 
+/* The log function: keeps the CBW_LOG_REASON lines, '\n' between them. */
+static char reasons[1024];
+
+static void keep_reasons(int level, const char *msg, void *data)
+{
+	size_t len = strlen(reasons);
+
+	(void)data;
+	if (level == CBW_LOG_REASON)
+		snprintf(reasons + len, sizeof(reasons) - len, "%s%s",
+			 len ? "\n" : "", msg);
+}
+
+static void test_log_reasons(void)
+{
+	struct cbw_create_opts co = { .name = "t", .origin = "/nonexistent/o",
+				      .cow = "/nonexistent/c" };
+	char q[512];
+
+	cbw_set_log(keep_reasons, NULL);
+	reasons[0] = '\0';
+	cbw_create(&co, NULL);
+	tap_ok(reasons[0] && !strcmp(reasons, cbw_get_error()),
+	       "the error's lines came to the log function as well: '%s'",
+	       tap_quote(reasons, q, sizeof(q)));
+	reasons[0] = '\0';
+	cbw_remove("a\nb/c");
+	tap_ok(!strcmp(reasons, cbw_get_error()) && strchr(reasons, '\n'),
+	       "a line with a name with a line break comes whole: '%s'",
+	       tap_quote(reasons, q, sizeof(q)));
+	cbw_set_log(NULL, NULL);
+}
+
 /* A call that fails in another thread. */
 static void *fail_in_thread(void *arg)
 {
@@ -179,6 +212,7 @@ int main(void)
 	test_bad_arguments();
 	test_error_cleared();
 	test_error_per_thread();
+	test_log_reasons();
 	cbw_lib_exit();
 	return tap_done();
 }

@@ -235,7 +235,10 @@ CBW_API const char *cbw_get_error(void);
  */
 CBW_API int cbw_get_errno(void);
 
-/* The levels of cbw_log_fn; CBW_LOG_OUTPUT is not a message but output. */
+/*
+ * The levels of cbw_log_fn: libdevmapper's, then two that are not
+ * libdevmapper's messages.
+ */
 enum cbw_log_level {
 	CBW_LOG_FATAL = 2,
 	CBW_LOG_ERROR = 3,
@@ -244,12 +247,15 @@ enum cbw_log_level {
 	CBW_LOG_INFO = 6,
 	CBW_LOG_DEBUG = 7,
 	CBW_LOG_OUTPUT = 16,	/* a line libdevmapper prints: dm_report's */
+	CBW_LOG_REASON = 17,	/* a line of cbw_get_error(), as it is added */
 };
 
 /**
- * typedef cbw_log_fn - receives libdevmapper's messages.
+ * typedef cbw_log_fn - receives libdevmapper's messages, and the lines of
+ * the library's errors.
  * @level: an enum cbw_log_level.
- * @msg: the message, one line without '\n'.
+ * @msg: the message, one line without '\n' (a CBW_LOG_REASON line holds
+ *	 one if a device name or path in it does).
  * @data: the caller's pointer given to cbw_set_log().
  */
 typedef void (*cbw_log_fn)(int level, const char *msg, void *data);
@@ -263,8 +269,18 @@ typedef void (*cbw_log_fn)(int level, const char *msg, void *data);
  * the start of every call that can fail), which keeps the first error of
  * each call for cbw_get_error() and passes everything on to @fn.  A
  * program that makes libdevmapper reports itself (dm_report) gets their
- * lines as CBW_LOG_OUTPUT.  Set it before the first call, from one
- * thread.
+ * lines as CBW_LOG_OUTPUT.  Each line of a failing call's error comes as
+ * CBW_LOG_REASON at the moment it is added, before the call returns and
+ * cbw_get_error() has them all: a program that shows libdevmapper's
+ * messages can show both in the order they came.  Set it before the first
+ * call, from one thread.
+ *
+ * @fn runs in the middle of the library's work, in the thread of the
+ * call, also while cbw_snapshot() or cbw_release() keep DMDEV suspended
+ * (libdevmapper's messages of the suspend and resume): it must not do I/O
+ * on DMDEV or on a filesystem on it (a log file there would wait for a
+ * resume that never comes), and must not make calls of the library that
+ * can fail.
  */
 CBW_API void cbw_set_log(cbw_log_fn fn, void *data);
 
