@@ -247,6 +247,13 @@ static int add_all(struct dm_report *rh)
 	if (r < 0)
 		return msg_lib_error(r);
 	for (i = 0; i < count; i++) {
+		/*
+		 * libcbw takes no "." or ".." (older kernels let dmsetup
+		 * make them): passed over quietly, like the devices that
+		 * are not cbw devices, even if one of them is.
+		 */
+		if (cbw_name_check(names[i], false))
+			continue;
 		one = add_row(rh, names[i], true);
 		/* Not a cbw device, or removed since the list was made. */
 		if (one == CBW_EXIT_NOTFOUND)
