@@ -12,6 +12,7 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,6 +61,7 @@ struct stack {
 	char snap_uuid[DM_UUID_LEN];
 	uint32_t cookie;		/* udev cookie of all the changes */
 	sigset_t old_mask;		/* signal mask before the changes */
+	bool locked;			/* lock_memory() locked it */
 	char err[1024];			/* the error line being built */
 };
 
@@ -109,8 +111,11 @@ static void note(struct stack *s, const char *fmt, ...)
 static const char *hooked_step;
 
 /*
- * The test hook (see stack.h): true if CBWCTL_FAIL_AT names @step, which
- * the caller then skips and treats as failed.
+ * The test hook, for the selftests alone (see stack.h): true if the
+ * environment's CBWCTL_FAIL_AT names @step, which the caller then skips
+ * and treats as failed, as if the kernel had refused it, so that each
+ * undo can be tested through cbwctl.  Not an interface: a program must
+ * not set CBWCTL_FAIL_AT.
  */
 static bool hook(const char *step)
 {
@@ -143,10 +148,12 @@ static const char *why(bool kernel)
 }
 
 /*
- * Keep SIGINT and its kind away while devices change: a cbwctl stopped
- * between suspend and resume would leave DMDEV suspended, and whatever
- * uses it hanging.  Signals that arrive meanwhile are delivered when
- * unblock_signals() restores the mask.
+ * Keep SIGINT and its kind away from the calling thread while devices
+ * change: a program stopped between suspend and resume would leave DMDEV
+ * suspended, and whatever uses it hanging.  Signals that arrive meanwhile
+ * are delivered when unblock_signals() restores the mask.  The thread's
+ * mask only (pthread_sigmask(), in libc since glibc 2.34): the other
+ * threads of a program are its own.
  */
 static void block_signals(struct stack *s)
 {
@@ -158,30 +165,43 @@ static void block_signals(struct stack *s)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGTSTP);
-	sigprocmask(SIG_BLOCK, &set, &s->old_mask);
+	pthread_sigmask(SIG_BLOCK, &set, &s->old_mask);
 }
 
 static void unblock_signals(struct stack *s)
 {
-	sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
+	pthread_sigmask(SIG_SETMASK, &s->old_mask, NULL);
+}
+
+/* cbw_set_mlock(): lock memory around the suspend (the default). */
+static bool mlock_on = true;
+
+void cbw_set_mlock(bool on)
+{
+	mlock_on = on;
 }
 
 /*
  * While DMDEV is suspended every read from it waits for the resume.  If
- * cbwctl or a library of its lives on DMDEV (a root volume), a page fault
- * would wait for a resume that only cbwctl can do.  So every page is
- * locked in memory first, as lvm does around its suspends.  Without the
- * privilege (CAP_IPC_LOCK) it goes on unlocked: it only matters when the
- * programs live on DMDEV.
+ * the program or a library of its lives on DMDEV (a root volume), a page
+ * fault would wait for a resume that only the program can do.  So every
+ * page is locked in memory first, as lvm does around its suspends.
+ * Without the privilege (CAP_IPC_LOCK) it goes on unlocked: it only
+ * matters when the programs live on DMDEV.  munlockall() afterwards, only
+ * if mlockall() locked, also drops the program's own locks: a program
+ * that has them turns this off (cbw_set_mlock()).
  */
-static void lock_memory(void)
+static void lock_memory(struct stack *s)
 {
-	(void)mlockall(MCL_CURRENT | MCL_FUTURE);
+	if (mlock_on && !s->locked)
+		s->locked = !mlockall(MCL_CURRENT | MCL_FUTURE);
 }
 
-static void unlock_memory(void)
+static void unlock_memory(struct stack *s)
 {
-	(void)munlockall();
+	if (s->locked)
+		(void)munlockall();
+	s->locked = false;
 }
 
 static bool has_prefix(const char *s, const char *prefix)
@@ -641,7 +661,7 @@ static int snapshot_steps(struct stack *s, const struct cbw_snapshot_opts *o,
 	}
 	done = SNAP_LOADED;
 
-	lock_memory();
+	lock_memory(s);
 	done = SNAP_SUSPENDED;
 	if (hook("snapshot:suspend") || !cbwdm_suspend(name)) {
 		fail(s, "cannot suspend %s: %s", name, why(false));
@@ -654,7 +674,7 @@ static int snapshot_steps(struct stack *s, const struct cbw_snapshot_opts *o,
 		     name, why(true));
 		goto undo;
 	}
-	unlock_memory();
+	unlock_memory(s);
 
 	snprintf(access, sizeof(access), "%u:%u", s->dev.major, s->dev.minor);
 	if (hook("snapshot:snap") ||
@@ -668,7 +688,7 @@ static int snapshot_steps(struct stack *s, const struct cbw_snapshot_opts *o,
 
 undo:
 	snapshot_undo(s, done);
-	unlock_memory();
+	unlock_memory(s);
 	return -EIO;
 }
 
@@ -934,7 +954,7 @@ static int release_steps(struct stack *s, const struct release *rel)
 	}
 	done = REL_SNAP_GONE;
 
-	lock_memory();
+	lock_memory(s);
 	done = REL_SUSPENDED;
 	if (hook("release:suspend") || !cbwdm_suspend(name)) {
 		fail(s, "cannot suspend %s: %s", name, why(false));
@@ -947,7 +967,7 @@ static int release_steps(struct stack *s, const struct release *rel)
 		     name, why(true));
 		goto undo;
 	}
-	unlock_memory();
+	unlock_memory(s);
 
 	if (!cbwdm_remove(s->real_name, &s->cookie, &busy)) {
 		fail(s, "%s is released, but %s could not be removed: %s; remove it with 'dmsetup remove %s'",
@@ -959,7 +979,7 @@ static int release_steps(struct stack *s, const struct release *rel)
 
 undo:
 	release_undo(s, rel, done);
-	unlock_memory();
+	unlock_memory(s);
 	return r;
 }
 

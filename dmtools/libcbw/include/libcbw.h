@@ -32,9 +32,9 @@
  * cbw_get_error() (one or more lines of text, the cause first, then what
  * undoing the change found) and cbw_get_errno().  The other calls (the
  * parsers and formatters, the free and close calls, cbw_map_geometry(),
- * cbw_set_log(), cbw_version(), cbw_lib_exit()) cannot fail in that way
- * and leave the last error alone.  The library never prints and never
- * exits.  The errno tells the kind of failure:
+ * cbw_set_log(), cbw_set_mlock(), cbw_version(), cbw_lib_exit()) cannot
+ * fail in that way and leave the last error alone.  The library never
+ * prints and never exits.  The errno tells the kind of failure:
  *
  *   EINVAL     a bad argument: a name, a size, an option, a chunk set file
  *              that cannot be opened or has a syntax error
@@ -60,7 +60,12 @@
  * function of cbw_set_log() if one is set and are dropped otherwise: the
  * library never prints.  The first libdevmapper error of a failed call is
  * in its cbw_get_error() text all the same.  cbw_lib_exit() gives
- * libdevmapper its own log function back.
+ * libdevmapper its own log function back.  libdevmapper opens its control
+ * device (/dev/mapper/control) without O_CLOEXEC, and cannot be asked to:
+ * a program that runs others gets the descriptor into them unless it
+ * closes it in the child or marks its descriptors close-on-exec first
+ * (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC), as cbwctl export does);
+ * cbw_lib_exit() closes it.
  *
  * Threads: the last error is per thread (cbw_get_error() gives the error
  * of the calling thread's last call).  libdevmapper is not thread-safe:
@@ -398,11 +403,25 @@ struct cbw_snapshot_opts {
  * @snap_node: set to the snapshot node's path on success; may be NULL.
  * @len: the size of @snap_node.
  *
- * The calling thread's signals SIGINT, SIGTERM, SIGHUP, SIGQUIT and
- * SIGTSTP are blocked while the devices change, and the process's memory
- * is locked (mlockall) while DMDEV is suspended.  On any failure the
- * earlier steps are undone, and DMDEV keeps working throughout.  The
- * test hook of cbwctl (CBWCTL_FAIL_AT in the environment) applies.
+ * Process-wide effects: the calling thread's signals SIGINT, SIGTERM,
+ * SIGHUP, SIGQUIT and SIGTSTP are blocked (pthread_sigmask()) while the
+ * devices change, and delivered afterwards; the process's memory is
+ * locked with mlockall(MCL_CURRENT | MCL_FUTURE) from just before DMDEV
+ * is suspended until it is resumed, then unlocked with munlockall(),
+ * which also drops locks of the program's own (see cbw_set_mlock()).
+ * While DMDEV is suspended the library writes to no file and no terminal;
+ * the log function of cbw_set_log() may be called (libdevmapper's
+ * messages).
+ *
+ * On a failure the earlier steps are undone.  If undoing fails as well,
+ * DMDEV may be left suspended (its users wait until it is resumed) or
+ * with the cbw table or a table in its inactive slot: the error's later
+ * lines say so and what to run (dmsetup resume, clear, remove, or
+ * 'cbwctl release'); the caller must show them to a person.
+ *
+ * Test hook, for the selftests alone: with CBWCTL_FAIL_AT=STEP in the
+ * environment (the selftests set it for cbwctl), the step it names fails
+ * as if the kernel had refused it; a program must not set it.
  *
  * Return: 0, or a negative errno: -EINVAL, -ENODEV (the COW device; a
  * table that cannot be moved; a read-only DMDEV), -ENOENT, -ENOTBLK,
@@ -418,12 +437,27 @@ CBW_API int cbw_snapshot(const struct cbw_snapshot_opts *o, char *snap_node,
  * @dev: as @dev of struct cbw_snapshot_opts.
  *
  * If the snapshot node is in use, nothing changes; if a later step fails,
- * the snapshot node is made again and the snapshot goes on.
+ * the snapshot node is made again and the snapshot goes on.  Signals,
+ * memory locking, undo failures and the test hook as for cbw_snapshot().
  *
- * Return: 0, -ENOENT (not under a snapshot of cbw_snapshot()), -ENOTBLK,
- * -ENODEV (a path that does not exist), -EBUSY, -EIO.
+ * Return: 0, -EINVAL (@dev NULL or empty), -ENOENT (not under a snapshot
+ * of cbw_snapshot()), -ENOTBLK, -ENODEV (a path that does not exist),
+ * -EBUSY, -EIO.
  */
 CBW_API int cbw_release(const char *dev);
+
+/**
+ * cbw_set_mlock() - whether cbw_snapshot() and cbw_release() lock the
+ * process's memory while DMDEV is suspended (process-wide; on by default).
+ * @on: true: mlockall() before the suspend and munlockall() after the
+ *	resume, so that no page fault waits for DMDEV (a program or library
+ *	file on DMDEV would wait forever); false: neither, for a program
+ *	that locks its memory itself, whose locks munlockall() would drop
+ *	(it must then keep locked what it runs while DMDEV is suspended).
+ *
+ * Set it before the first call, from one thread.
+ */
+CBW_API void cbw_set_mlock(bool on);
 
 /* State and settings */
 
