@@ -518,11 +518,15 @@ static int check_backup_args(const char *name, struct cbw_backup_opts *o)
 int cbw_backup(const char *name, const struct cbw_backup_opts *opts,
 	       struct cbw_backup_result *res)
 {
-	struct cbw_backup_opts args = *opts;
+	struct cbw_backup_opts args;
 	struct backup b = { .o = &args };
 	int r;
 
 	lib_begin();
+	if (!opts || !res)
+		return lib_end(lib_einval("backup of %s: no options or no result (NULL)",
+					  name ? name : "(NULL)"));
+	args = *opts;
 	memset(res, 0, sizeof(*res));
 	r = check_backup_args(name, &args);
 	if (r)
@@ -546,6 +550,8 @@ int cbw_backup(const char *name, const struct cbw_backup_opts *opts,
 
 void cbw_backup_result_free(struct cbw_backup_result *res)
 {
+	if (!res)
+		return;
 	free(res->failed);
 	memset(res, 0, sizeof(*res));
 }

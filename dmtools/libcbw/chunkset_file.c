@@ -119,11 +119,25 @@ bool cbw_format_parse(const char *word, enum cbw_format *format)
 	};
 	size_t i;
 
+	if (!word || !format)
+		return false;
 	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
 		if (!strcmp(word, cbw_format_name(formats[i]))) {
 			*format = formats[i];
 			return true;
 		}
+	}
+	return false;
+}
+
+bool format_known(enum cbw_format format)
+{
+	switch (format) {
+	case CBW_FORMAT_AUTO:
+	case CBW_FORMAT_RANGES:
+	case CBW_FORMAT_RAW:
+	case CBW_FORMAT_ERA:
+		return true;
 	}
 	return false;
 }

@@ -75,6 +75,14 @@ struct bitmap_error {
 const char *cbw_format_name(enum cbw_format format);
 
 /**
+ * format_known() - is @format one of enum cbw_format's values?
+ * @format: a value from a caller.
+ *
+ * Return: true if it is.
+ */
+bool format_known(enum cbw_format format);
+
+/**
  * bitmap_detect() - the format of a file that starts with @head.
  * @head: the first bytes of the file (up to BITMAP_DETECT_BYTES are looked
  *	  at).

@@ -44,6 +44,8 @@ const char *cbw_name_check(const char *name, bool for_create)
 	size_t len, i;
 	const char *p;
 
+	if (!name)
+		return "there is none (NULL)";
 	if (!*name)
 		return "it is empty";
 	if (strchr(name, '/'))
@@ -295,6 +297,10 @@ static int check_create_args(const struct cbw_create_opts *o)
 		why = cbw_chunk_size_check(o->chunk_bytes);
 	if (!why && o->timeout_ms > CBW_MAX_TIMEOUT_MS)
 		why = "the timeout is longer than one day";
+	if (!why && !cbw_policy_name(o->policy))
+		why = "an unknown error policy";
+	if (!why && o->set_file && !format_known(o->set_format))
+		why = "an unknown chunk set format";
 	if (why) {
 		lib_error("cannot create %s: %s", o->name, why);
 		return -EINVAL;
@@ -304,9 +310,9 @@ static int check_create_args(const struct cbw_create_opts *o)
 
 int cbw_create(const struct cbw_create_opts *opts, struct cbw_nodes *nodes)
 {
-	struct cbw_create_opts args = *opts, *o = &args;
-	struct blockdev origin = { .role = "origin", .path = o->origin };
-	struct blockdev cow = { .role = "COW", .path = o->cow };
+	struct cbw_create_opts args, *o = &args;
+	struct blockdev origin = { .role = "origin" };
+	struct blockdev cow = { .role = "COW" };
 	char snap_name[DM_NAME_LEN], uuid[DM_UUID_LEN], snap_uuid[DM_UUID_LEN];
 	char table[CBW_TABLE_PARAMS_LEN];
 	struct chunk_runs runs = { 0 };
@@ -316,6 +322,11 @@ int cbw_create(const struct cbw_create_opts *opts, struct cbw_nodes *nodes)
 	int r;
 
 	lib_begin();
+	if (!opts)
+		return lib_end(lib_einval("create: no options (NULL)"));
+	args = *opts;
+	origin.path = o->origin;
+	cow.path = o->cow;
 	if (!o->chunk_bytes)
 		o->chunk_bytes = CBW_CHUNK_DEFAULT_BYTES;
 	r = check_create_args(o);
@@ -652,6 +663,9 @@ int cbw_info_get(const char *name, struct cbw_info *info)
 	int r;
 
 	lib_begin();
+	if (!info)
+		return lib_end(lib_einval("info of %s: no struct to fill (NULL)",
+					  name ? name : "(NULL)"));
 	r = cbw_find(name, false, &d);
 	if (r)
 		return lib_end(r);
@@ -663,6 +677,8 @@ int cbw_info_get(const char *name, struct cbw_info *info)
 int cbw_list(char ***names, size_t *count)
 {
 	lib_begin();
+	if (!names || !count)
+		return lib_end(lib_einval("list: nowhere to put the names (NULL)"));
 	if (!cbwdm_list(names, count)) {
 		lib_error("cannot list the device-mapper devices: %s",
 			  cbwdm_error());
@@ -673,5 +689,6 @@ int cbw_list(char ***names, size_t *count)
 
 void cbw_list_free(char **names, size_t count)
 {
-	cbwdm_list_free(names, count);
+	if (names)
+		cbwdm_list_free(names, count);
 }

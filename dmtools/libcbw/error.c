@@ -5,6 +5,7 @@
 
 #define _GNU_SOURCE		/* vasprintf() */
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,18 @@ void lib_error(const char *fmt, ...)
 	if (line)
 		lib_log(CBW_LOG_REASON, line);
 	free(line);
+}
+
+int lib_einval(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	lib_error("%s", line);
+	return -EINVAL;
 }
 
 const char *cbw_get_error(void)

@@ -44,6 +44,13 @@ int lib_end(int r);
  */
 void lib_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * lib_einval() - lib_error() for a bad argument of a public call.
+ *
+ * Return: -EINVAL.
+ */
+int lib_einval(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* lib_log_set() - the caller's log function (cbw_set_log()). */
 void lib_log_set(cbw_log_fn fn, void *data);
 

@@ -41,10 +41,20 @@ static int check_in_setup(const char *name, struct bitmap_geometry *g)
 int cbw_import(const char *name, const struct cbw_import_opts *o)
 {
 	struct chunk_runs runs = { 0 };
-	struct bitmap_geometry g = { .era_block_sectors = o->era_block_sectors };
+	struct bitmap_geometry g = { 0 };
 	int r;
 
 	lib_begin();
+	r = check_name_arg(name);
+	if (r)
+		return lib_end(r);
+	if (!o || !o->file || !*o->file)
+		return lib_end(lib_einval("import into %s: no chunk set file",
+					  name));
+	if (!format_known(o->format))
+		return lib_end(lib_einval("import into %s: an unknown chunk set format",
+					  name));
+	g.era_block_sectors = o->era_block_sectors;
 	r = check_in_setup(name, &g);
 	if (!r)
 		r = bitmap_file_read(o->file, o->format, &g, &runs);

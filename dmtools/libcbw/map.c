@@ -34,6 +34,9 @@ int cbw_map_open(const char *name, struct cbw_map **map)
 	int r;
 
 	lib_begin();
+	if (!map)
+		return lib_end(lib_einval("map of %s: nowhere to put the walk (NULL)",
+					  name ? name : "(NULL)"));
 	*map = NULL;
 	r = cbw_find(name, false, &d);
 	if (r)
@@ -58,11 +61,11 @@ void cbw_map_geometry(const struct cbw_map *m, uint64_t *chunk_bytes,
 		      uint64_t *chunks, uint64_t *size_bytes)
 {
 	if (chunk_bytes)
-		*chunk_bytes = m->chunk_bytes;
+		*chunk_bytes = m ? m->chunk_bytes : 0;
 	if (chunks)
-		*chunks = m->chunks;
+		*chunks = m ? m->chunks : 0;
 	if (size_bytes)
-		*size_bytes = m->size;
+		*size_bytes = m ? m->size : 0;
 }
 
 int cbw_map_next(struct cbw_map *m, struct cbw_extent *e)
@@ -72,6 +75,8 @@ int cbw_map_next(struct cbw_map *m, struct cbw_extent *e)
 	int got;
 
 	lib_begin();
+	if (!m || !e)
+		return lib_end(lib_einval("map: no walk or no extent (NULL)"));
 	if (!m->has_next) {
 		got = snapmap_next(&m->walk, &m->next);
 		if (got <= 0)

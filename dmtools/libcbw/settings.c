@@ -35,12 +35,17 @@ int cbw_set(const char *name, const struct cbw_settings *s)
 	r = check_name_arg(name);
 	if (r)
 		return lib_end(r);
+	if (!s)
+		return lib_end(lib_einval("set %s: no settings (NULL)", name));
 	if ((!s->set_timeout && !s->set_policy) ||
 	    (s->set_timeout && s->timeout_ms > CBW_MAX_TIMEOUT_MS)) {
 		lib_error("set %s: nothing to set, or a timeout over one day",
 			  name);
 		return lib_end(-EINVAL);
 	}
+	if (s->set_policy && !cbw_policy_name(s->policy))
+		return lib_end(lib_einval("set %s: an unknown error policy",
+					  name));
 
 	r = cbw_find(name, false, &d);
 	if (r)

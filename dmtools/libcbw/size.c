@@ -25,6 +25,8 @@ const char *cbw_size_parse(const char *s, uint64_t *bytes)
 	uint64_t n;
 	size_t i;
 
+	if (!s || !bytes)
+		return "no text or no result (NULL)";
 	why = decimal_take(&p, UINT64_MAX, &n);
 	if (why)
 		return why;
@@ -66,6 +68,8 @@ const char *cbw_decimal_parse(const char *s, uint64_t max, uint64_t *v)
 	const char *p = s, *why;
 	uint64_t n;
 
+	if (!s || !v)
+		return "no text or no result (NULL)";
 	why = decimal_take(&p, max, &n);
 	if (!why && *p)
 		why = "not a number";
@@ -91,6 +95,8 @@ char *cbw_size_format(uint64_t bytes, char *buf, size_t len)
 					     "PiB", "EiB" };
 	unsigned int u = 0;
 
+	if (!buf || !len)
+		return NULL;
 	while (bytes && !(bytes & 1023) && u + 1 < sizeof(units) / sizeof(units[0])) {
 		bytes >>= 10;
 		u++;

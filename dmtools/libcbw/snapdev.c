@@ -154,6 +154,9 @@ int cbw_snapshot_device(const char *name, bool discard, struct cbw_info *info)
 	int r;
 
 	lib_begin();
+	if (!info)
+		return lib_end(lib_einval("snapshot device of %s: no struct to fill (NULL)",
+					  name ? name : "(NULL)"));
 	r = snapdev_find(name, discard, &sd);
 	if (r)
 		return lib_end(r);

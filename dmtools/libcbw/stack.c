@@ -703,6 +703,8 @@ static int check_snapshot_args(const struct cbw_snapshot_opts *o)
 		why = cbw_chunk_size_check(o->chunk_bytes);
 	else if (o->timeout_ms > CBW_MAX_TIMEOUT_MS)
 		why = "the timeout is longer than one day";
+	else if (!cbw_policy_name(o->policy))
+		why = "an unknown error policy";
 	if (why) {
 		lib_error("snapshot: %s", why);
 		return -EINVAL;
@@ -713,12 +715,18 @@ static int check_snapshot_args(const struct cbw_snapshot_opts *o)
 int cbw_snapshot(const struct cbw_snapshot_opts *opts, char *snap_node,
 		 size_t len)
 {
-	struct cbw_snapshot_opts args = *opts, *o = &args;
-	struct blockdev cow = { .role = "COW", .path = o->cow };
+	struct cbw_snapshot_opts args, *o = &args;
+	struct blockdev cow = { .role = "COW" };
 	struct stack s;
 	int r;
 
 	lib_begin();
+	if (!opts)
+		return lib_end(lib_einval("snapshot: no options (NULL)"));
+	if (snap_node && !len)
+		return lib_end(lib_einval("snapshot: no room for the node's path"));
+	args = *opts;
+	cow.path = o->cow;
 	memset(&s, 0, sizeof(s));
 	if (!o->chunk_bytes)
 		o->chunk_bytes = CBW_CHUNK_DEFAULT_BYTES;

@@ -188,34 +188,54 @@ const char *cbw_status_parse(const char *line, struct cbw_status *st)
 
 char *cbw_state_format(const struct cbw_status *st, char *buf, unsigned int size)
 {
+	const char *reason;
+
+	if (!buf || !size)
+		return NULL;
+	buf[0] = '\0';
+	if (!st)
+		return NULL;
 	switch (st->state) {
 	case CBW_STATE_SETUP:
 		snprintf(buf, size, "setup");
-		break;
+		return buf;
 	case CBW_STATE_ACTIVE:
 		snprintf(buf, size, "active");
-		break;
+		return buf;
 	case CBW_STATE_BROKEN:
-		snprintf(buf, size, "broken:%s", cbw_reason_name(st->broken));
-		break;
+		reason = cbw_reason_name(st->broken);
+		if (!reason)
+			return NULL;
+		snprintf(buf, size, "broken:%s", reason);
+		return buf;
 	}
-	return buf;
+	return NULL;
+}
+
+/* The name of @value in @names (of @count), NULL if it is out of range. */
+static const char *name_of(unsigned int value, const char *const names[],
+			   unsigned int count)
+{
+	return value < count ? names[value] : NULL;
 }
 
 const char *cbw_reason_name(enum cbw_reason reason)
 {
-	return reason_names[reason];
+	return name_of(reason, reason_names, ARRAY_SIZE(reason_names));
 }
 
 const char *cbw_policy_name(enum cbw_policy policy)
 {
-	return policy_names[policy];
+	return name_of(policy, policy_names, ARRAY_SIZE(policy_names));
 }
 
 bool cbw_policy_parse(const char *word, enum cbw_policy *policy)
 {
-	int r = lookup(word, policy_names, ARRAY_SIZE(policy_names));
+	int r;
 
+	if (!word || !policy)
+		return false;
+	r = lookup(word, policy_names, ARRAY_SIZE(policy_names));
 	if (r < 0)
 		return false;
 	*policy = r;
@@ -244,5 +264,6 @@ const char *access_status_parse(const char *line, struct cbw_access_status *st)
 
 const char *cbw_access_state_name(enum cbw_access_state state)
 {
-	return access_state_names[state];
+	return name_of(state, access_state_names,
+		       ARRAY_SIZE(access_state_names));
 }

@@ -130,6 +130,112 @@ static void test_bad_arguments(void)
 	cbw_backup_result_free(&res);
 }
 
+/* NULL pointers and values outside their enum: errors, never a crash. */
+static void test_null_and_range(void)
+{
+	struct cbw_create_opts co = { .name = "t", .origin = "/nonexistent/o",
+				      .cow = "/nonexistent/c" };
+	struct cbw_snapshot_opts so = { .dev = "vg-x", .cow = "/dev/null" };
+	struct cbw_settings set = { .set_policy = true };
+	struct cbw_import_opts io = { .file = NULL };
+	struct cbw_backup_opts bo = { .to = "/tmp/x.img" };
+	struct cbw_status st = { .state = CBW_STATE_BROKEN };
+	struct cbw_backup_result res;
+	uint64_t v = 1, chunk = 1, chunks = 1, size = 1;
+	enum cbw_policy policy;
+	enum cbw_format format;
+	char buf[24] = "unwritten";
+	struct cbw_extent e;
+	size_t count;
+	char **names;
+
+	expect_error(cbw_create(NULL, NULL), EINVAL, "NULL", "create(NULL)");
+	co.policy = (enum cbw_policy)7;
+	expect_error(cbw_create(&co, NULL), EINVAL, "policy",
+		     "create with policy 7");
+	co.policy = CBW_POLICY_FAIL;
+	co.set_file = "-";
+	co.set_format = (enum cbw_format)9;
+	expect_error(cbw_create(&co, NULL), EINVAL, "format",
+		     "create with format 9");
+	co.name = NULL;
+	expect_error(cbw_create(&co, NULL), EINVAL, "name",
+		     "create without a name");
+	expect_error(cbw_snapshot(NULL, NULL, 0), EINVAL, "NULL",
+		     "snapshot(NULL)");
+	so.policy = (enum cbw_policy)-1;
+	expect_error(cbw_snapshot(&so, NULL, 0), EINVAL, "policy",
+		     "snapshot with policy -1");
+	so.policy = CBW_POLICY_FAIL;
+	expect_error(cbw_snapshot(&so, buf, 0), EINVAL, "room",
+		     "snapshot with a node buffer of 0 bytes");
+	expect_error(cbw_remove(NULL), EINVAL, "NULL", "remove(NULL)");
+	expect_error(cbw_info_get("t", NULL), EINVAL, "NULL",
+		     "info into NULL");
+	expect_error(cbw_info_get(NULL, NULL), EINVAL, "NULL",
+		     "info of NULL into NULL");
+	expect_error(cbw_snapshot_device("t", false, NULL), EINVAL, "NULL",
+		     "snapshot device into NULL");
+	expect_error(cbw_list(NULL, &count), EINVAL, "NULL", "list into NULL");
+	expect_error(cbw_list(&names, NULL), EINVAL, "NULL",
+		     "list without a count");
+	cbw_list_free(NULL, 3);
+	expect_error(cbw_set("t", NULL), EINVAL, "NULL", "set(NULL)");
+	set.policy = (enum cbw_policy)3;
+	expect_error(cbw_set("t", &set), EINVAL, "policy", "set policy 3");
+	expect_error(cbw_map_open("t", NULL), EINVAL, "NULL",
+		     "map walk into NULL");
+	expect_error(cbw_map_next(NULL, &e), EINVAL, "NULL", "next of NULL");
+	cbw_map_geometry(NULL, &chunk, &chunks, &size);
+	tap_ok(!chunk && !chunks && !size, "geometry of no walk: zeros");
+	expect_error(cbw_import("t", NULL), EINVAL, "no chunk set file",
+		     "import(NULL)");
+	expect_error(cbw_import("t", &io), EINVAL, "no chunk set file",
+		     "import of no file");
+	io.file = "-";
+	io.format = (enum cbw_format)4;
+	expect_error(cbw_import("t", &io), EINVAL, "format",
+		     "import with format 4");
+	expect_error(cbw_start(NULL), EINVAL, "NULL", "start(NULL)");
+	expect_error(cbw_discard(NULL, 0, 4096), EINVAL, "NULL",
+		     "discard on NULL");
+	expect_error(cbw_backup("t", NULL, &res), EINVAL, "NULL",
+		     "backup without options");
+	expect_error(cbw_backup("t", &bo, NULL), EINVAL, "NULL",
+		     "backup without a result");
+	expect_error(cbw_backup(NULL, &bo, &res), EINVAL, "NULL",
+		     "backup of NULL");
+	cbw_backup_result_free(&res);
+	cbw_backup_result_free(NULL);
+	cbw_map_close(NULL);
+
+	tap_ok(cbw_name_check(NULL, false) != NULL, "no name is no name");
+	tap_ok(cbw_size_parse(NULL, &v) && cbw_size_parse("1", NULL) &&
+	       cbw_decimal_parse(NULL, 10, &v) &&
+	       cbw_decimal_parse("1", 10, NULL) && v == 1,
+	       "parsers refuse NULL");
+	tap_ok(!cbw_size_format(1, NULL, 8) && !cbw_size_format(1, buf, 0),
+	       "no buffer, no size text");
+	tap_ok(!cbw_policy_parse(NULL, &policy) &&
+	       !cbw_policy_parse("drop", NULL) &&
+	       !cbw_format_parse(NULL, &format) &&
+	       !cbw_format_parse("raw", NULL), "word parsers refuse NULL");
+	tap_ok(!cbw_policy_name((enum cbw_policy)3) &&
+	       !cbw_policy_name((enum cbw_policy)-1) &&
+	       !cbw_reason_name((enum cbw_reason)6) &&
+	       !cbw_access_state_name((enum cbw_access_state)3),
+	       "names of values outside their enum are NULL");
+	st.broken = (enum cbw_reason)40;
+	tap_ok(!cbw_state_format(&st, buf, sizeof(buf)) && !buf[0],
+	       "a broken state with an unknown reason: NULL and \"\"");
+	st.state = (enum cbw_state)5;
+	strcpy(buf, "unwritten");
+	tap_ok(!cbw_state_format(&st, buf, sizeof(buf)) && !buf[0],
+	       "an unknown state: NULL and \"\"");
+	tap_ok(!cbw_state_format(NULL, buf, sizeof(buf)) &&
+	       !cbw_state_format(&st, NULL, 8), "state of NULL, into NULL");
+}
+
 static void test_error_cleared(void)
 {
 	struct cbw_info info;
@@ -210,6 +316,7 @@ int main(void)
 	test_parsers();
 	test_state_format();
 	test_bad_arguments();
+	test_null_and_range();
 	test_error_cleared();
 	test_error_per_thread();
 	test_log_reasons();

@@ -34,7 +34,11 @@
  * parsers and formatters, the free and close calls, cbw_map_geometry(),
  * cbw_set_log(), cbw_set_mlock(), cbw_version(), cbw_lib_exit()) cannot
  * fail in that way and leave the last error alone.  The library never
- * prints and never exits.  The errno tells the kind of failure:
+ * prints and never exits.  Bad arguments never crash a call: one that
+ * returns an errno fails with -EINVAL and says why (a NULL pointer where
+ * one is needed, a value outside its enum), the others give their own
+ * answer for them (NULL, false, a text; see each).  The errno tells the
+ * kind of failure:
  *
  *   EINVAL     a bad argument: a name, a size, an option, a chunk set file
  *              that cannot be opened or has a syntax error
@@ -355,8 +359,9 @@ struct cbw_nodes {
  * if anything fails, nothing that was made stays.  NAME-snap is writable so
  * that it takes discards; every write to it fails with EIO.
  *
- * Return: 0, or a negative errno: -EINVAL (a name, a chunk size, a chunk
- * set file), -ENODEV (a device missing, not a block device, too small, or
+ * Return: 0, or a negative errno: -EINVAL (@o NULL, a name, a chunk
+ * size, a timeout, a policy or format out of its enum, a chunk set
+ * file), -ENODEV (a device missing, not a block device, too small, or
  * COW and origin the same), -EBUSY (a name or uuid taken), -ERANGE (a
  * chunk outside the origin), -EIO.
  */
@@ -401,7 +406,8 @@ struct cbw_snapshot_opts {
  * between the suspend and the resume that swap the tables.
  * @o: what to do.
  * @snap_node: set to the snapshot node's path on success; may be NULL.
- * @len: the size of @snap_node.
+ * @len: the size of @snap_node (CBW_PATH_MAX is always enough; a shorter
+ *	 buffer gets a cut path).
  *
  * Process-wide effects: the calling thread's signals SIGINT, SIGTERM,
  * SIGHUP, SIGQUIT and SIGTSTP are blocked (pthread_sigmask()) while the
@@ -423,8 +429,9 @@ struct cbw_snapshot_opts {
  * environment (the selftests set it for cbwctl), the step it names fails
  * as if the kernel had refused it; a program must not set it.
  *
- * Return: 0, or a negative errno: -EINVAL, -ENODEV (the COW device; a
- * table that cannot be moved; a read-only DMDEV), -ENOENT, -ENOTBLK,
+ * Return: 0, or a negative errno: -EINVAL (@o NULL, an option out of
+ * range, @snap_node without room), -ENODEV (the COW device; a table that
+ * cannot be moved; a read-only DMDEV), -ENOENT, -ENOTBLK,
  * -EBUSY (already under a snapshot, suspended, a name taken), -EIO.
  */
 CBW_API int cbw_snapshot(const struct cbw_snapshot_opts *o, char *snap_node,
@@ -504,8 +511,9 @@ struct cbw_info {
  * @name: a device name.
  * @info: filled on success.
  *
- * Return: 0, -EINVAL, -ENOENT (no such device, or its table is not one
- * cbw target), -EIO (libdevmapper failed, a status not understood).
+ * Return: 0, -EINVAL (a bad name, @info NULL), -ENOENT (no such device,
+ * or its table is not one cbw target), -EIO (libdevmapper failed, a
+ * status not understood).
  */
 CBW_API int cbw_info_get(const char *name, struct cbw_info *info);
 
@@ -530,13 +538,13 @@ CBW_API int cbw_snapshot_device(const char *name, bool discard,
  * @names: set to a malloc'ed array of names; free with cbw_list_free().
  * @count: set to the number of names.
  *
- * Return: 0 or -EIO.
+ * Return: 0, -EINVAL (@names or @count NULL) or -EIO.
  */
 CBW_API int cbw_list(char ***names, size_t *count);
 
 /**
  * cbw_list_free() - free a cbw_list() result.
- * @names: the array.
+ * @names: the array, or NULL.
  * @count: its length.
  */
 CBW_API void cbw_list_free(char **names, size_t count);
@@ -562,7 +570,8 @@ struct cbw_settings {
  * @name: any cbw device.
  * @s: what to change; at least one of the two.
  *
- * Return: 0, -EINVAL, -ENOENT, -EIO (the target refused).
+ * Return: 0, -EINVAL (a bad name, @s NULL, nothing to set, a timeout too
+ * long, an unknown policy), -ENOENT, -EIO (the target refused).
  */
 CBW_API int cbw_set(const char *name, const struct cbw_settings *s);
 
@@ -599,13 +608,13 @@ struct cbw_map;
  * moment.  Chunks never join the snapshot after its set-up, so none is
  * missed.
  *
- * Return: 0, -EINVAL, -ENOENT, -ENOMEM, -EIO.
+ * Return: 0, -EINVAL (a bad name, @map NULL), -ENOENT, -ENOMEM, -EIO.
  */
 CBW_API int cbw_map_open(const char *name, struct cbw_map **map);
 
 /**
  * cbw_map_geometry() - the device the walk is on.
- * @map: the walk.
+ * @map: the walk; if NULL, every value is set to 0.
  * @chunk_bytes: set to the chunk size, if not NULL.
  * @chunks: set to the number of chunks, if not NULL.
  * @size_bytes: set to the device's size, if not NULL.
@@ -620,7 +629,8 @@ CBW_API void cbw_map_geometry(const struct cbw_map *map, uint64_t *chunk_bytes,
  * @e: set to the extent.
  *
  * Return: 1 with @e set, 0 at the end of the map, or a negative errno
- * (-EIO: a message failed or its reply was not understood; -ENOMEM).
+ * (-EINVAL: @map or @e NULL; -EIO: a message failed or its reply was not
+ * understood; -ENOMEM).
  */
 CBW_API int cbw_map_next(struct cbw_map *map, struct cbw_extent *e);
 
@@ -657,8 +667,10 @@ struct cbw_import_opts {
  * chunks not in the set yet are sent.  If the device refuses a message,
  * the chunks that were added are removed again.
  *
- * Return: 0, -EINVAL (the file), -ENOENT, -EBUSY (not in incremental
- * set-up), -ERANGE (a chunk outside the device), -EIO.
+ * Return: 0, -EINVAL (a bad name, @o or its file NULL, an unknown
+ * format, a file that cannot be opened or read as one), -ENOENT, -EBUSY
+ * (not in incremental set-up), -ERANGE (a chunk outside the device),
+ * -EIO.
  */
 CBW_API int cbw_import(const char *name, const struct cbw_import_opts *o);
 
@@ -739,7 +751,11 @@ typedef void (*cbw_progress_fn)(enum cbw_progress_event ev,
 /**
  * struct cbw_backup_opts - where and how cbw_backup() writes.
  * @to: the image file; "-" writes every byte (zeros too) to standard
- *	output, which must not be a terminal.
+ *	output, which must not be a terminal.  If standard output is a
+ *	pipe whose reader goes away, the write raises SIGPIPE, which ends
+ *	the program unless it ignores or catches the signal (then the
+ *	write fails with EPIPE and the backup with -EIO); cbwctl ignores
+ *	it during a backup.
  * @force: replace @to if it exists.
  * @discard_behind: discard the chunks read from the snapshot once they
  *		    are safely in the image (synced, every 64 MiB and at
@@ -818,7 +834,8 @@ struct cbw_backup_result {
  * wants to stop on a signal points @o->stop at the flag its handler sets.
  *
  * Return: 0 (complete, or partial when @res->nr_failed > 0), or a negative
- * errno: -EINVAL (standard output is a terminal), -ENOENT, -ENODEV,
+ * errno: -EINVAL (a bad name, @o or @res NULL, no image file, a bad I/O
+ * size, standard output a terminal), -ENOENT, -ENODEV,
  * -EBUSY (the image exists), -ECANCELED (@o->stop), -EIO (the snapshot
  * broke, a read or write failed).
  */
@@ -827,7 +844,7 @@ CBW_API int cbw_backup(const char *name, const struct cbw_backup_opts *o,
 
 /**
  * cbw_backup_result_free() - free what cbw_backup() put into @res.
- * @res: the result.
+ * @res: the result, or NULL.
  */
 CBW_API void cbw_backup_result_free(struct cbw_backup_result *res);
 
@@ -835,7 +852,7 @@ CBW_API void cbw_backup_result_free(struct cbw_backup_result *res);
 
 /**
  * cbw_name_check() - is @name usable as a device name?
- * @name: the name.
+ * @name: the name (NULL is not).
  * @for_create: also require what cbw_create() needs: at most CBW_NAME_MAX
  *		characters from A-Z a-z 0-9 # + - . : = @ _, not ending in
  *		-snap or -real.
@@ -850,7 +867,8 @@ CBW_API const char *cbw_name_check(const char *name, bool for_create);
  * @s: the text.
  * @bytes: set on success.
  *
- * Return: NULL on success, else a short static text saying what is wrong.
+ * Return: NULL on success, else a short static text saying what is wrong
+ * (also when @s or @bytes is NULL).
  */
 CBW_API const char *cbw_size_parse(const char *s, uint64_t *bytes);
 
@@ -860,7 +878,8 @@ CBW_API const char *cbw_size_parse(const char *s, uint64_t *bytes);
  * @max: the largest value allowed.
  * @v: set on success.
  *
- * Return: NULL on success, else a short static text saying what is wrong.
+ * Return: NULL on success, else a short static text saying what is wrong
+ * (also when @s or @v is NULL).
  */
 CBW_API const char *cbw_decimal_parse(const char *s, uint64_t max,
 				      uint64_t *v);
@@ -890,7 +909,7 @@ CBW_API const char *cbw_io_size_check(uint64_t bytes);
  * @buf: where the text goes.
  * @len: the size of @buf; CBW_SIZE_BUF_LEN is always enough.
  *
- * Return: @buf.
+ * Return: @buf; NULL if @buf is NULL or @len is 0.
  */
 CBW_API char *cbw_size_format(uint64_t bytes, char *buf, size_t len);
 
@@ -900,7 +919,7 @@ CBW_API char *cbw_size_format(uint64_t bytes, char *buf, size_t len);
  * @word: the name.
  * @policy: set on success.
  *
- * Return: false if @word names no policy.
+ * Return: false if @word names no policy (or @word or @policy is NULL).
  */
 CBW_API bool cbw_policy_parse(const char *word, enum cbw_policy *policy);
 
@@ -908,7 +927,8 @@ CBW_API bool cbw_policy_parse(const char *word, enum cbw_policy *policy);
  * cbw_policy_name() - the name of an error policy.
  * @policy: the policy.
  *
- * Return: "fail", "break" or "drop".
+ * Return: "fail", "break" or "drop"; NULL for a value that is not an
+ * enum cbw_policy.
  */
 CBW_API const char *cbw_policy_name(enum cbw_policy policy);
 
@@ -916,7 +936,8 @@ CBW_API const char *cbw_policy_name(enum cbw_policy policy);
  * cbw_reason_name() - the status word of a reason.
  * @reason: the reason.
  *
- * Return: "-", "io_error", "timeout", "cow_full", "no_memory" or "user".
+ * Return: "-", "io_error", "timeout", "cow_full", "no_memory" or "user";
+ * NULL for a value that is not an enum cbw_reason.
  */
 CBW_API const char *cbw_reason_name(enum cbw_reason reason);
 
@@ -927,7 +948,8 @@ CBW_API const char *cbw_reason_name(enum cbw_reason reason);
  * @buf: where the word goes.
  * @size: the size of @buf; 24 bytes hold any state.
  *
- * Return: @buf.
+ * Return: @buf; NULL if @buf is NULL or @size 0, or if @st is NULL or its
+ * state or broken reason is not a value of its enum (then @buf holds "").
  */
 CBW_API char *cbw_state_format(const struct cbw_status *st, char *buf,
 			       unsigned int size);
@@ -936,7 +958,8 @@ CBW_API char *cbw_state_format(const struct cbw_status *st, char *buf,
  * cbw_access_state_name() - the status word of a snapshot node's state.
  * @state: the state.
  *
- * Return: "valid", "broken" or "invalid".
+ * Return: "valid", "broken" or "invalid"; NULL for a value that is not
+ * an enum cbw_access_state.
  */
 CBW_API const char *cbw_access_state_name(enum cbw_access_state state);
 
@@ -946,7 +969,7 @@ CBW_API const char *cbw_access_state_name(enum cbw_access_state state);
  * @word: the name.
  * @format: set on success.
  *
- * Return: false if @word names no format.
+ * Return: false if @word names no format (or @word or @format is NULL).
  */
 CBW_API bool cbw_format_parse(const char *word, enum cbw_format *format);
 
