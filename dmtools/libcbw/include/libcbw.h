@@ -79,6 +79,22 @@
  * (cbw_name_check() to cbw_format_parse()) and cbw_version() may run in
  * any thread at any time.  Callbacks run in the thread of the call that
  * makes them.
+ *
+ * Versions and ABI: LIBCBW_VERSION_MAJOR.MINOR.PATCH below is the version
+ * of this header, and cbw_version() that of the library a program runs
+ * with (the dm-cbw release it comes from).  The layout of every struct of
+ * this header (its fields, their order and sizes, CBW_PATH_MAX in struct
+ * cbw_nodes and the arrays of struct cbw_info) and the values of its
+ * enums and macros are part of the ABI of libcbw.so.0: a new or changed
+ * field, even at the end of a struct, means a new MAJOR and a new soname
+ * (libcbw.so.1); the structs have no size field and no room kept for
+ * later.  A new call, or a new value at the end of an enum, comes with a
+ * new MINOR: a program built against MINOR needs a library of at least
+ * that MINOR, and one that reads an enum from the library (a state, a
+ * reason, a log level, a progress event) should take an unknown value
+ * calmly.  PATCH changes for fixes alone.  Set option structs up with an
+ * initializer ({ 0 } or designated fields), so that every field the
+ * program does not name is 0.
  */
 #ifndef LIBCBW_H
 #define LIBCBW_H
@@ -92,9 +108,13 @@
 extern "C" {
 #endif
 
-/* The interface version: the major number is the shared library's soname. */
+/*
+ * The version of this header (see "Versions and ABI" above): the shared
+ * library is libcbw.so.MAJOR (its soname), file libcbw.so.MAJOR.MINOR.PATCH.
+ */
 #define LIBCBW_VERSION_MAJOR	0
 #define LIBCBW_VERSION_MINOR	1
+#define LIBCBW_VERSION_PATCH	0
 
 #define CBW_API	__attribute__((visibility("default")))
 
@@ -294,8 +314,9 @@ typedef void (*cbw_log_fn)(int level, const char *msg, void *data);
 CBW_API void cbw_set_log(cbw_log_fn fn, void *data);
 
 /**
- * cbw_version() - the version of the library, the dm-cbw release it comes
- * from ("0.1.0").
+ * cbw_version() - the version of the library the program runs with,
+ * "MAJOR.MINOR.PATCH" ("0.1.0"): that of the dm-cbw release it comes
+ * from, whose libcbw.h has the same LIBCBW_VERSION_* numbers.
  *
  * Return: a static string.
  */
