@@ -740,7 +740,7 @@ struct cbw_progress {
 
 /* When cbw_backup() calls its progress callback. */
 enum cbw_progress_event {
-	CBW_PROGRESS_START,	/* the reads begin: the image is open */
+	CBW_PROGRESS_START,	/* the reads begin: the image is ready */
 	CBW_PROGRESS_READ,	/* a read request was handled */
 	CBW_PROGRESS_END,	/* the reads are over, the image not yet done */
 };
@@ -751,7 +751,7 @@ enum cbw_progress_event {
  * @p: how far the backup is.
  * @data: the caller's pointer (struct cbw_backup_opts.progress_data).
  *
- * Called once with CBW_PROGRESS_START when the image is open and before
+ * Called once with CBW_PROGRESS_START when the image is ready and before
  * the snapshot's map is read; once with CBW_PROGRESS_READ after each read
  * request (and the chunk by chunk retries of a request that failed); and
  * once with CBW_PROGRESS_END when the reads are over, whether they all
@@ -759,9 +759,9 @@ enum cbw_progress_event {
  * CBW_PROGRESS_END the image is synced, the snapshot's state checked, and
  * the image committed (or removed), which can take a while and can still
  * fail the backup.  With CBW_PROGRESS_END, @p->done is @p->total if the
- * reads all ran.  A backup that fails before its image is open makes no
- * call; one that makes the CBW_PROGRESS_START call makes the
- * CBW_PROGRESS_END one too.
+ * reads all ran.  A backup that fails before the reads begin (a missing
+ * device, an image that cannot be made) makes no call; one that makes the
+ * CBW_PROGRESS_START call makes the CBW_PROGRESS_END one too.
  *
  * It cannot stop the backup (see struct cbw_backup_opts.stop), and must
  * not make calls of the library that can fail.
