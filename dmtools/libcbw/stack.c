@@ -5,10 +5,12 @@
  *
  * Both commands check everything they can before they change anything,
  * then make their changes one step at a time, remembering how far they
- * got; a failed step undoes the earlier ones.  The error is printed only
- * at the end, as one line that says what failed and in which state the
- * devices were left: nothing is written to the terminal (which could be a
- * file on the device) while the device is suspended.
+ * got; a failed step undoes the earlier ones.  The error is given only
+ * at the end, after the steps and their undo (the device resumed, unless
+ * the undo could not resume it), as one line that says what failed and in
+ * which state the devices were left: nothing goes to the caller's log
+ * function from here while the device is suspended by these steps (a log
+ * on a terminal or a file could live on the device).
  */
 
 #include <errno.h>
