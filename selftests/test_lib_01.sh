@@ -1,8 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# test_lib_01: the example agent of libcbw (dmtools/examples/backup-agent,
-# built on libcbw.h alone) backs up a mounted, busy volume.
+# test_lib_01: the example agent of libcbw (dmtools/examples/backup-agent.c,
+# on libcbw.h alone) backs up a mounted, busy volume.
+#
+# The agent is built here against the installed library alone: 'make
+# install-lib' of the built tree into a scratch root, then cc with the
+# flags of pkg-config's libcbw.pc there, and run with that root's libcbw.so.
 #
 # The volume "vol" is a dm-linear device over /dev/ram0 (64 MiB) with a
 # mounted ext4 filesystem; the COW device is /dev/ram1.
@@ -27,15 +31,16 @@
 
 DESCRIPTION="libcbw's example agent: snapshot, backup with discard behind and progress, release, under a mounted busy volume"
 
-AGENT=${CBW_AGENT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/dmtools/examples/backup-agent}
+DMTOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../dmtools" && pwd)
+AGENT=''
 
 requires() {
 	local t
-	if [ ! -x "$AGENT" ]; then
-		_skip_reason "$AGENT not built (make -C dmtools)"
+	if [ ! -e "$DMTOOLS/libcbw/libcbw.a" ]; then
+		_skip_reason "libcbw not built (make -C dmtools)"
 		return 1
 	fi
-	for t in dmsetup blockdev mkfs.ext4 e2fsck sha256sum; do
+	for t in dmsetup blockdev mkfs.ext4 e2fsck sha256sum make cc pkg-config; do
 		if ! command -v $t >/dev/null; then
 			_skip_reason "$t not found"
 			return 1
@@ -84,6 +89,26 @@ teardown() {
 	_cleanup
 }
 
+# Install libcbw into $CBW_TMP/root (PREFIX=/usr) and build the example
+# agent there with the flags of that root's libcbw.pc alone.
+build_agent() {
+	local root=$CBW_TMP/root flags
+	make -s -C "$DMTOOLS" install-lib DESTDIR="$root" PREFIX=/usr \
+		>"$CBW_TMP/build.log" 2>&1 ||
+		_die "make install-lib failed: $(<"$CBW_TMP/build.log")"
+	flags=$(PKG_CONFIG_PATH=$root/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$root \
+		pkg-config --cflags --libs libcbw) || _die "pkg-config does not know libcbw"
+	_log "pkg-config --cflags --libs libcbw: $flags"
+	# shellcheck disable=SC2086 # the flags are words
+	cc -o "$CBW_TMP/backup-agent" "$DMTOOLS/examples/backup-agent.c" $flags \
+		>"$CBW_TMP/build.log" 2>&1 ||
+		_die "the agent does not build against the installed libcbw: $(<"$CBW_TMP/build.log")"
+	AGENT=$CBW_TMP/backup-agent
+	export LD_LIBRARY_PATH=$root/usr/lib
+	ldd "$AGENT" | grep -q "=> $root/usr/lib/libcbw.so.0 " ||
+		_fail "the agent does not run with the installed libcbw.so.0: $(ldd "$AGENT")"
+}
+
 # agent_fails CODE PATTERN ARG...: the agent exits CODE, prints nothing on
 # stdout and one line on stderr matching PATTERN (ERE).
 agent_fails() {
@@ -105,6 +130,9 @@ test_main() {
 	_tmpdir
 	trap teardown EXIT
 	_brd_setup 2 64
+
+	_log "the agent, built against libcbw installed in a scratch root"
+	build_agent
 
 	_log "vol: dm-linear over /dev/ram0, ext4, mounted, files with checksums"
 	_dm_create vol "0 131072 linear $(_devno /dev/ram0) 0"
