@@ -4,7 +4,7 @@
 # test_symbols.sh - libcbw's static and shared library make exactly the
 # calls that libcbw.h marks CBW_API global, nothing of the library's
 # insides (image_open, lib_error, cbwdm_* ...): the shared library hides
-# them by -fvisibility=hidden, the static one by objcopy --localize-hidden
+# them by -fvisibility=hidden, the static one by objcopy --localize-symbols
 # over its one object (see the Makefile).  TAP output, run by make check.
 #
 #   tests/test_symbols.sh [DIR]	DIR: the dmtools folder (default .)
