@@ -523,11 +523,12 @@ int cbw_backup(const char *name, const struct cbw_backup_opts *opts,
 	int r;
 
 	lib_begin();
+	if (res)	/* filled on every failure too, the early ones first */
+		memset(res, 0, sizeof(*res));
 	if (!opts || !res)
 		return lib_end(lib_einval("backup of %s: no options or no result (NULL)",
 					  name ? name : "(NULL)"));
 	args = *opts;
-	memset(res, 0, sizeof(*res));
 	r = check_backup_args(name, &args);
 	if (r)
 		return lib_end(r);

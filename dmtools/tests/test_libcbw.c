@@ -90,7 +90,7 @@ static void test_bad_arguments(void)
 	struct cbw_backup_opts bo = { .to = "/tmp/x.img", .io_size = 3 };
 	struct cbw_import_opts io = { .file = "-" };
 	struct cbw_settings set = { 0 };
-	struct cbw_backup_result res;
+	struct cbw_backup_result res, zero = { 0 };
 	struct cbw_nodes nodes;
 	struct cbw_info info;
 	struct cbw_map *map;
@@ -128,6 +128,14 @@ static void test_bad_arguments(void)
 	tap_ok(res.nr_failed == 0 && res.failed == NULL,
 	       "an empty result after a refused backup");
 	cbw_backup_result_free(&res);
+
+	/* @res is filled on failure too, NULL options the first of them. */
+	memset(&res, 0x41, sizeof(res));
+	expect_error(cbw_backup("t", NULL, &res), EINVAL, "no options",
+		     "backup without options");
+	tap_ok(!memcmp(&res, &zero, sizeof(res)),
+	       "an empty result after a backup without options");
+	cbw_backup_result_free(&res);	/* would free 0x4141... */
 }
 
 /* NULL pointers and values outside their enum: errors, never a crash. */
