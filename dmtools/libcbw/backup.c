@@ -374,7 +374,7 @@ static int backup_all(struct backup *b)
 	while (!r && (got = snapmap_next(&m, &run)) > 0)
 		r = backup_run(b, &run);
 	if (!r && got < 0)
-		r = -EIO;	/* snapmap_next() said why */
+		r = got;	/* snapmap_next() said why */
 	snapmap_release(&m);
 	return r;
 }

@@ -80,7 +80,7 @@ int cbw_map_next(struct cbw_map *m, struct cbw_extent *e)
 	if (!m->has_next) {
 		got = snapmap_next(&m->walk, &m->next);
 		if (got <= 0)
-			return lib_end(got < 0 ? -EIO : 0);
+			return lib_end(got);	/* 0, -EIO or -ENOMEM */
 	}
 	cur = m->next;
 	m->has_next = false;
@@ -93,7 +93,7 @@ int cbw_map_next(struct cbw_map *m, struct cbw_extent *e)
 		cur.last = run.last;
 	}
 	if (got < 0)
-		return lib_end(-EIO);
+		return lib_end(got);
 
 	end = (cur.last + 1) * m->chunk_bytes;
 	e->first_chunk = cur.first;

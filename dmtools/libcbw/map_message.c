@@ -3,6 +3,7 @@
  * Reading a cbw snapshot's map; see snapmap.h.
  */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,22 +93,23 @@ static bool make_room(struct snapmap *m, const char *reply)
 	return true;
 }
 
-/* Send "map <next>" and keep the runs of the reply; 0 or -1. */
+/* Send "map <next>" and keep the runs of the reply; 0, -EIO or -ENOMEM. */
 static int fetch(struct snapmap *m)
 {
 	char message[32], *reply;
 	const char *why;
-	int err, r = -1;
+	int err, r = -EIO;
 
 	snprintf(message, sizeof(message), "map %llu",
 		 (unsigned long long)m->next);
 	if (!cbwdm_message(m->dev, message, &reply, &err)) {
 		lib_error("cannot read the map of %s ('%s'): %s", m->dev,
 			  message, err ? strerror(err) : cbwdm_error());
-		return -1;
+		return -EIO;
 	}
 	if (!make_room(m, reply)) {
 		lib_error("out of memory");
+		r = -ENOMEM;
 		goto out;
 	}
 	why = snapmap_parse(reply, m->next, m->chunks, m->runs, m->size,
@@ -126,11 +128,14 @@ out:
 
 int snapmap_next(struct snapmap *m, struct chunk_run *run)
 {
+	int r;
+
 	while (m->pos == m->count) {
 		if (m->next >= m->chunks)
 			return 0;
-		if (fetch(m))
-			return -1;
+		r = fetch(m);
+		if (r)
+			return r;
 	}
 	*run = m->runs[m->pos++];
 	return 1;

@@ -84,8 +84,9 @@ void snapmap_init(struct snapmap *m, const char *dev, uint64_t chunks);
  * Sends a "map" message to the device whenever the runs of the last reply
  * are used up.
  *
- * Return: 1 with @run set, 0 at the end of the map, or -1 after printing
- * why (the message failed, its reply is malformed, out of memory).
+ * Return: 1 with @run set, 0 at the end of the map, or a negative errno
+ * after lib_error() said why: -EIO (the message failed or its reply is
+ * malformed) or -ENOMEM.
  */
 int snapmap_next(struct snapmap *m, struct chunk_run *run);
 

@@ -25,7 +25,7 @@ int cbw_map_read(const char *name, uint64_t chunks, struct chunk_runs *out)
 		}
 	}
 	if (got < 0)
-		r = -EIO;	/* snapmap_next() said why */
+		r = got;	/* snapmap_next() said why */
 	snapmap_release(&m);
 	return r;
 }

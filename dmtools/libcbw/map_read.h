@@ -31,8 +31,8 @@
  * built so far; on a broken snapshot, the chunks that were readable.
  * Says why with lib_error() when it fails.
  *
- * Return: 0, or -EIO (a message failed, a reply was
- * not understood, or out of memory).
+ * Return: 0, or -EIO (a message failed, a reply was not understood) or
+ * -ENOMEM.
  */
 int cbw_map_read(const char *name, uint64_t chunks, struct chunk_runs *out);
 

@@ -49,7 +49,7 @@
  *   EBUSY      in use, already under a snapshot, a name taken, the image
  *              file exists, or not in incremental set-up
  *   ERANGE     a range or chunk set outside the device, or not whole chunks
- *   ECANCELED  the progress callback stopped the backup
+ *   ECANCELED  the backup was stopped (struct cbw_backup_opts.stop)
  *   others     the operation failed (EIO: the kernel or libdevmapper
  *              refused; ENOMEM ...)
  *
@@ -824,8 +824,12 @@ struct cbw_failed_range {
  * @bytes: the image's size (the device's).
  * @chunk_bytes: the chunk size.
  * @progress: the final counts.
- * @failed: the chunks that could not be read, in order; they are zero in
- *	    the image (a partial backup).
+ * @failed: the chunks that could not be read, in order (a partial
+ *	    backup).  In a file image they read as zeros; in a stream (@o->to
+ *	    "-") their bytes are zeros only where the chunk's whole read
+ *	    failed at once: the parts of a chunk read in more than one
+ *	    request (@o->io_size below the chunk size) that were already
+ *	    written stay in the stream as they were read.
  * @nr_failed: how many ranges @failed holds.
  */
 struct cbw_backup_result {
@@ -857,7 +861,8 @@ struct cbw_backup_result {
  * Return: 0 (complete, or partial when @res->nr_failed > 0), or a negative
  * errno: -EINVAL (a bad name, @o or @res NULL, no image file, a bad I/O
  * size, standard output a terminal), -ENOENT, -ENODEV,
- * -EBUSY (the image exists), -ECANCELED (@o->stop), -EIO (the snapshot
+ * -EBUSY (the image exists), -ECANCELED (@o->stop), -ENOMEM (the I/O
+ * buffer or the map's runs could not be allocated), -EIO (the snapshot
  * broke, a read or write failed).
  */
 CBW_API int cbw_backup(const char *name, const struct cbw_backup_opts *o,
