@@ -391,7 +391,7 @@ wait:
 	if (!cbwdm_udev_wait(cookie) && !r) {
 		lib_error("%s and %s were created, but waiting for udev failed: %s",
 			  o->name, snap_name, cbwdm_error());
-		r = -EIO;
+		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
 	}
 	if (!r && nodes) {
 		snprintf(nodes->dev, sizeof(nodes->dev), "%s/%s", cbwdm_dir(),
@@ -568,7 +568,7 @@ wait:
 	if (!cbwdm_udev_wait(cookie) && !r) {
 		lib_error("%s was removed, but waiting for udev failed: %s",
 			  dev.name, cbwdm_error());
-		r = -EIO;
+		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
 	}
 out_snap:
 	if (found == CBWDM_FOUND)

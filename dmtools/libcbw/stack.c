@@ -752,7 +752,7 @@ int cbw_snapshot(const struct cbw_snapshot_opts *opts, char *snap_node,
 	if (!cbwdm_udev_wait(s.cookie) && !r) {
 		fail(&s, "the snapshot of %s was made, but waiting for udev failed: %s",
 		     s.dev.name, cbwdm_error());
-		r = -EIO;
+		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
 	}
 	if (r)
 		lib_error("%s", s.err);
@@ -1024,7 +1024,7 @@ int cbw_release(const char *dev)
 	if (!cbwdm_udev_wait(s.cookie) && !r) {
 		fail(&s, "%s was released, but waiting for udev failed: %s",
 		     s.dev.name, cbwdm_error());
-		r = -EIO;
+		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
 	}
 	if (r)
 		lib_error("%s", s.err);

@@ -50,6 +50,10 @@
  *              file exists, or not in incremental set-up
  *   ERANGE     a range or chunk set outside the device, or not whole chunks
  *   ECANCELED  the backup was stopped (struct cbw_backup_opts.stop)
+ *   ETIMEDOUT  the change was made, but waiting for udev to process it
+ *              failed (cbw_create(), cbw_remove(), cbw_snapshot(),
+ *              cbw_release()): the devices are as on success, their nodes
+ *              under /dev/mapper may be late or missing; see each call
  *   others     the operation failed (EIO: the kernel or libdevmapper
  *              refused; ENOMEM ...)
  *
@@ -377,14 +381,20 @@ struct cbw_nodes {
  * @nodes: set to the two nodes on success; may be NULL.
  *
  * A chunk set file is read and checked whole before any device is made;
- * if anything fails, nothing that was made stays.  NAME-snap is writable so
+ * if anything fails, nothing that was made stays (if removing it again
+ * fails too, the error's text says so and names 'cbwctl remove NAME'),
+ * except after the one failure that comes when both devices are made:
+ * -ETIMEDOUT, waiting for udev failed.  Then both devices exist and work
+ * as after a success, but @nodes is not set and their nodes may be late
+ * or missing; the caller keeps them (the nodes are /dev/mapper/NAME and
+ * NAME-snap) or removes them with cbw_remove().  NAME-snap is writable so
  * that it takes discards; every write to it fails with EIO.
  *
  * Return: 0, or a negative errno: -EINVAL (@o NULL, a name, a chunk
  * size, a timeout, a policy or format out of its enum, a chunk set
  * file), -ENODEV (a device missing, not a block device, too small, or
  * COW and origin the same), -EBUSY (a name or uuid taken), -ERANGE (a
- * chunk outside the origin), -EIO.
+ * chunk outside the origin), -ETIMEDOUT (made, see above), -EIO.
  */
 CBW_API int cbw_create(const struct cbw_create_opts *o,
 		       struct cbw_nodes *nodes);
@@ -397,7 +407,10 @@ CBW_API int cbw_create(const struct cbw_create_opts *o,
  * If either device is in use (open or mounted), nothing is removed.
  *
  * Return: 0, -EINVAL, -ENOENT (no such device, not one of cbwctl's),
- * -EBUSY (in use), -EIO.
+ * -EBUSY (in use), -ETIMEDOUT (both were removed, but waiting for udev
+ * failed: nothing is left to do),
+ * -EIO (libdevmapper refused; NAME-snap may be gone already, the error's
+ * text says so: call cbw_remove() again).
  */
 CBW_API int cbw_remove(const char *name);
 
@@ -440,7 +453,11 @@ struct cbw_snapshot_opts {
  * the log function of cbw_set_log() may be called (libdevmapper's
  * messages).
  *
- * On a failure the earlier steps are undone.  If undoing fails as well,
+ * On a failure the earlier steps are undone, except after the one that
+ * comes once the snapshot is in place: -ETIMEDOUT, waiting for udev
+ * failed.  Then the snapshot goes on as after a success (end it with
+ * cbw_release()), but @snap_node is not set; the node is DMDEV-snap under
+ * /dev/mapper and may be late or missing.  If undoing fails as well,
  * DMDEV may be left suspended (its users wait until it is resumed) or
  * with the cbw table or a table in its inactive slot: the error's later
  * lines say so and what to run (dmsetup resume, clear, remove, or
@@ -453,7 +470,8 @@ struct cbw_snapshot_opts {
  * Return: 0, or a negative errno: -EINVAL (@o NULL, an option out of
  * range, @snap_node without room), -ENODEV (the COW device; a table that
  * cannot be moved; a read-only DMDEV), -ENOENT, -ENOTBLK,
- * -EBUSY (already under a snapshot, suspended, a name taken), -EIO.
+ * -EBUSY (already under a snapshot, suspended, a name taken), -ETIMEDOUT
+ * (the snapshot was made, see above), -EIO.
  */
 CBW_API int cbw_snapshot(const struct cbw_snapshot_opts *o, char *snap_node,
 			 size_t len);
@@ -465,12 +483,23 @@ CBW_API int cbw_snapshot(const struct cbw_snapshot_opts *o, char *snap_node,
  * @dev: as @dev of struct cbw_snapshot_opts.
  *
  * If the snapshot node is in use, nothing changes; if a later step fails,
- * the snapshot node is made again and the snapshot goes on.  Signals,
- * memory locking, undo failures and the test hook as for cbw_snapshot().
+ * the snapshot node is made again and the snapshot goes on, up to the
+ * resume that gives DMDEV its own table.  Two failures come after it, and
+ * then DMDEV is released (its own table, no snapshot, no DMDEV-snap):
+ *  - DMDEV-real cannot be removed: -EIO, the error's text names it and
+ *    'dmsetup remove DMDEV-real'.  It holds nothing the caller needs, but
+ *    its name stays taken, so a new cbw_snapshot() of DMDEV fails with
+ *    -EBUSY until it is removed (libdevmapper's DM_DEVICE_REMOVE).  To tell
+ *    this -EIO from one where the snapshot goes on: cbw_info_get() of
+ *    DMDEV's name fails with -ENOENT here, succeeds there.
+ *  - waiting for udev fails: -ETIMEDOUT, nothing is left to do (DMDEV-real
+ *    was removed).
+ * Signals, memory locking, undo failures and the test hook as for
+ * cbw_snapshot().
  *
  * Return: 0, -EINVAL (@dev NULL or empty), -ENOENT (not under a snapshot
  * of cbw_snapshot()), -ENOTBLK, -ENODEV (a path that does not exist),
- * -EBUSY, -EIO.
+ * -EBUSY, -ETIMEDOUT (released, see above), -EIO (see above).
  */
 CBW_API int cbw_release(const char *dev);
 
