@@ -81,12 +81,13 @@ int snapdev_open(struct snapdev *s, int flags)
 {
 	dev_t want = makedev(s->d.snap.major, s->d.snap.minor);
 	struct stat st;
-	int fd;
+	int fd, err;
 
 	fd = open(s->path, flags | O_CLOEXEC);
 	if (fd < 0) {
-		lib_error("cannot open %s: %s", s->path, strerror(errno));
-		return errno == ENOENT ? -ENODEV : -EIO;
+		err = errno;	/* lib_error() may change it */
+		lib_error("cannot open %s: %s", s->path, strerror(err));
+		return err == ENOENT ? -ENODEV : -EIO;
 	}
 	if (fstat(fd, &st) || !S_ISBLK(st.st_mode) || st.st_rdev != want) {
 		lib_error("%s is not the device %u:%u of %s (a stale node?)",
