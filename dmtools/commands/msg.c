@@ -115,18 +115,51 @@ int msg_lib_drop(int r)
 int msg_verbose;
 static char dm_error[512];
 
+/*
+ * libcbw says "libdevmapper failed without a message" when libdevmapper
+ * gave none; cbwctl adds its own advice, " (try -vv)", after it, as it
+ * always did.  Returns @msg itself when there is nothing to add (or no
+ * memory to add it), else a copy to free().
+ */
+#define DM_NO_MESSAGE "libdevmapper failed without a message"
+#define DM_NO_MESSAGE_HINT " (try -vv)"
+
+static char *add_hint(const char *msg)
+{
+	const char *at = strstr(msg, DM_NO_MESSAGE);
+	size_t head, len;
+	char *line;
+
+	if (!at)
+		return (char *)msg;
+	head = at - msg + strlen(DM_NO_MESSAGE);
+	len = strlen(msg) + strlen(DM_NO_MESSAGE_HINT);
+	line = malloc(len + 1);
+	if (!line)
+		return (char *)msg;
+	memcpy(line, msg, head);
+	strcpy(line + head, DM_NO_MESSAGE_HINT);
+	strcat(line, msg + head);
+	return line;
+}
+
 void msg_dm_log(int level, const char *msg, void *data)
 {
+	char *line;
+
 	(void)data;
 	if (level == CBW_LOG_OUTPUT) {
 		printf("%s\n", msg);
 		return;
 	}
 	if (level == CBW_LOG_REASON) {
+		line = add_hint(msg);
 		if (holding)
-			hold_line(msg);
+			hold_line(line);
 		else
-			msg_error("%s", msg);
+			msg_error("%s", line);
+		if (line != msg)
+			free(line);
 		return;
 	}
 	if (level <= CBW_LOG_ERROR && !dm_error[0])
@@ -137,8 +170,7 @@ void msg_dm_log(int level, const char *msg, void *data)
 
 const char *msg_dm_error(void)
 {
-	return dm_error[0] ? dm_error :
-		"libdevmapper failed without a message (try -vv)";
+	return dm_error[0] ? dm_error : DM_NO_MESSAGE DM_NO_MESSAGE_HINT;
 }
 
 void msg_dm_clear(void)

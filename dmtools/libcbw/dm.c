@@ -123,7 +123,7 @@ void cbw_lib_exit(void)
 const char *cbwdm_error(void)
 {
 	return first_error[0] ? first_error :
-		"libdevmapper failed without a message (try -vv)";
+		"libdevmapper failed without a message";
 }
 
 const char *cbwdm_dir(void)
