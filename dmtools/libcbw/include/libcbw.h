@@ -329,7 +329,11 @@ CBW_API const char *cbw_version(void);
 /**
  * cbw_lib_exit() - release libdevmapper's resources (its control device)
  * and give libdevmapper its own log function back (which prints on
- * stderr); call it once at the end, after the last call.
+ * stderr); call it once at the end, after the last call.  Without it,
+ * libdevmapper's own exit-time destructor (dm_lib_exit() at exit()) runs
+ * with libcbw's log function still installed and may call the function
+ * of cbw_set_log() (its @data then too) during exit: a program that does
+ * not call cbw_lib_exit() keeps both valid until the process ends.
  */
 CBW_API void cbw_lib_exit(void);
 
@@ -445,10 +449,15 @@ struct cbw_snapshot_opts {
  *
  * Process-wide effects: the calling thread's signals SIGINT, SIGTERM,
  * SIGHUP, SIGQUIT and SIGTSTP are blocked (pthread_sigmask()) while the
- * devices change, and delivered afterwards; the process's memory is
- * locked with mlockall(MCL_CURRENT | MCL_FUTURE) from just before DMDEV
- * is suspended until it is resumed, then unlocked with munlockall(),
- * which also drops locks of the program's own (see cbw_set_mlock()).
+ * devices change, and delivered afterwards.  Only the calling thread's:
+ * a process-directed signal goes to any other thread that does not block
+ * it, and its default action (ending or stopping the process) may then
+ * leave DMDEV suspended; a program with more threads blocks these signals
+ * in the others (or handles them) while the call runs.  The process's
+ * memory is locked with mlockall(MCL_CURRENT | MCL_FUTURE) from just
+ * before DMDEV is suspended until it is resumed, then unlocked with
+ * munlockall(), which also drops locks of the program's own (see
+ * cbw_set_mlock()).
  * While DMDEV is suspended the library writes to no file and no terminal;
  * the log function of cbw_set_log() may be called (libdevmapper's
  * messages).
