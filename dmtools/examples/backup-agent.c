@@ -5,7 +5,9 @@
  *   backup-agent DMDEV COW IMAGE
  *
  * 1. cbw_snapshot(): a snapshot underneath DMDEV, a device-mapper device
- *    in use (a mounted LVM volume), old data kept on COW;
+ *    in use (a mounted LVM volume), old data kept on COW; DMDEV may be a
+ *    path, the calls below take the name, read off the snapshot node
+ *    (/dev/mapper/NAME-snap);
  * 2. cbw_backup(): the frozen image into the sparse file IMAGE, each part
  *    discarded from the snapshot once it is safely written (discard
  *    behind), with a progress line at every tenth;
@@ -48,7 +50,7 @@ int main(int argc, char **argv)
 	struct cbw_snapshot_opts so = { 0 };
 	struct cbw_backup_opts bo = { 0 };
 	struct cbw_backup_result res;
-	char node[CBW_PATH_MAX];
+	char node[CBW_PATH_MAX], name[CBW_PATH_MAX];
 	struct cbw_info info;
 	int shown = 0, r, rc;
 
@@ -66,12 +68,14 @@ int main(int argc, char **argv)
 	if (cbw_snapshot(&so, node, sizeof(node)) < 0)
 		return fail("snapshot");
 	printf("snapshot: %s\n", node);
+	snprintf(name, sizeof(name), "%s", strrchr(node, '/') + 1);
+	name[strlen(name) - strlen("-snap")] = '\0';
 
 	bo.to = argv[3];
 	bo.discard_behind = true;
 	bo.progress = show;
 	bo.progress_data = &shown;
-	r = cbw_backup(argv[1], &bo, &res);
+	r = cbw_backup(name, &bo, &res);
 	if (r < 0) {
 		rc = fail("backup");
 	} else {
@@ -84,7 +88,7 @@ int main(int argc, char **argv)
 	}
 	cbw_backup_result_free(&res);
 
-	if (cbw_info_get(argv[1], &info) < 0) {
+	if (cbw_info_get(name, &info) < 0) {
 		rc = fail("status");
 	} else {
 		printf("status: %llu chunks copied, %llu discarded, %llu of %llu COW slots used\n",
