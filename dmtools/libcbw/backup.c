@@ -30,9 +30,11 @@
  * their COW slots are freed, and guest writes to them copy nothing.  Only
  * whole chunks that were read go into the list.  Once anything is
  * discarded, a failed backup keeps its partial image: it holds data that
- * exists nowhere else.  A break found at the end is such a failure; it
- * comes before the last discards, so a backup that discarded nothing
- * before it discards nothing and leaves no image.
+ * exists nowhere else.  "Anything" counts a discard that failed: the
+ * kernel may have discarded part of its range before it failed.  A break
+ * found at the end is such a failure; it comes before the last discards,
+ * so a backup that discarded nothing before it discards nothing and
+ * leaves no image.
  */
 
 #define _GNU_SOURCE		/* O_DIRECT */
@@ -83,6 +85,7 @@ struct backup {
 	size_t nr_pending;
 	size_t pending_size;
 	uint64_t pending_bytes;
+	bool discard_tried;		/* a BLKDISCARD was sent */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -197,6 +200,11 @@ static int flush_discards(struct backup *b, bool sync)
 		struct byte_range *p = &b->pending[i];
 		uint64_t range[2] = { p->start, p->end - p->start };
 
+		/*
+		 * Set before the call: a BLKDISCARD that fails may have
+		 * discarded part of its range already.
+		 */
+		b->discard_tried = true;
 		if (ioctl(b->sd.fd, BLKDISCARD, range))
 			return fatal(b, "cannot discard bytes %llu-%llu of %s: %s",
 				     (unsigned long long)p->start,
@@ -423,7 +431,7 @@ static int finish(struct backup *b, int r)
 			image_failed(b, r);
 	}
 	if (r) {
-		kept = image_abort(&b->im, b->p.discarded > 0);
+		kept = image_abort(&b->im, b->discard_tried);
 		if (kept)
 			lib_error("%s%sthe partial image %s is kept: it holds chunks already discarded from the snapshot",
 				  b->err, b->err[0] ? "; " : "", kept);

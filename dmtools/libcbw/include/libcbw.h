@@ -892,8 +892,9 @@ struct cbw_backup_result {
  * chunks that still fail are listed in @res and the backup is partial
  * (it succeeds).  If the snapshot breaks or its device goes away, the
  * backup fails; the state is checked once more after the last read.
- * Once anything was discarded, a failed backup keeps its partial image
- * (the message names it).  No signal handler is installed: a caller that
+ * Once anything was discarded (or a discard was tried: a failed one may
+ * have discarded part of its range), a failed backup keeps its partial
+ * image (the message names it).  No signal handler is installed: a caller that
  * wants to stop on a signal points @o->stop at the flag its handler sets.
  *
  * Return: 0 (complete, or partial when @res->nr_failed > 0), or a negative

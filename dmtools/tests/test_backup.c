@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_backup - cbw_backup() with discard behind, on a fake snapshot
+ * device: snapdev_*() and snapmap_*() are this file's (a regular file
+ * stands for NAME-snap, its map one run of every chunk), and so is
+ * ioctl(), which records the discards and can fail them.  The library's
+ * other objects come from an archive, so the fakes take the place of
+ * snapdev.o and map_message.o.
+ *
+ * The scenario: the first batch's BLKDISCARD fails after the kernel may
+ * have discarded part of the range already.  Those chunks are gone from
+ * the snapshot, so the partial image must be kept, not deleted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/fs.h>
+#include <libcbw.h>
+#include "map_message.h"
+#include "snapdev.h"
+#include "tap.h"
+
+#define CHUNK		(64ULL << 10)
+#define DEV_BYTES	(160ULL << 20)	/* more than two discard batches */
+
+static char dir[] = "/tmp/test_backup.XXXXXX";
+static char dev_path[PATH_MAX];
+static int discards, fail_discard;
+
+int snapdev_find(const char *name, bool discard, struct snapdev *s)
+{
+	(void)discard;
+	memset(s, 0, sizeof(*s));
+	s->d.dev.name = (char *)name;
+	snprintf(s->path, sizeof(s->path), "%s", dev_path);
+	s->bytes = DEV_BYTES;
+	s->chunk_bytes = CHUNK;
+	s->d.st.chunks = DEV_BYTES / CHUNK;
+	s->d.st.in_snapshot = DEV_BYTES / CHUNK;
+	s->fd = -1;
+	return 0;
+}
+
+int snapdev_open(struct snapdev *s, int flags)
+{
+	(void)flags;		/* no O_DIRECT: /tmp may be tmpfs */
+	s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	return s->fd < 0 ? -EIO : 0;
+}
+
+bool snapdev_broken(const struct snapdev *s, char *why, size_t len)
+{
+	(void)s, (void)why, (void)len;
+	return false;
+}
+
+void snapdev_release(struct snapdev *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+void snapmap_init(struct snapmap *m, const char *dev, uint64_t chunks)
+{
+	memset(m, 0, sizeof(*m));
+	m->dev = dev;
+	m->chunks = chunks;
+}
+
+int snapmap_next(struct snapmap *m, struct chunk_run *run)
+{
+	if (m->next >= m->chunks)
+		return 0;
+	*run = (struct chunk_run){ 0, m->chunks - 1 };
+	m->next = m->chunks;
+	return 1;
+}
+
+void snapmap_release(struct snapmap *m)
+{
+	(void)m;
+}
+
+/* BLKDISCARD recorded (and failed if asked: part of it may be gone). */
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req == BLKDISCARD) {
+		discards++;
+		if (fail_discard) {
+			errno = EIO;
+			return -1;
+		}
+		return 0;
+	}
+	return syscall(SYS_ioctl, fd, req, arg);
+}
+
+/* The files in dir other than the device: the images left. */
+static int images_left(void)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		     strcmp(e->d_name, "snap");
+	closedir(d);
+	return n;
+}
+
+static void clean(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		tap_diag("cannot remove %s", dir);
+}
+
+int main(void)
+{
+	struct cbw_backup_opts bo = { 0 };
+	struct cbw_backup_result res;
+	char img[PATH_MAX];
+	int fd, r;
+
+	if (!mkdtemp(dir)) {
+		tap_ok(false, "cannot make a temporary folder");
+		return tap_done();
+	}
+	snprintf(dev_path, sizeof(dev_path), "%s/snap", dir);
+	snprintf(img, sizeof(img), "%s/x.img", dir);
+	fd = open(dev_path, O_CREAT | O_WRONLY, 0600);
+	if (fd < 0 || ftruncate(fd, DEV_BYTES) || pwrite(fd, "data", 4, 0) != 4) {
+		tap_ok(false, "cannot make the fake device %s", dev_path);
+		clean();
+		return tap_done();
+	}
+	close(fd);
+	bo.to = img;
+	bo.discard_behind = true;
+
+	/* Discards that work: the image is complete, every chunk discarded. */
+	r = cbw_backup("fake", &bo, &res);
+	tap_ok(r == 0 && discards >= 2 && res.progress.discarded == DEV_BYTES &&
+	       access(img, F_OK) == 0 && images_left() == 1,
+	       "discard behind: image complete, %d discards of %llu bytes (r %d: %s)",
+	       discards, (unsigned long long)res.progress.discarded, r,
+	       r ? cbw_get_error() : "");
+	cbw_backup_result_free(&res);
+	unlink(img);
+
+	/* The first batch's discard fails: the partial image stays. */
+	discards = 0;
+	fail_discard = 1;
+	r = cbw_backup("fake", &bo, &res);
+	tap_ok(r == -EIO && discards == 1 && res.progress.discarded == 0,
+	       "a failed first discard fails the backup (r %d, %d discards)",
+	       r, discards);
+	tap_ok(images_left() == 1 && strstr(cbw_get_error(), "is kept"),
+	       "the partial image is kept after a failed discard: %d left, '%s'",
+	       images_left(), cbw_get_error());
+	cbw_backup_result_free(&res);
+	clean();
+	return tap_done();
+}
