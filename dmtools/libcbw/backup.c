@@ -25,8 +25,9 @@
  * the reads does (no image).
  *
  * --discard-behind: the chunks read are kept in a list of byte ranges;
- * every DISCARD_BATCH bytes, and at the end, the image is synced and the
- * ranges are discarded on NAME-snap, so that they leave the snapshot,
+ * every DISCARD_BATCH bytes, and at the end, the image is synced (a
+ * stream after the zeros up to the ranges' end are sent) and the ranges
+ * are discarded on NAME-snap, so that they leave the snapshot,
  * their COW slots are freed, and guest writes to them copy nothing.  Only
  * whole chunks that were read go into the list.  Once anything is
  * discarded, a failed backup keeps its partial image: it holds data that
@@ -183,14 +184,28 @@ static int record_failed(struct backup *b, uint64_t chunk, int err)
 	return 0;
 }
 
-/* Sync the image, then discard the pending ranges on NAME-snap. */
+/*
+ * Sync the image, then discard the pending ranges on NAME-snap.  A stream
+ * first gets the zeros up to their end: store() only counts zero blocks,
+ * which reach the stream with the next write, and a chunk must not leave
+ * the snapshot before its bytes are in the synced stream.  If that sends
+ * anything, the stream is synced also when @sync is false.
+ */
 static int flush_discards(struct backup *b, bool sync)
 {
+	uint64_t end;
 	size_t i;
 	int r;
 
 	if (!b->nr_pending)
 		return 0;
+	end = b->pending[b->nr_pending - 1].end;	/* in order */
+	if (b->im.stream && b->im.pos < end) {
+		r = image_fill(&b->im, end);
+		if (r)
+			return image_failed(b, r);
+		sync = true;
+	}
 	if (sync) {
 		r = image_sync(&b->im);
 		if (r)
@@ -427,6 +442,9 @@ static int finish(struct backup *b, int r)
 		r = flush_discards(b, false);	/* check_end() synced */
 	if (!r) {
 		r = image_commit(&b->im);
+		/* A stream discarded behind: its trailing zeros durable too. */
+		if (!r && b->o->discard_behind && b->im.stream)
+			r = image_sync(&b->im);
 		if (r)
 			image_failed(b, r);
 	}

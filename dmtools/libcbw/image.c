@@ -203,6 +203,13 @@ int image_write(struct image *im, uint64_t off, const void *buf, size_t len)
 	return 0;
 }
 
+int image_fill(struct image *im, uint64_t off)
+{
+	if (!im->stream)
+		return 0;	/* holes read as zeros already */
+	return stream_fill(im, off < im->bytes ? off : im->bytes);
+}
+
 int image_punch(struct image *im, uint64_t off, uint64_t len)
 {
 	int err;

@@ -86,6 +86,17 @@ int image_open(struct image *im, const char *path, uint64_t bytes,
 int image_write(struct image *im, uint64_t off, const void *buf, size_t len);
 
 /**
+ * image_fill() - a stream: send the zeros up to @off now (the bytes not
+ * written between the last write and @off), so that a sync makes them
+ * durable.  A file, or a stream already past @off: nothing to do.
+ * @im: the image.
+ * @off: the offset; at most the image's size.
+ *
+ * Return: 0 or -EIO.
+ */
+int image_fill(struct image *im, uint64_t off);
+
+/**
  * image_punch() - make [@off, @off + @len) zero again.
  * @im: the image, a file (a stream cannot take bytes back).
  * @off: the offset.

@@ -2,15 +2,20 @@
 /*
  * test_backup - cbw_backup() with discard behind, on a fake snapshot
  * device: snapdev_*() and snapmap_*() are this file's (a regular file
- * stands for NAME-snap, its map one run of every chunk), and so is
- * ioctl(), which records the discards and can fail them.  The library's
- * other objects come from an archive, so the fakes take the place of
- * snapdev.o and map_message.o.
+ * stands for NAME-snap, its map one run of every chunk but the last), and
+ * so is ioctl(), which records the discards and can fail them.  The
+ * library's other objects come from an archive, so the fakes take the
+ * place of snapdev.o and map_message.o.
  *
- * The scenario: the first batch's BLKDISCARD fails after the kernel may
+ * The scenarios: the first batch's BLKDISCARD fails after the kernel may
  * have discarded part of the range already.  Those chunks are gone from
- * the snapshot, so the partial image must be kept, not deleted.
+ * the snapshot, so the partial image must be kept, not deleted.  And a
+ * backup to a stream (standard output to a file): no chunk is discarded
+ * before its bytes, zeros too, are in the stream and synced (fdatasync()
+ * is faked as well, to know what it synced), and the stream's trailing
+ * zeros are synced at the end.
  */
+#include <sys/stat.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,10 +34,24 @@
 
 #define CHUNK		(64ULL << 10)
 #define DEV_BYTES	(160ULL << 20)	/* more than two discard batches */
+#define MAP_BYTES	(DEV_BYTES - CHUNK)	/* the last chunk not in the map */
 
 static char dir[] = "/tmp/test_backup.XXXXXX";
 static char dev_path[PATH_MAX];
 static int discards, fail_discard;
+static int stream_fd = -1;		/* the stream's file, if any */
+static uint64_t synced;			/* its bytes at the last sync */
+static int early;			/* discards beyond @synced */
+
+/* fdatasync(), recording how much of the stream it made durable. */
+int fdatasync(int fd)
+{
+	struct stat st;
+
+	if (stream_fd >= 0 && fd == STDOUT_FILENO && !fstat(fd, &st))
+		synced = st.st_size;
+	return syscall(SYS_fdatasync, fd);
+}
 
 int snapdev_find(const char *name, bool discard, struct snapdev *s)
 {
@@ -43,7 +62,7 @@ int snapdev_find(const char *name, bool discard, struct snapdev *s)
 	s->bytes = DEV_BYTES;
 	s->chunk_bytes = CHUNK;
 	s->d.st.chunks = DEV_BYTES / CHUNK;
-	s->d.st.in_snapshot = DEV_BYTES / CHUNK;
+	s->d.st.in_snapshot = MAP_BYTES / CHUNK;
 	s->fd = -1;
 	return 0;
 }
@@ -79,7 +98,7 @@ int snapmap_next(struct snapmap *m, struct chunk_run *run)
 {
 	if (m->next >= m->chunks)
 		return 0;
-	*run = (struct chunk_run){ 0, m->chunks - 1 };
+	*run = (struct chunk_run){ 0, MAP_BYTES / CHUNK - 1 };
 	m->next = m->chunks;
 	return 1;
 }
@@ -99,7 +118,11 @@ int ioctl(int fd, unsigned long req, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	if (req == BLKDISCARD) {
+		uint64_t *range = arg;
+
 		discards++;
+		if (stream_fd >= 0 && range[0] + range[1] > synced)
+			early++;
 		if (fail_discard) {
 			errno = EIO;
 			return -1;
@@ -123,6 +146,28 @@ static int images_left(void)
 		     strcmp(e->d_name, "snap");
 	closedir(d);
 	return n;
+}
+
+/* cbw_backup() to "-", standard output redirected to a file in dir. */
+static int stream_backup(struct cbw_backup_opts *bo,
+			 struct cbw_backup_result *res)
+{
+	char path[PATH_MAX];
+	int saved, r;
+
+	snprintf(path, sizeof(path), "%s/stream", dir);
+	stream_fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	if (stream_fd < 0 || saved < 0 || dup2(stream_fd, STDOUT_FILENO) < 0)
+		return -1;
+	bo->to = "-";
+	r = cbw_backup("fake", bo, res);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(stream_fd);
+	stream_fd = -1;
+	return r;
 }
 
 static void clean(void)
@@ -159,7 +204,7 @@ int main(void)
 
 	/* Discards that work: the image is complete, every chunk discarded. */
 	r = cbw_backup("fake", &bo, &res);
-	tap_ok(r == 0 && discards >= 2 && res.progress.discarded == DEV_BYTES &&
+	tap_ok(r == 0 && discards >= 2 && res.progress.discarded == MAP_BYTES &&
 	       access(img, F_OK) == 0 && images_left() == 1,
 	       "discard behind: image complete, %d discards of %llu bytes (r %d: %s)",
 	       discards, (unsigned long long)res.progress.discarded, r,
@@ -177,6 +222,20 @@ int main(void)
 	tap_ok(images_left() == 1 && strstr(cbw_get_error(), "is kept"),
 	       "the partial image is kept after a failed discard: %d left, '%s'",
 	       images_left(), cbw_get_error());
+	cbw_backup_result_free(&res);
+
+	/* To a stream: a chunk leaves the snapshot only once synced in it. */
+	discards = 0;
+	fail_discard = 0;
+	r = stream_backup(&bo, &res);
+	tap_ok(r == 0 && discards >= 2 && res.progress.discarded == MAP_BYTES,
+	       "discard behind to a stream: %d discards of %llu bytes (r %d: %s)",
+	       discards, (unsigned long long)res.progress.discarded, r,
+	       r ? cbw_get_error() : "");
+	tap_ok(!early, "no discard beyond the synced stream (%d early)", early);
+	tap_ok(synced == DEV_BYTES,
+	       "the whole stream synced, trailing zeros too (%llu of %llu)",
+	       (unsigned long long)synced, (unsigned long long)DEV_BYTES);
 	cbw_backup_result_free(&res);
 	clean();
 	return tap_done();
