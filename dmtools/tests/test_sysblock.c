@@ -26,12 +26,21 @@
 
 static char root[PATH_MAX];
 
+/* @path = root/@rel; a path too long for PATH_MAX stops the test. */
+static void at_root(char path[PATH_MAX], const char *rel)
+{
+	if (snprintf(path, PATH_MAX, "%s/%s", root, rel) >= PATH_MAX) {
+		fprintf(stderr, "path too long: %s/%s\n", root, rel);
+		exit(1);
+	}
+}
+
 static void put(const char *rel, const char *text)
 {
 	char path[PATH_MAX];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	at_root(path, rel);
 	f = fopen(path, "w");
 	if (!f || fputs(text, f) < 0 || fclose(f)) {
 		perror(path);
@@ -43,7 +52,7 @@ static void dir(const char *rel)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	at_root(path, rel);
 	if (mkdir(path, 0755)) {
 		perror(path);
 		exit(1);
@@ -54,7 +63,7 @@ static void link_to(const char *target, const char *rel)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	at_root(path, rel);
 	if (symlink(target, path)) {
 		perror(path);
 		exit(1);
