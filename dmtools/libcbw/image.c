@@ -18,6 +18,12 @@
 #include "image.h"
 #include "error.h"
 
+/*
+ * Offsets into an image pass 4 GiB: a 32-bit off_t would wrap them into
+ * the wrong place (the Makefile asks for 64-bit file offsets).
+ */
+_Static_assert(sizeof(off_t) == 8, "off_t must be 64-bit (_FILE_OFFSET_BITS=64)");
+
 /* Zeros for the gaps of a stream. */
 static const unsigned char zeros[64 << 10];
 
