@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Sets of chunks as lists of runs; see runs.h.
+ * Sets of chunks as lists of runs; see chunk_runs.h.
  */
 
 #include <stdlib.h>

@@ -5,8 +5,9 @@
  *
  * A list is *normalized* when its runs are sorted, and neither overlap nor
  * touch (run i + 1 starts at least two chunks after run i ends).  The
- * parsers (ranges.h) and cbw_map_read() (map.h) return normalized lists;
- * runs_add() keeps a list normalized as long as the runs come in order.
+ * parsers (chunkset_file.h) and cbw_map_read() (map_read.h) return
+ * normalized lists; runs_add() keeps a list normalized as long as the
+ * runs come in order.
  */
 #ifndef CBWCTL_RUNS_H
 #define CBWCTL_RUNS_H

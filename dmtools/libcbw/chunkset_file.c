@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Chunk sets from files: the ranges, raw and era formats; see ranges.h.
+ * Chunk sets from files: the ranges, raw and era formats; see chunkset_file.h.
  *
  * The file is read once, from its start to its end, so that a pipe will
  * do: the first BITMAP_DETECT_BYTES are read ahead for the detection and

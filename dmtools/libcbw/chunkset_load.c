@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Loading a chunk set into a cbw device in incremental set-up; see
- * bitmap.h.
+ * chunkset_load.h.
  */
 
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Loading a chunk set into a cbw device in incremental set-up: reading
- * the set from a file (ranges.h) with cbwctl's messages, sending it as
- * "add" messages, ending the set-up with "start".
+ * the set from a file (chunkset_file.h) with cbwctl's messages, sending
+ * it as "add" messages, ending the set-up with "start".
  *
  * A set goes in as many "add" messages as needed, each at most
  * CBW_RANGES_MSG_MAX bytes with as many ranges as fit (about 200 ranges of

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The commands behind cbwctl create, remove and status; see commands.h.
+ * The commands behind cbwctl create, remove and status; see device.h.
  */
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Reading a cbw snapshot's map; see snapmap.h.
+ * Reading a cbw snapshot's map; see map_message.h.
  */
 
 #include <errno.h>
