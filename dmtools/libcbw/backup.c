@@ -36,6 +36,18 @@
  * found at the end is such a failure; it comes before the last discards,
  * so a backup that discarded nothing before it discards nothing and
  * leaves no image.
+ *
+ * Chunks that leave the snapshot during the backup (dropped by the drop
+ * error policy, or discarded by another program) must not become silent
+ * holes.  One that leaves after its part of the map was fetched fails
+ * its read with ENODATA.  One that leaves before is missing from its
+ * part, like a chunk that was never in the snapshot: so the status's
+ * dropped + discarded is read before the first "map" message and after
+ * each reply, less this backup's own discards; once it rose, the holes
+ * of every part fetched since (the chunks of its span outside its runs)
+ * are listed as failed with ENODATA.  That is conservative: a hole that
+ * was a hole from the start is listed too, but only when something left
+ * during the backup.
  */
 
 #define _GNU_SOURCE		/* O_DIRECT */
@@ -87,6 +99,8 @@ struct backup {
 	size_t pending_size;
 	uint64_t pending_bytes;
 	bool discard_tried;		/* a BLKDISCARD was sent */
+	uint64_t own_discarded;		/* chunks of the BLKDISCARDs that worked */
+	uint64_t left_before;		/* dropped + discarded at the start */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -157,15 +171,20 @@ static int store(struct backup *b, uint64_t off, size_t len)
 	return 0;
 }
 
-/* Chunk @chunk could not be read (@err). */
-static int record_failed(struct backup *b, uint64_t chunk, int err)
+/*
+ * Chunks @first to @last could not be read (@err).  Recorded in any order
+ * (holes of a map part before the failed reads of its runs):
+ * fill_result() sorts them.
+ */
+static int record_failed(struct backup *b, uint64_t first, uint64_t last_chunk,
+			 int err)
 {
 	struct cbw_failed_range *last = b->nr_failed ?
 					&b->failed[b->nr_failed - 1] : NULL;
 
-	b->p.failed_chunks++;
-	if (last && last->last_chunk + 1 == chunk && last->err == err) {
-		last->last_chunk = chunk;
+	b->p.failed_chunks += last_chunk - first + 1;
+	if (last && last->last_chunk + 1 == first && last->err == err) {
+		last->last_chunk = last_chunk;
 		return 0;
 	}
 	if (b->nr_failed == b->failed_size) {
@@ -179,7 +198,7 @@ static int record_failed(struct backup *b, uint64_t chunk, int err)
 		b->failed_size = size;
 	}
 	b->failed[b->nr_failed++] = (struct cbw_failed_range){
-		.first_chunk = chunk, .last_chunk = chunk, .err = err,
+		.first_chunk = first, .last_chunk = last_chunk, .err = err,
 	};
 	return 0;
 }
@@ -226,6 +245,8 @@ static int flush_discards(struct backup *b, bool sync)
 				     (unsigned long long)p->end - 1,
 				     b->sd.path, strerror(errno));
 		b->p.discarded += range[1];
+		/* Whole chunks, the device's last maybe partial. */
+		b->own_discarded += (range[1] + b->chunk - 1) / b->chunk;
 	}
 	b->nr_pending = 0;
 	b->pending_bytes = 0;
@@ -283,7 +304,8 @@ static int retry_chunks(struct backup *b, uint64_t pos, uint64_t end)
 			if (!r)
 				r = discard_later(b, pos, next);
 		} else if (is_chunk_error(err)) {
-			r = record_failed(b, pos / b->chunk, err);
+			r = record_failed(b, pos / b->chunk, pos / b->chunk,
+					  err);
 		} else {
 			r = fatal(b, "cannot read %s at byte %llu: %s",
 				  b->sd.path, (unsigned long long)pos,
@@ -310,7 +332,7 @@ static int fail_part(struct backup *b, uint64_t pos, int err, uint64_t *next)
 		if (r)
 			return image_failed(b, r);
 	}
-	return record_failed(b, pos / b->chunk, err);
+	return record_failed(b, pos / b->chunk, pos / b->chunk, err);
 }
 
 /* Read the request [@pos, @pos + @len); set *next to where to go on. */
@@ -387,17 +409,70 @@ static int backup_run(struct backup *b, const struct chunk_run *run)
 	return 0;
 }
 
+/*
+ * Dropped + discarded of the status, less this backup's own discards, in
+ * *@left; fails if the snapshot broke.  A chunk of ours that another
+ * program discarded first, or that was dropped after its read, is counted
+ * once by the kernel, and once in own_discarded: that can only hide a
+ * rise of as much, so the leaves of chunks not yet read always show.
+ */
+static int left_now(struct backup *b, uint64_t *left)
+{
+	char why[512];
+	uint64_t n;
+
+	if (snapdev_left(&b->sd, &n, why, sizeof(why)))
+		return fatal(b, "%s during the backup", why);
+	*left = n > b->own_discarded ? n - b->own_discarded : 0;
+	return 0;
+}
+
+/*
+ * After each reply of the map (snapmap's fetched callback): if chunks
+ * left the snapshot since the backup began, the holes of this part may be
+ * some of them: list them as failed (ENODATA), never silent zeros.  The
+ * status is read after the reply, so it counts every chunk that had left
+ * when the reply was made (but see snapdev_left()).
+ */
+static int part_fetched(const struct snapmap *m, void *data)
+{
+	struct backup *b = data;
+	uint64_t left, c = m->from;
+	size_t i;
+	int r;
+
+	r = left_now(b, &left);
+	if (r || left <= b->left_before)
+		return r;
+	for (i = 0; i < m->count; c = m->runs[i++].last + 1) {
+		if (m->runs[i].first > c) {
+			r = record_failed(b, c, m->runs[i].first - 1, ENODATA);
+			if (r)
+				return r;
+		}
+	}
+	if (c < m->next)
+		return record_failed(b, c, m->next - 1, ENODATA);
+	return 0;
+}
+
 static int backup_all(struct backup *b)
 {
 	struct snapmap m;
 	struct chunk_run run;
-	int got, r = 0;
+	int got, r;
 
+	/* Before the first "map" message. */
+	r = left_now(b, &b->left_before);
+	if (r)
+		return r;
 	snapmap_init(&m, b->sd.d.dev.name, b->sd.d.st.chunks);
+	m.fetched = part_fetched;
+	m.data = b;
 	while (!r && (got = snapmap_next(&m, &run)) > 0)
 		r = backup_run(b, &run);
 	if (!r && got < 0)
-		r = got;	/* snapmap_next() said why */
+		r = got;	/* snapmap_next() or part_fetched() said why */
 	snapmap_release(&m);
 	return r;
 }
@@ -415,6 +490,13 @@ static uint64_t readable_bytes(const struct snapdev *sd)
  * behind), then fail if the snapshot broke or its devices went away, so
  * that the image is not taken for the snapshot's.  The sync comes first
  * to look as late as possible, when nothing but the rename is left.
+ *
+ * Chunks that left after the last "map" reply need no look here: a chunk
+ * leaves once and never comes back.  One listed in a part was either read
+ * before it left (its data is in the image) or its read came later and
+ * failed with ENODATA (listed); one not listed had left before the reply
+ * (or was never in the snapshot), which part_fetched() saw (but see
+ * snapdev_left() for the kernel's window).
  */
 static int check_end(struct backup *b)
 {
@@ -501,9 +583,38 @@ static int backup_image(struct backup *b)
 }
 
 /* The result of @b for the caller. */
+static int cmp_failed(const void *x, const void *y)
+{
+	const struct cbw_failed_range *a = x, *c = y;
+
+	return a->first_chunk < c->first_chunk ? -1 :
+	       a->first_chunk > c->first_chunk;
+}
+
+/* Sort the failed ranges (disjoint) and merge neighbours of one errno. */
+static void sort_failed(struct backup *b)
+{
+	size_t i, n = 0;
+
+	qsort(b->failed, b->nr_failed, sizeof(*b->failed), cmp_failed);
+	for (i = 0; i < b->nr_failed; i++) {
+		struct cbw_failed_range *f = &b->failed[i];
+
+		if (n && b->failed[n - 1].last_chunk + 1 == f->first_chunk &&
+		    b->failed[n - 1].err == f->err)
+			b->failed[n - 1].last_chunk = f->last_chunk;
+		else
+			b->failed[n++] = *f;
+	}
+	b->nr_failed = n;
+}
+
 static void fill_result(struct backup *b, struct cbw_backup_result *res)
 {
 	size_t i;
+
+	if (b->nr_failed)
+		sort_failed(b);
 
 	res->bytes = b->bytes;
 	res->chunk_bytes = b->chunk;

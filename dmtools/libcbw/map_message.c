@@ -112,6 +112,7 @@ static int fetch(struct snapmap *m)
 		r = -ENOMEM;
 		goto out;
 	}
+	m->from = m->next;
 	why = snapmap_parse(reply, m->next, m->chunks, m->runs, m->size,
 			    &m->count, &m->next);
 	if (why) {
@@ -134,6 +135,8 @@ int snapmap_next(struct snapmap *m, struct chunk_run *run)
 		if (m->next >= m->chunks)
 			return 0;
 		r = fetch(m);
+		if (!r && m->fetched)
+			r = m->fetched(m, m->data);
 		if (r)
 			return r;
 	}

@@ -50,20 +50,31 @@ const char *snapmap_parse(const char *reply, uint64_t from, uint64_t chunks,
  * struct snapmap - a walk through the map of one cbw device.
  * @dev: the cbw device's name.
  * @chunks: its number of chunks.
+ * @from: the chunk the last "map" message started at: the last reply's
+ *	  span is [@from, @next), and the chunks of the span outside its
+ *	  runs were not readable when it was read (holes).
  * @next: the chunk the next "map" message starts at; @chunks after "end".
  * @runs: the runs of the last reply.
  * @size: the room in @runs.
  * @count: how many runs @runs holds.
  * @pos: the next run of @runs to hand out.
+ * @fetched: NULL, or called after each reply is parsed, before its first
+ *	     run is handed out (also for a reply without runs), with @m and
+ *	     @data: a negative errno from it stops the walk, and
+ *	     snapmap_next() returns it (the callback says why itself).
+ * @data: for @fetched.
  */
 struct snapmap {
 	const char *dev;
 	uint64_t chunks;
+	uint64_t from;
 	uint64_t next;
 	struct chunk_run *runs;
 	size_t size;
 	size_t count;
 	size_t pos;
+	int (*fetched)(const struct snapmap *m, void *data);
+	void *data;
 };
 
 /**
@@ -72,7 +83,8 @@ struct snapmap {
  * @dev: the cbw device's name (kept, not copied).
  * @chunks: its number of chunks (status field 2).
  *
- * Nothing is sent before the first snapmap_next().
+ * Nothing is sent before the first snapmap_next().  The caller may set
+ * @m->fetched and @m->data afterwards.
  */
 void snapmap_init(struct snapmap *m, const char *dev, uint64_t chunks);
 
@@ -86,7 +98,7 @@ void snapmap_init(struct snapmap *m, const char *dev, uint64_t chunks);
  *
  * Return: 1 with @run set, 0 at the end of the map, or a negative errno
  * after lib_error() said why: -EIO (the message failed or its reply is
- * malformed) or -ENOMEM.
+ * malformed) or -ENOMEM; or the error of @m->fetched.
  */
 int snapmap_next(struct snapmap *m, struct chunk_run *run);
 

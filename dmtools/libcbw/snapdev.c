@@ -102,6 +102,14 @@ int snapdev_open(struct snapdev *s, int flags)
 
 bool snapdev_broken(const struct snapdev *s, char *why, size_t len)
 {
+	uint64_t left;
+
+	return snapdev_left(s, &left, why, len);
+}
+
+bool snapdev_left(const struct snapdev *s, uint64_t *left, char *why,
+		  size_t len)
+{
 	struct cbw_access_status ast;
 	struct cbw_status st;
 	struct cbwdm_dev dev;
@@ -119,6 +127,8 @@ bool snapdev_broken(const struct snapdev *s, char *why, size_t len)
 			 cbw_state_format(&st, state, sizeof(state)));
 	else
 		broken = false;
+	if (!broken)
+		*left = st.dropped + st.discarded;
 	cbwdm_dev_release(&dev);
 	if (broken)
 		return true;

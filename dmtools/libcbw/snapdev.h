@@ -74,6 +74,25 @@ int snapdev_open(struct snapdev *s, int flags);
  */
 bool snapdev_broken(const struct snapdev *s, char *why, size_t len);
 
+/**
+ * snapdev_left() - snapdev_broken(), and the chunks that left the
+ * snapshot so far.
+ * @s: from snapdev_find().
+ * @left: set to the status's dropped + discarded counts when the snapshot
+ *	  is still readable (they only grow).
+ * @why: as for snapdev_broken().
+ * @len: the size of @why.
+ *
+ * A status read after a "map" message sees every chunk that had left
+ * before the message's reply, except for a short window in the kernel:
+ * a chunk leaves the readable set, and its count is added right after,
+ * under a second taking of the snapshot's lock.
+ *
+ * Return: as snapdev_broken().
+ */
+bool snapdev_left(const struct snapdev *s, uint64_t *left, char *why,
+		  size_t len);
+
 /** snapdev_release() - close the node and free what @s holds. */
 void snapdev_release(struct snapdev *s);
 

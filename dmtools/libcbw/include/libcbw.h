@@ -847,7 +847,8 @@ struct cbw_backup_opts {
  * @last_chunk: the last (included).
  * @offset: the first byte.
  * @length: the bytes.
- * @err: the errno of the read (ENODATA: they left the snapshot).
+ * @err: the errno of the read (ENODATA: they left the snapshot, or may
+ *	 have: see cbw_backup()).
  */
 struct cbw_failed_range {
 	uint64_t first_chunk;
@@ -890,8 +891,15 @@ struct cbw_backup_result {
  * mode 0600) and renamed into place when it is complete or partial.  A
  * read that fails with a media error is tried again chunk by chunk; the
  * chunks that still fail are listed in @res and the backup is partial
- * (it succeeds).  If the snapshot breaks or its device goes away, the
- * backup fails; the state is checked once more after the last read.
+ * (it succeeds).  Chunks that leave the snapshot during the backup
+ * (dropped, or discarded by another program) are listed with ENODATA:
+ * their read fails with it, or, when one left before the part of the map
+ * that holds it was fetched, the status's dropped + discarded (less the
+ * backup's own discards) rose, and then every chunk outside the map in
+ * the parts fetched from then on is listed with ENODATA, also those that
+ * were never in the snapshot.  If the snapshot breaks or its device goes
+ * away, the backup fails; the state is checked once more after the last
+ * read.
  * Once anything was discarded (or a discard was tried: a failed one may
  * have discarded part of its range), a failed backup keeps its partial
  * image (the message names it).  No signal handler is installed: a caller that
