@@ -230,6 +230,15 @@ static int flush_discards(struct backup *b, bool sync)
 		if (r)
 			return image_failed(b, r);
 	}
+	/*
+	 * Before the first discard, the temporary file's name too: after a
+	 * crash it must still be there, with the chunks that left.
+	 */
+	if (!b->discard_tried) {
+		r = image_sync_entry(&b->im);
+		if (r)
+			return image_failed(b, r);
+	}
 	for (i = 0; i < b->nr_pending; i++) {
 		struct byte_range *p = &b->pending[i];
 		uint64_t range[2] = { p->start, p->end - p->start };

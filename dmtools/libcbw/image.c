@@ -268,10 +268,10 @@ static int rename_tmp(struct image *im)
 	return 0;
 }
 
-/* Sync the folder of FILE, so that the rename is durable. */
-static int sync_dir(struct image *im)
+/* Sync the folder of @path (FILE, or the temporary file next to it). */
+static int sync_dir(const char *path)
 {
-	char *dup = strdup(im->path);
+	char *dup = strdup(path);
 	int fd, err = 0;
 
 	if (!dup)
@@ -283,6 +283,19 @@ static int sync_dir(struct image *im)
 		close(fd);
 	free(dup);
 	return err;
+}
+
+int image_sync_entry(struct image *im)
+{
+	int err;
+
+	if (im->stream || !im->tmp)
+		return 0;	/* a stream, or committed: renamed and synced */
+	err = sync_dir(im->tmp);
+	if (err)
+		return fail(im, "cannot sync the folder of the image %s: %s",
+			    im->path, strerror(err));
+	return 0;
 }
 
 static int commit_file(struct image *im)
@@ -304,7 +317,7 @@ static int commit_file(struct image *im)
 			    strerror(err));
 	free(im->tmp);
 	im->tmp = NULL;
-	err = sync_dir(im);
+	err = sync_dir(im->path);	/* the rename durable */
 	if (err)
 		return fail(im, "the image %s is written, but syncing its folder failed: %s",
 			    im->path, strerror(err));

@@ -115,6 +115,18 @@ int image_punch(struct image *im, uint64_t off, uint64_t len);
 int image_sync(struct image *im);
 
 /**
+ * image_sync_entry() - make the temporary file's name durable: sync the
+ * folder it is in (fsync()), so that after a crash the file is still
+ * there.  Does nothing to a stream (its name, if it has one, is the
+ * caller's: a shell's redirection), nor after image_commit() (it synced
+ * the folder after the rename).
+ * @im: the image.
+ *
+ * Return: 0 or -EIO.
+ */
+int image_sync_entry(struct image *im);
+
+/**
  * image_commit() - finish the image: a stream gets its trailing zeros; a
  * file is synced, renamed to FILE and its folder synced.
  * @im: the image.

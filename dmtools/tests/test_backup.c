@@ -15,7 +15,8 @@
  * backup to a stream (standard output to a file): no chunk is discarded
  * before its bytes, zeros too, are in the stream and synced (fdatasync()
  * is faked as well, to know what it synced), and the stream's trailing
- * zeros are synced at the end.  A chunk dropped between two parts of
+ * zeros are synced at the end.  The temporary file's folder is synced
+ * (fsync() faked too) before the first discard.  A chunk dropped between two parts of
  * the map is listed as failed, not a silent hole; the backup's own
  * discards are not taken for chunks that left.
  */
@@ -47,6 +48,8 @@ static int stream_fd = -1;		/* the stream's file, if any */
 static uint64_t synced;			/* its bytes at the last sync */
 static int early;			/* discards beyond @synced */
 static uint64_t dropped, discarded;	/* the fake status's counts */
+static int dir_syncs;			/* fsync() of a folder */
+static int unnamed;			/* file discards before a folder sync */
 
 /* A reply of the fake map: its span, its runs, chunks dropped before it. */
 struct part {
@@ -71,6 +74,16 @@ static const struct part drop_between[] = {
 };
 static const struct part *script = two_parts;
 static size_t script_parts = 2, script_pos;
+
+/* fsync(), recording the syncs of a folder (the image's name). */
+int fsync(int fd)
+{
+	struct stat st;
+
+	if (!fstat(fd, &st) && S_ISDIR(st.st_mode))
+		dir_syncs++;
+	return syscall(SYS_fsync, fd);
+}
 
 /* fdatasync(), recording how much of the stream it made durable. */
 int fdatasync(int fd)
@@ -178,6 +191,8 @@ int ioctl(int fd, unsigned long req, ...)
 		discards++;
 		if (stream_fd >= 0 && range[0] + range[1] > synced)
 			early++;
+		if (stream_fd < 0 && !dir_syncs)
+			unnamed++;
 		if (fail_discard) {
 			errno = EIO;
 			return -1;
@@ -313,6 +328,8 @@ int main(void)
 	tap_ok(res.nr_failed == 0 && res.progress.failed_chunks == 0,
 	       "the backup's own discards are not chunks that left (%zu ranges failed)",
 	       res.nr_failed);
+	tap_ok(!unnamed, "the image's folder synced before the first discard (%d discards before)",
+	       unnamed);
 	cbw_backup_result_free(&res);
 	unlink(img);
 

@@ -818,8 +818,15 @@ typedef void (*cbw_progress_fn)(enum cbw_progress_event ev,
  * @force: replace @to if it exists.
  * @discard_behind: discard the chunks read from the snapshot once they
  *		    are safely in the image (synced, every 64 MiB and at
- *		    the end).  With "-", standard output must be a file or a
- *		    block device.
+ *		    the end; before the first discard, the folder of the
+ *		    temporary file too, so that its name survives a crash).
+ *		    With "-", standard output must be a file or a block
+ *		    device; only its data is synced: the library does not
+ *		    know the name of the file it goes to, and cannot sync
+ *		    it.  A file just created for it (a shell's redirection)
+ *		    may be gone after a crash, with chunks already
+ *		    discarded: the caller syncs its folder before the
+ *		    backup.
  * @io_size: the largest read request; 0 for CBW_IO_SIZE_DEFAULT.
  * @progress: the progress callback, or NULL.
  * @progress_data: passed to @progress.
