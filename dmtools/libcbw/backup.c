@@ -525,6 +525,7 @@ static int check_end(struct backup *b)
 /* Check the end, commit the image, do the last discards; print a failure. */
 static int finish(struct backup *b, int r)
 {
+	bool renamed;
 	char *kept;
 
 	if (!r)
@@ -540,8 +541,13 @@ static int finish(struct backup *b, int r)
 			image_failed(b, r);
 	}
 	if (r) {
+		/* Only the folder's sync after the rename failed: FILE stays. */
+		renamed = !b->im.stream && !b->im.tmp;
 		kept = image_abort(&b->im, b->discard_tried);
-		if (kept)
+		if (renamed && b->discard_tried)
+			lib_error("%s; the image %s is kept: it holds chunks already discarded from the snapshot",
+				  b->err, b->o->to);
+		else if (kept)
 			lib_error("%s%sthe partial image %s is kept: it holds chunks already discarded from the snapshot",
 				  b->err, b->err[0] ? "; " : "", kept);
 		else if (b->err[0])

@@ -50,6 +50,7 @@ static int early;			/* discards beyond @synced */
 static uint64_t dropped, discarded;	/* the fake status's counts */
 static int dir_syncs;			/* fsync() of a folder */
 static int unnamed;			/* file discards before a folder sync */
+static int fail_dir_sync;		/* fail the folder syncs from this one */
 
 /* A reply of the fake map: its span, its runs, chunks dropped before it. */
 struct part {
@@ -80,8 +81,13 @@ int fsync(int fd)
 {
 	struct stat st;
 
-	if (!fstat(fd, &st) && S_ISDIR(st.st_mode))
+	if (!fstat(fd, &st) && S_ISDIR(st.st_mode)) {
 		dir_syncs++;
+		if (fail_dir_sync && dir_syncs >= fail_dir_sync) {
+			errno = EIO;
+			return -1;
+		}
+	}
 	return syscall(SYS_fsync, fd);
 }
 
@@ -330,6 +336,23 @@ int main(void)
 	       res.nr_failed);
 	tap_ok(!unnamed, "the image's folder synced before the first discard (%d discards before)",
 	       unnamed);
+	cbw_backup_result_free(&res);
+	unlink(img);
+
+	/*
+	 * The folder's sync after the rename fails (not the one before the
+	 * first discard): the image is FILE, and holds discarded chunks.
+	 */
+	discards = 0;
+	dir_syncs = 0;
+	fail_dir_sync = 2;
+	r = cbw_backup("fake", &bo, &res);
+	tap_ok(r == -EIO && access(img, F_OK) == 0 && discards >= 1 &&
+	       strstr(cbw_get_error(), "syncing its folder failed") &&
+	       strstr(cbw_get_error(), "is kept: it holds chunks already discarded from the snapshot"),
+	       "a failed folder sync after the rename says the image holds discarded chunks (r %d: '%s')",
+	       r, cbw_get_error());
+	fail_dir_sync = 0;
 	cbw_backup_result_free(&res);
 	unlink(img);
 

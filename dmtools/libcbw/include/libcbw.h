@@ -909,7 +909,10 @@ struct cbw_backup_result {
  * read.
  * Once anything was discarded (or a discard was tried: a failed one may
  * have discarded part of its range), a failed backup keeps its partial
- * image (the message names it).  No signal handler is installed: a caller that
+ * image (the message names it); when only the sync of @o->to's folder
+ * after the rename failed, the image is @o->to already, and the message
+ * says that it is kept and holds chunks already discarded from the
+ * snapshot.  No signal handler is installed: a caller that
  * wants to stop on a signal points @o->stop at the flag its handler sets.
  *
  * Return: 0 (complete, or partial when @res->nr_failed > 0), or a negative
