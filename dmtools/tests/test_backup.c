@@ -18,7 +18,10 @@
  * zeros are synced at the end.  The temporary file's folder is synced
  * (fsync() faked too) before the first discard.  A chunk dropped between two parts of
  * the map is listed as failed, not a silent hole; the backup's own
- * discards are not taken for chunks that left.
+ * discards are not taken for chunks that left.  With requests of a
+ * quarter chunk and a failed read (pread() and pwrite() faked), each
+ * discard of a file image comes after its fdatasync(), and the image's
+ * bytes are the device's.
  */
 #include <sys/stat.h>
 #include <dirent.h>
@@ -51,6 +54,12 @@ static uint64_t dropped, discarded;	/* the fake status's counts */
 static int dir_syncs;			/* fsync() of a folder */
 static int unnamed;			/* file discards before a folder sync */
 static int fail_dir_sync;		/* fail the folder syncs from this one */
+static int dev_fd = -1;			/* the fake NAME-snap, once open */
+static bool dirty;			/* image written since its last sync */
+static int unsynced;			/* discards while @dirty */
+static int bad_discarded;		/* discards of the bad chunk */
+static uint64_t bad_start, bad_end;	/* reads of these bytes fail (EIO) */
+#define BAD_CHUNK	100
 
 /* A reply of the fake map: its span, its runs, chunks dropped before it. */
 struct part {
@@ -91,11 +100,31 @@ int fsync(int fd)
 	return syscall(SYS_fsync, fd);
 }
 
+/* pwrite(): the image (any file but the device) is written. */
+ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	if (fd != dev_fd)
+		dirty = true;
+	return syscall(SYS_pwrite64, fd, buf, len, off);
+}
+
+/* pread(): the device's bytes [bad_start, bad_end) fail with EIO. */
+ssize_t pread(int fd, void *buf, size_t len, off_t off)
+{
+	if (fd == dev_fd && (uint64_t)off < bad_end &&
+	    off + len > bad_start) {
+		errno = EIO;
+		return -1;
+	}
+	return syscall(SYS_pread64, fd, buf, len, off);
+}
+
 /* fdatasync(), recording how much of the stream it made durable. */
 int fdatasync(int fd)
 {
 	struct stat st;
 
+	dirty = false;
 	if (stream_fd >= 0 && fd == STDOUT_FILENO && !fstat(fd, &st))
 		synced = st.st_size;
 	return syscall(SYS_fdatasync, fd);
@@ -119,6 +148,7 @@ int snapdev_open(struct snapdev *s, int flags)
 {
 	(void)flags;		/* no O_DIRECT: /tmp may be tmpfs */
 	s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	dev_fd = s->fd;
 	return s->fd < 0 ? -EIO : 0;
 }
 
@@ -199,6 +229,10 @@ int ioctl(int fd, unsigned long req, ...)
 			early++;
 		if (stream_fd < 0 && !dir_syncs)
 			unnamed++;
+		if (dirty)
+			unsynced++;
+		if (range[0] < bad_end && range[0] + range[1] > bad_start)
+			bad_discarded++;
 		if (fail_discard) {
 			errno = EIO;
 			return -1;
@@ -207,6 +241,25 @@ int ioctl(int fd, unsigned long req, ...)
 		return 0;
 	}
 	return syscall(SYS_ioctl, fd, req, arg);
+}
+
+/* A pattern at the start and in the middle of every chunk; 0 or -1. */
+static int fill_device(int fd)
+{
+	char block[4096];
+	uint64_t c;
+	int half;
+
+	for (c = 0; c < CHUNKS; c++) {
+		for (half = 0; half < 2; half++) {
+			memset(block, 'a' + (c * 2 + half) % 26, sizeof(block));
+			memcpy(block, &c, sizeof(c));
+			if (pwrite(fd, block, sizeof(block),
+				   c * CHUNK + half * CHUNK / 2) != sizeof(block))
+				return -1;
+		}
+	}
+	return 0;
 }
 
 /* The files in dir other than the device: the images left. */
@@ -292,6 +345,77 @@ static void test_drop_between(struct cbw_backup_opts *bo, const char *img)
 	unlink(img);
 }
 
+/*
+ * Each chunk of the image as on the device, except @zero1 and @zero2,
+ * which must be zero; -1 if so, else the first chunk that differs.
+ */
+static long long image_differs(const char *img, uint64_t zero1,
+			       uint64_t zero2)
+{
+	static char a[CHUNK], d[CHUNK], zeros[CHUNK];
+	int fi = open(img, O_RDONLY), fd = open(dev_path, O_RDONLY);
+	long long bad = -1;
+	uint64_t c;
+
+	for (c = 0; c < CHUNKS && fi >= 0 && fd >= 0; c++) {
+		if (syscall(SYS_pread64, fi, a, CHUNK, c * CHUNK) != CHUNK ||
+		    syscall(SYS_pread64, fd, d, CHUNK, c * CHUNK) != CHUNK ||
+		    memcmp(a, c == zero1 || c == zero2 ? zeros : d, CHUNK)) {
+			bad = c;
+			break;
+		}
+	}
+	if (fi < 0 || fd < 0)
+		bad = CHUNKS;
+	if (fi >= 0)
+		close(fi);
+	if (fd >= 0)
+		close(fd);
+	return bad;
+}
+
+/*
+ * A file image discarded behind, read in requests of a quarter chunk,
+ * the second quarter of chunk BAD_CHUNK failing: each discard comes after
+ * an fdatasync() of the image, the bad chunk is not discarded, and at the
+ * end the image is the device byte for byte, but the bad chunk (its
+ * first quarter written, then punched) and the last chunk (not in the
+ * map) are zero.
+ */
+static void test_image_bytes(struct cbw_backup_opts *bo, const char *img)
+{
+	struct cbw_backup_result res;
+	long long differs;
+	int r;
+
+	bo->discard_behind = true;
+	bo->to = img;
+	bo->io_size = CHUNK / 4;
+	unlink(img);
+	discards = unsynced = bad_discarded = 0;
+	dirty = false;
+	bad_start = BAD_CHUNK * CHUNK + CHUNK / 4;
+	bad_end = bad_start + CHUNK / 4;
+	r = cbw_backup("fake", bo, &res);
+	tap_ok(r == 0 && res.nr_failed == 1 &&
+	       res.failed[0].first_chunk == BAD_CHUNK &&
+	       res.failed[0].last_chunk == BAD_CHUNK &&
+	       res.failed[0].err == EIO && discards >= 2,
+	       "io size below the chunk, a failed read: chunk %d failed alone (r %d, %zu ranges, %d discards)",
+	       BAD_CHUNK, r, res.nr_failed, discards);
+	tap_ok(!unsynced && !bad_discarded,
+	       "each discard after the image's fdatasync, the failed chunk not discarded (%d unsynced, %d of it)",
+	       unsynced, bad_discarded);
+	differs = image_differs(img, BAD_CHUNK, CHUNKS - 1);
+	tap_ok(differs < 0,
+	       "the image is the device, the failed and the unmapped chunk zero (chunk %lld differs)",
+	       differs);
+	cbw_backup_result_free(&res);
+	unlink(img);
+	bad_start = bad_end = 0;
+	bo->io_size = 0;
+}
+
 static void clean(void)
 {
 	char cmd[PATH_MAX + 16];
@@ -315,7 +439,7 @@ int main(void)
 	snprintf(dev_path, sizeof(dev_path), "%s/snap", dir);
 	snprintf(img, sizeof(img), "%s/x.img", dir);
 	fd = open(dev_path, O_CREAT | O_WRONLY, 0600);
-	if (fd < 0 || ftruncate(fd, DEV_BYTES) || pwrite(fd, "data", 4, 0) != 4) {
+	if (fd < 0 || ftruncate(fd, DEV_BYTES) || fill_device(fd)) {
 		tap_ok(false, "cannot make the fake device %s", dev_path);
 		clean();
 		return tap_done();
@@ -384,6 +508,7 @@ int main(void)
 	cbw_backup_result_free(&res);
 
 	test_drop_between(&bo, img);
+	test_image_bytes(&bo, img);
 	clean();
 	return tap_done();
 }
