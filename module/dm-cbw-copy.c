@@ -407,17 +407,14 @@ static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
 	for (s = cbw_next_to_copy(snap, first, last); s <= last;
 	     s = cbw_next_to_copy(snap, e, last)) {
 		e = cbw_to_copy_end(snap, s, last);
-		r = cbw_snap_remove_chunks(snap, s, e - s);
+		/* Counted as dropped as they leave, also before a failure. */
+		r = cbw_snap_remove_chunks(snap, s, e - s, &snap->dropped);
 		if (r < 0) {
 			broke = cbw_snap_do_break(snap, CBW_NOMEM);
 			break;
 		}
 		n += r;
 	}
-	/* The chunks that left before a failure count too. */
-	spin_lock_irq(&snap->lock);
-	snap->dropped += n;
-	spin_unlock_irq(&snap->lock);
 	if (n)
 		DMERR_LIMIT("dropped %llu chunks from the snapshot", n);
 	return n != 0 || broke;

@@ -152,18 +152,23 @@ s64 cbw_snap_add_chunks(struct cbw_snap *snap, u64 start, u64 count)
  * @snap: the snapshot.
  * @start: the first chunk.
  * @count: the number of chunks.
+ * @left: NULL, or the counter of chunks that left the snapshot this way
+ *	(snap->dropped, snap->discarded), which grows by those that left.
  *
- * Clears them in the readable set and takes those with a slot off the
- * copied count, in one step under snap->lock, so that status never sees
- * one without the other.  Their slots stay in the map; the caller
- * removes them (cbw_map_remove()) once no read can use them.  Same
- * serialisation as cbw_snap_add_chunks().
+ * Clears them in the readable set, takes those with a slot off the
+ * copied count and adds those that left to @left, in one step under
+ * snap->lock, so that status never sees one without the others: a
+ * backup agent that reads the map and then the status knows that every
+ * chunk missing from the map is counted.  Their slots stay in the map;
+ * the caller removes them (cbw_map_remove()) once no read can use them.
+ * Same serialisation as cbw_snap_add_chunks().
  *
  * Context: process context; sleeps.
  * Return: the number of chunks that left the snapshot, or -ENOMEM (no
  * change).
  */
-s64 cbw_snap_remove_chunks(struct cbw_snap *snap, u64 start, u64 count)
+s64 cbw_snap_remove_chunks(struct cbw_snap *snap, u64 start, u64 count,
+			   u64 *left)
 {
 	s64 r;
 
@@ -171,8 +176,11 @@ s64 cbw_snap_remove_chunks(struct cbw_snap *snap, u64 start, u64 count)
 		return -ENOMEM;
 	spin_lock_irq(&snap->lock);
 	r = cbw_bitmap_clear(snap->readable, start, count);
-	if (r > 0)
+	if (r > 0) {
 		snap->copied -= cbw_map_count(snap->map, start, start + count - 1);
+		if (left)
+			*left += r;
+	}
 	spin_unlock_irq(&snap->lock);
 	return r;
 }
@@ -946,7 +954,7 @@ int cbw_snap_change_set(struct cbw_snap *snap, u64 first, u64 last, bool add)
 		if (add)
 			changed = cbw_snap_add_chunks(snap, first, n);
 		else
-			changed = cbw_snap_remove_chunks(snap, first, n);
+			changed = cbw_snap_remove_chunks(snap, first, n, NULL);
 		r = changed < 0 ? -ENOMEM : 0;
 	}
 	mutex_unlock(&snap->set_lock);

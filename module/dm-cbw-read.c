@@ -320,14 +320,12 @@ static void process_discard(struct cbw_snap *snap, struct bio *bio,
 	spin_unlock_irq(&snap->lock);
 
 	/* Out of the snapshot first: then no read can want the slots. */
-	n = cbw_snap_remove_chunks(snap, first, last - first + 1);
+	n = cbw_snap_remove_chunks(snap, first, last - first + 1,
+				   &snap->discarded);
 	if (n < 0) {
 		end_access(bio, BLK_STS_IOERR);
 		return;
 	}
-	spin_lock_irq(&snap->lock);
-	snap->discarded += n;
-	spin_unlock_irq(&snap->lock);
 
 	/* The plug lets the block layer merge the COW discards. */
 	blk_start_plug(&plug);

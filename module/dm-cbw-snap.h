@@ -82,8 +82,9 @@ enum snap_state {
  *	    @lock, read with READ_ONCE() by the fast path.
  * @first_error: the first copy failure; @lock.
  * @low_fired: the low-water event fired and was not re-armed; @lock.
- * @dropped: chunks dropped by the drop policy; @lock.
- * @discarded: chunks dropped by snapshot discards; @lock.
+ * @dropped: chunks dropped by the drop policy; @lock, changed with their
+ *	bits in @readable (cbw_snap_remove_chunks()).
+ * @discarded: chunks dropped by snapshot discards; the same as @dropped.
  * @policy: enum cbw_policy; WRITE_ONCE()/READ_ONCE().
  * @timeout_ms: copy timeout, 0 = none; WRITE_ONCE()/READ_ONCE().
  * @busy: interval tree of struct cbw_range; @lock.
@@ -293,7 +294,8 @@ void cbw_snap_stop_ahead(struct cbw_snap *snap);
 
 /* dm-cbw-core.c */
 s64 cbw_snap_add_chunks(struct cbw_snap *snap, u64 start, u64 count);
-s64 cbw_snap_remove_chunks(struct cbw_snap *snap, u64 start, u64 count);
+s64 cbw_snap_remove_chunks(struct cbw_snap *snap, u64 start, u64 count,
+			   u64 *left);
 void cbw_snap_check_low_water(struct cbw_snap *snap);
 bool cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason);
 void cbw_snap_reap_check(struct cbw_snap *snap);

@@ -441,7 +441,7 @@ static int left_now(struct backup *b, uint64_t *left)
  * left the snapshot since the backup began, the holes of this part may be
  * some of them: list them as failed (ENODATA), never silent zeros.  The
  * status is read after the reply, so it counts every chunk that had left
- * when the reply was made (but see snapdev_left()).
+ * when the reply was made (see snapdev_left()).
  */
 static int part_fetched(const struct snapmap *m, void *data)
 {
@@ -504,8 +504,7 @@ static uint64_t readable_bytes(const struct snapdev *sd)
  * leaves once and never comes back.  One listed in a part was either read
  * before it left (its data is in the image) or its read came later and
  * failed with ENODATA (listed); one not listed had left before the reply
- * (or was never in the snapshot), which part_fetched() saw (but see
- * snapdev_left() for the kernel's window).
+ * (or was never in the snapshot), which part_fetched() saw.
  */
 static int check_end(struct backup *b)
 {

@@ -84,9 +84,9 @@ bool snapdev_broken(const struct snapdev *s, char *why, size_t len);
  * @len: the size of @why.
  *
  * A status read after a "map" message sees every chunk that had left
- * before the message's reply, except for a short window in the kernel:
- * a chunk leaves the readable set, and its count is added right after,
- * under a second taking of the snapshot's lock.
+ * before the message's reply: the cbw target counts a chunk in dropped
+ * or discarded in the same step, under the snapshot's lock, as it takes
+ * it out of the readable set that the map lists.
  *
  * Return: as snapdev_broken().
  */
