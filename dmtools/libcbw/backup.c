@@ -469,12 +469,9 @@ static int backup_all(struct backup *b)
 {
 	struct snapmap m;
 	struct chunk_run run;
-	int got, r;
+	int got, r = 0;
 
-	/* Before the first "map" message. */
-	r = left_now(b, &b->left_before);
-	if (r)
-		return r;
+	/* left_before is of the status snapdev_find() read. */
 	snapmap_init(&m, b->sd.d.dev.name, b->sd.d.st.chunks);
 	m.fetched = part_fetched;
 	m.data = b;
@@ -686,6 +683,25 @@ int cbw_backup(const char *name, const struct cbw_backup_opts *opts,
 	r = snapdev_find(name, args.discard_behind, &b.sd);
 	if (r)
 		return lib_end(r);
+	/*
+	 * The map and the status count the cbw device's chunks: a snapshot
+	 * node of another length (made by hand) would not match them.
+	 */
+	if (b.sd.d.snap.length != b.sd.d.dev.length) {
+		lib_error("%s is %llu sectors long, %s %llu: a backup reads a snapshot device as long as its cbw device",
+			  b.sd.d.snap.name,
+			  (unsigned long long)b.sd.d.snap.length,
+			  b.sd.d.dev.name,
+			  (unsigned long long)b.sd.d.dev.length);
+		snapdev_release(&b.sd);
+		return lib_end(-ENODEV);
+	}
+	/*
+	 * Chunks that leave from now on are looked for (part_fetched()):
+	 * the counters of the status that found the device, read before
+	 * anything else can take time.
+	 */
+	b.left_before = b.sd.d.st.dropped + b.sd.d.st.discarded;
 	r = snapdev_open(&b.sd, (args.discard_behind ? O_RDWR : O_RDONLY) |
 			 O_DIRECT);
 	if (!r) {

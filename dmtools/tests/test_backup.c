@@ -82,6 +82,13 @@ static const struct part drop_between[] = {
 	{ 0, HALF, { { 0, HALF - 1 } }, 1, 0 },
 	{ HALF, CHUNKS, { { HALF, HALF + 9 }, { HALF + 11, CHUNKS - 2 } }, 2, 1 },
 };
+/* Chunk 10 dropped right after the lookup, before the first map reply. */
+static const struct part drop_first[] = {
+	{ 0, HALF, { { 0, 9 }, { 11, HALF - 1 } }, 2, 0 },
+	{ HALF, CHUNKS, { { HALF, CHUNKS - 2 } }, 1, 0 },
+};
+static uint64_t drop_at_open;		/* dropped by snapdev_open() */
+static uint64_t snap_sectors;		/* the snapshot node's length, 0: the device's */
 static const struct part *script = two_parts;
 static size_t script_parts = 2, script_pos;
 
@@ -140,6 +147,10 @@ int snapdev_find(const char *name, bool discard, struct snapdev *s)
 	s->chunk_bytes = CHUNK;
 	s->d.st.chunks = DEV_BYTES / CHUNK;
 	s->d.st.in_snapshot = MAP_BYTES / CHUNK;
+	s->d.st.dropped = dropped;
+	s->d.st.discarded = discarded;
+	s->d.dev.length = DEV_BYTES >> 9;
+	s->d.snap.length = snap_sectors ? snap_sectors : DEV_BYTES >> 9;
 	s->fd = -1;
 	return 0;
 }
@@ -147,6 +158,7 @@ int snapdev_find(const char *name, bool discard, struct snapdev *s)
 int snapdev_open(struct snapdev *s, int flags)
 {
 	(void)flags;		/* no O_DIRECT: /tmp may be tmpfs */
+	dropped += drop_at_open;
 	s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
 	dev_fd = s->fd;
 	return s->fd < 0 ? -EIO : 0;
@@ -341,6 +353,38 @@ static void test_drop_between(struct cbw_backup_opts *bo, const char *img)
 	tap_ok(r == 0 && res.nr_failed == 0,
 	       "the same parts without a drop: complete (r %d, %zu ranges failed)",
 	       r, res.nr_failed);
+	cbw_backup_result_free(&res);
+	unlink(img);
+
+	/*
+	 * Chunk 10 leaves between the lookup (whose status counted the
+	 * chunks in the snapshot) and the first map reply, while the image
+	 * is made: listed as failed too.
+	 */
+	script = drop_first;
+	drop_at_open = 1;
+	r = cbw_backup("fake", bo, &res);
+	drop_at_open = 0;
+	listed = false;
+	for (i = 0; i < res.nr_failed; i++) {
+		f = &res.failed[i];
+		listed |= f->first_chunk <= 10 && f->last_chunk >= 10 &&
+			  f->err == ENODATA;
+	}
+	tap_ok(r == 0 && listed,
+	       "a chunk dropped before the first map reply is listed as failed (r %d, %zu ranges%s)",
+	       r, res.nr_failed, listed ? "" : ", not chunk 10");
+	cbw_backup_result_free(&res);
+	unlink(img);
+	script = two_parts;
+
+	/* A snapshot node shorter than the cbw device: refused. */
+	snap_sectors = (DEV_BYTES >> 9) - 8;
+	r = cbw_backup("fake", bo, &res);
+	snap_sectors = 0;
+	tap_ok(r == -ENODEV && strstr(cbw_get_error(), "as long as its cbw device"),
+	       "a snapshot node of another length than its cbw device is refused (r %d: '%s')",
+	       r, cbw_get_error());
 	cbw_backup_result_free(&res);
 	unlink(img);
 }
