@@ -159,7 +159,8 @@ s64 cbw_snap_add_chunks(struct cbw_snap *snap, u64 start, u64 count)
  * copied count and adds those that left to @left, in one step under
  * snap->lock, so that status never sees one without the others: a
  * backup agent that reads the map and then the status knows that every
- * chunk missing from the map is counted.  Their slots stay in the map;
+ * chunk a drop or a discard took out of the map is counted (removals of
+ * the incremental set-up pass NULL and count nowhere).  Their slots stay in the map;
  * the caller removes them (cbw_map_remove()) once no read can use them.
  * Same serialisation as cbw_snap_add_chunks().
  *

@@ -84,7 +84,7 @@ enum snap_state {
  * @low_fired: the low-water event fired and was not re-armed; @lock.
  * @dropped: chunks dropped by the drop policy; @lock, changed with their
  *	bits in @readable (cbw_snap_remove_chunks()).
- * @discarded: chunks dropped by snapshot discards; the same as @dropped.
+ * @discarded: chunks dropped by snapshot discards; locked as @dropped.
  * @policy: enum cbw_policy; WRITE_ONCE()/READ_ONCE().
  * @timeout_ms: copy timeout, 0 = none; WRITE_ONCE()/READ_ONCE().
  * @busy: interval tree of struct cbw_range; @lock.
