@@ -99,7 +99,6 @@ struct backup {
 	size_t pending_size;
 	uint64_t pending_bytes;
 	bool discard_tried;		/* a BLKDISCARD was sent */
-	uint64_t own_discarded;		/* chunks of the BLKDISCARDs that worked */
 	uint64_t left_before;		/* dropped + discarded at the start */
 };
 
@@ -254,8 +253,6 @@ static int flush_discards(struct backup *b, bool sync)
 				     (unsigned long long)p->end - 1,
 				     b->sd.path, strerror(errno));
 		b->p.discarded += range[1];
-		/* Whole chunks, the device's last maybe partial. */
-		b->own_discarded += (range[1] + b->chunk - 1) / b->chunk;
 	}
 	b->nr_pending = 0;
 	b->pending_bytes = 0;
@@ -422,17 +419,20 @@ static int backup_run(struct backup *b, const struct chunk_run *run)
  * Dropped + discarded of the status, less this backup's own discards, in
  * *@left; fails if the snapshot broke.  A chunk of ours that another
  * program discarded first, or that was dropped after its read, is counted
- * once by the kernel, and once in own_discarded: that can only hide a
- * rise of as much, so the leaves of chunks not yet read always show.
+ * once by the kernel, and once in our own: that can only hide a rise of
+ * as much, so the leaves of chunks not yet read always show.  Our own
+ * are the chunks of p.discarded: whole chunks, and only the device's
+ * last one partial, so rounding the sum up counts each once.
  */
 static int left_now(struct backup *b, uint64_t *left)
 {
+	uint64_t own = (b->p.discarded + b->chunk - 1) / b->chunk;
 	char why[512];
 	uint64_t n;
 
 	if (snapdev_left(&b->sd, &n, why, sizeof(why)))
 		return fatal(b, "%s during the backup", why);
-	*left = n > b->own_discarded ? n - b->own_discarded : 0;
+	*left = n > own ? n - own : 0;
 	return 0;
 }
 
