@@ -116,12 +116,12 @@ int msg_verbose;
 static char dm_error[512];
 
 /*
- * libcbw says "libdevmapper failed without a message" when libdevmapper
- * gave none; cbwctl adds its own advice, " (try -vv)", after it, as it
- * always did.  Returns @msg itself when there is nothing to add (or no
- * memory to add it), else a copy to free().
+ * libcbw says CBW_DM_NO_MESSAGE when libdevmapper gave no message;
+ * cbwctl adds its own advice, " (try -vv)", after it, as it always did.
+ * Returns @msg itself when there is nothing to add (or no memory to add
+ * it), else a copy to free().
  */
-#define DM_NO_MESSAGE "libdevmapper failed without a message"
+#define DM_NO_MESSAGE CBW_DM_NO_MESSAGE
 #define DM_NO_MESSAGE_HINT " (try -vv)"
 
 static char *add_hint(const char *msg)

@@ -122,8 +122,7 @@ void cbw_lib_exit(void)
 
 const char *cbwdm_error(void)
 {
-	return first_error[0] ? first_error :
-		"libdevmapper failed without a message";
+	return first_error[0] ? first_error : CBW_DM_NO_MESSAGE;
 }
 
 const char *cbwdm_dir(void)

@@ -269,6 +269,12 @@ CBW_API const char *cbw_get_error(void);
 CBW_API int cbw_get_errno(void);
 
 /*
+ * What an error's text says where libdevmapper refused without a message
+ * of its own (its messages at CBW_LOG_DEBUG may tell more).
+ */
+#define CBW_DM_NO_MESSAGE	"libdevmapper failed without a message"
+
+/*
  * The levels of cbw_log_fn: libdevmapper's, then two that are not
  * libdevmapper's messages.
  */
