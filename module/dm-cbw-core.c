@@ -43,6 +43,7 @@
 #include <linux/string.h>
 
 #include "dm-cbw-snap.h"
+#include "dm-cbw-track.h"
 
 #define MIN_COPY_JOBS	16
 
@@ -57,7 +58,12 @@
 #define COPY_CACHE_PAGES	256
 
 static LIST_HEAD(cbw_snaps);
-static DEFINE_MUTEX(cbw_snaps_lock);
+/*
+ * cbw_registry_lock: the list of snapshots here, and the tracking
+ * histories' (dm-cbw-track.c), so that a table's check that no other
+ * device has a cbw target on its origin sees both at once.
+ */
+DEFINE_MUTEX(cbw_registry_lock);
 
 /* The queue of the orphaned snapshots' @reap (see above). */
 static struct workqueue_struct *cbw_reap_wq;
@@ -277,7 +283,7 @@ struct cbw_snap *cbw_snap_lookup(dev_t dev, int *error)
 	bool setup;
 
 	*error = -ENODEV;
-	mutex_lock(&cbw_snaps_lock);
+	mutex_lock(&cbw_registry_lock);
 	list_for_each_entry_reverse(snap, &cbw_snaps, node) {
 		if (snap->md_devt != dev)
 			continue;
@@ -295,7 +301,7 @@ struct cbw_snap *cbw_snap_lookup(dev_t dev, int *error)
 		found = snap;
 		break;
 	}
-	mutex_unlock(&cbw_snaps_lock);
+	mutex_unlock(&cbw_registry_lock);
 	return found;
 }
 
@@ -312,6 +318,30 @@ static bool cow_io_out(struct cbw_snap *snap, bool *dead)
 	return out;
 }
 
+/**
+ * __cbw_snap_origin_taken() - whether another device has a snapshot on an
+ * origin.
+ * @origin: the origin's device number.
+ * @md: the device asking; its own snapshots do not count.
+ *
+ * Dead snapshots do not count either (their device may be gone).
+ *
+ * Context: process context, cbw_registry_lock held.
+ * Return: true if a live snapshot of another mapped device is on @origin.
+ */
+bool __cbw_snap_origin_taken(dev_t origin, struct mapped_device *md)
+{
+	struct cbw_snap *other;
+	bool dead;
+
+	list_for_each_entry(other, &cbw_snaps, node) {
+		cow_io_out(other, &dead);
+		if (!dead && other->md != md && other->origin_dev == origin)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Add @snap to the list, unless another device has a cbw target on its
  * origin (@ti->error says which) or on its COW device, or a removed
@@ -325,7 +355,7 @@ static int register_snap(struct cbw_snap *snap, struct dm_target *ti)
 	struct cbw_snap *other;
 	int r = -EBUSY;
 
-	mutex_lock(&cbw_snaps_lock);
+	mutex_lock(&cbw_registry_lock);
 	list_for_each_entry(other, &cbw_snaps, node) {
 		/* A dead one's md may be gone, its address reused: no compare. */
 		if (cow_io_out(other, &dead) && dead &&
@@ -336,6 +366,7 @@ static int register_snap(struct cbw_snap *snap, struct dm_target *ti)
 		origin |= other->origin_dev == snap->origin_dev;
 		cow |= other->cow_dev == snap->cow_dev;
 	}
+	origin |= __cbw_track_origin_taken(snap->origin_dev, snap->md);
 	if (origin)
 		ti->error = "Origin already has a cbw target";
 	else if (cow)
@@ -346,7 +377,7 @@ static int register_snap(struct cbw_snap *snap, struct dm_target *ti)
 		r = 0;
 	if (!r)
 		list_add_tail(&snap->node, &cbw_snaps);
-	mutex_unlock(&cbw_snaps_lock);
+	mutex_unlock(&cbw_registry_lock);
 	return r;
 }
 
@@ -404,7 +435,7 @@ static u64 cow_slots(struct cbw_snap *snap)
  * @snapp: the new snapshot on success.
  *
  * Every chunk of the target starts in the snapshot and to copy, or (with
- * @opts->incremental) none does.
+ * @opts->incremental or @opts->track) none does.
  *
  * Context: process context (the constructor); may sleep.
  * Return: 0, -ENOMEM, or -EBUSY if another device has a cbw on @origin.
@@ -413,7 +444,7 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 		    struct dm_dev *cow, sector_t chunk_sectors,
 		    const struct cbw_options *opts, struct cbw_snap **snapp)
 {
-	bool all = !opts->incremental;
+	bool all = !opts->incremental && !opts->track;
 	struct cbw_snap *snap;
 	int r = -ENOMEM;
 
@@ -629,7 +660,7 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	 * orphan; it checks @orphaned under the lock after its last change
 	 * of @nr_cow_io, so exactly one of the two frees the machinery.
 	 */
-	mutex_lock(&cbw_snaps_lock);
+	mutex_lock(&cbw_registry_lock);
 	spin_lock_irq(&snap->lock);
 	orphaned = snap->nr_cow_io != 0;
 	snap->orphaned = orphaned;
@@ -638,7 +669,7 @@ void cbw_snap_destroy(struct cbw_snap *snap)
 	spin_unlock_irq(&snap->lock);
 	if (!orphaned)
 		list_del_init(&snap->node);
-	mutex_unlock(&cbw_snaps_lock);
+	mutex_unlock(&cbw_registry_lock);
 	/* The table's devices go: nothing uses these now. */
 	snap->ti = NULL;
 	snap->origin = NULL;
@@ -664,9 +695,9 @@ static void snap_reap(struct work_struct *work)
 {
 	struct cbw_snap *snap = container_of(work, struct cbw_snap, reap);
 
-	mutex_lock(&cbw_snaps_lock);
+	mutex_lock(&cbw_registry_lock);
 	list_del_init(&snap->node);
-	mutex_unlock(&cbw_snaps_lock);
+	mutex_unlock(&cbw_registry_lock);
 	free_machinery(snap);
 	unpin_devices(snap);
 	DMINFO("COW I/O of a removed snapshot ended");
@@ -709,7 +740,7 @@ static bool cow_busy(struct cbw_snap *snap)
 	struct cbw_snap *other;
 	bool busy = false;
 
-	mutex_lock(&cbw_snaps_lock);
+	mutex_lock(&cbw_registry_lock);
 	list_for_each_entry(other, &cbw_snaps, node) {
 		if (other != snap && other->cow_dev == snap->cow_dev &&
 		    cow_io_out(other, NULL)) {
@@ -717,7 +748,7 @@ static bool cow_busy(struct cbw_snap *snap)
 			break;
 		}
 	}
-	mutex_unlock(&cbw_snaps_lock);
+	mutex_unlock(&cbw_registry_lock);
 	return busy;
 }
 
@@ -960,6 +991,26 @@ int cbw_snap_change_set(struct cbw_snap *snap, u64 first, u64 last, bool add)
 	}
 	mutex_unlock(&snap->set_lock);
 	return r;
+}
+
+/**
+ * cbw_snap_fill() - add a run of chunks to a track snapshot's set.
+ * @data: the snapshot (struct cbw_snap *; the fill function of
+ *	  cbw_track_begin()).
+ * @start: the first chunk.
+ * @count: the number of chunks.
+ *
+ * Before the first resume only: no guest write has come through the
+ * table yet, so the origin holds the data of the point in time.
+ *
+ * Context: process context (the preresume hook); sleeps.
+ * Return: 0, or -ENOMEM (part of the run may be added).
+ */
+int cbw_snap_fill(void *data, u64 start, u64 count)
+{
+	struct cbw_snap *snap = data;
+
+	return cbw_snap_add_chunks(snap, start, count) < 0 ? -ENOMEM : 0;
 }
 
 /**

@@ -55,7 +55,7 @@ enum snap_state {
  * @nr_chunks: number of chunks, the last one may be partial; constant.
  * @discard_passdown: discard freed slots on the COW device; constant.
  * @low_water: free-slot count under which an event fires; constant.
- * @node: entry in the list of snapshots; cbw_snaps_lock.
+ * @node: entry in the list of snapshots; cbw_registry_lock.
  * @lock: protects the fields marked "@lock" and every change of
  *	  @readable.
  * @state: enum snap_state; @lock.  A snapshot stays on the list of

@@ -6,6 +6,7 @@
  */
 
 #include <linux/blkdev.h>
+#include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/log2.h>
 #include <linux/module.h>
@@ -14,6 +15,8 @@
 
 #include "compat.h"
 #include "dm-cbw.h"
+#include "dm-cbw-bitmap.h"
+#include "dm-cbw-track.h"
 
 /* Chunks up to 1 GiB: the io hints of snapshot-access are 32-bit bytes. */
 #define MAX_CHUNK_SECTORS	(1U << (30 - SECTOR_SHIFT))
@@ -25,8 +28,19 @@
  * struct cbw_c - a cbw target instance.
  * @ti: the target.
  * @origin: the origin device.
- * @cow: the COW device.
- * @snap: the snapshot state.
+ * @cow: the COW device; NULL for a track-only table (COW argument "-").
+ * @snap: the snapshot state; NULL for a track-only table.
+ * @track: the tracking history, NULL without the track feature.
+ * @spare: a track snapshot's empty changed set, until its first resume
+ *	   hands it to @track; the preresume hook (dm serialises them).
+ * @began: @track began this table (cbw_track_begin()); the preresume
+ *	   hook sets it, messages read it: set before the table is live.
+ * @track_wq: the worker of @deferred (track tables only).
+ * @track_work: marks the writes of @deferred, then sends them on.
+ * @track_lock: protects @deferred.
+ * @deferred: writes whose mark needs memory: their map function could
+ *	      not take it from the reserve.
+ * @chunk_shift: log2 of @chunk_sectors.
  * @chunk_sectors: chunk size in sectors.
  * @opts: the feature arguments as parsed.
  * @origin_arg: the origin argument as given, for the table status.
@@ -35,13 +49,21 @@
  * @nr_features: the feature argument count as given, -1 if none was.
  * @features: the feature arguments as given.
  *
- * Set by the constructor and constant afterwards.
+ * Set by the constructor and constant afterwards, unless said.
  */
 struct cbw_c {
 	struct dm_target *ti;
 	struct dm_dev *origin;
 	struct dm_dev *cow;
 	struct cbw_snap *snap;
+	struct cbw_track *track;
+	struct cbw_bitmap *spare;
+	bool began;
+	struct workqueue_struct *track_wq;
+	struct work_struct track_work;
+	spinlock_t track_lock;
+	struct bio_list deferred;
+	unsigned int chunk_shift;
 	sector_t chunk_sectors;
 	struct cbw_options opts;
 	char *origin_arg;
@@ -79,10 +101,19 @@ static int parse_u64(const char *arg, u64 max, u64 *v)
 	return 0;
 }
 
+/* The larger logical block size of the origin and the COW device. */
+static unsigned int devices_lbs(struct cbw_c *cc)
+{
+	unsigned int lbs = bdev_logical_block_size(cc->origin->bdev);
+
+	if (cc->cow)
+		lbs = max(lbs, bdev_logical_block_size(cc->cow->bdev));
+	return lbs;
+}
+
 static int parse_chunk_size(struct cbw_c *cc, const char *arg)
 {
-	unsigned int lbs = max(bdev_logical_block_size(cc->origin->bdev),
-			       bdev_logical_block_size(cc->cow->bdev));
+	unsigned int lbs = devices_lbs(cc);
 	u64 sectors;
 
 	if (parse_dec(arg, &sectors) || !sectors ||
@@ -92,6 +123,7 @@ static int parse_chunk_size(struct cbw_c *cc, const char *arg)
 		return -EINVAL;
 	}
 	cc->chunk_sectors = sectors;
+	cc->chunk_shift = __ffs(sectors);
 	return 0;
 }
 
@@ -117,7 +149,22 @@ static int get_dev(struct dm_target *ti, const char *arg, struct dm_dev **dev,
 static void put_dev(struct dm_target *ti, struct dm_dev *dev, char *saved)
 {
 	kfree(saved);
-	dm_put_device(ti, dev);
+	if (dev)
+		dm_put_device(ti, dev);
+}
+
+/* The COW argument: a device, or "-" for none (a track-only table). */
+static int get_cow(struct cbw_c *cc, const char *arg)
+{
+	if (strcmp(arg, "-"))
+		return get_dev(cc->ti, arg, &cc->cow, &cc->cow_arg,
+			       "Error opening COW device");
+	cc->cow_arg = kstrdup(arg, GFP_KERNEL);
+	if (!cc->cow_arg) {
+		cc->ti->error = "Cannot allocate memory";
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /*
@@ -176,6 +223,9 @@ static int parse_features(struct cbw_c *cc, struct dm_arg_set *as)
 			cc->opts.discard_passdown = false;
 		} else if (!strcasecmp(name, "low_water")) {
 			bit = 4;
+		} else if (!strcasecmp(name, "track")) {
+			bit = 5;
+			cc->opts.track = true;
 		} else {
 			ti->error = "Unrecognised feature argument";
 			return -EINVAL;
@@ -185,6 +235,10 @@ static int parse_features(struct cbw_c *cc, struct dm_arg_set *as)
 			return -EINVAL;
 		}
 		seen |= BIT(bit);
+		if (bit != 5 && !cc->cow) {
+			ti->error = "Snapshot feature without a COW device";
+			return -EINVAL;
+		}
 		if (bit == 0 || bit == 1 || bit == 4) {
 			if (!argc) {
 				ti->error = "Feature argument needs a value";
@@ -216,6 +270,10 @@ static int parse_features(struct cbw_c *cc, struct dm_arg_set *as)
 			break;
 		}
 	}
+	if (cc->opts.track && cc->opts.incremental) {
+		ti->error = "Features track and incremental are exclusive";
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -230,6 +288,110 @@ static void free_features(struct cbw_c *cc)
 	kfree(cc->features);
 }
 
+static u64 first_chunk(struct cbw_c *cc, struct bio *bio)
+{
+	return bio->bi_iter.bi_sector >> cc->chunk_shift;
+}
+
+static u64 last_chunk(struct cbw_c *cc, struct bio *bio)
+{
+	return (bio_end_sector(bio) - 1) >> cc->chunk_shift;
+}
+
+/* A write that was marked goes on: to the copy-before-write, or on. */
+static void send_on(struct cbw_c *cc, struct bio *bio)
+{
+	if (!cc->snap ||
+	    cbw_snap_map_write(cc->snap, bio) == DM_MAPIO_REMAPPED) {
+		bio_set_dev(bio, cc->origin->bdev);
+		cbw_submit_remapped(bio);
+	}
+}
+
+/* A mark that needs memory waits this long at most before the write fails. */
+#define MARK_TRIES	100
+#define MARK_WAIT_MS	10
+
+/*
+ * The writes whose mark needed memory: allocate it (GFP_NOIO), mark,
+ * send them on.  The device-mapper core counts them in flight, so a
+ * suspend waits for this.  A write whose chunks cannot be marked fails
+ * (with BLK_STS_RESOURCE) rather than change the origin unseen.
+ */
+static void track_work(struct work_struct *work)
+{
+	struct cbw_c *cc = container_of(work, struct cbw_c, track_work);
+	struct bio_list bios;
+	struct bio *bio;
+	int i, r;
+
+	spin_lock_irq(&cc->track_lock);
+	bios = cc->deferred;
+	bio_list_init(&cc->deferred);
+	spin_unlock_irq(&cc->track_lock);
+
+	while ((bio = bio_list_pop(&bios))) {
+		for (i = 0; i < MARK_TRIES; i++) {
+			r = cbw_track_mark_wait(cc->track, first_chunk(cc, bio),
+						last_chunk(cc, bio));
+			if (r != -ENOMEM)
+				break;
+			msleep(MARK_WAIT_MS);
+		}
+		if (r) {
+			DMERR_LIMIT("no memory to track a write: it fails");
+			bio->bi_status = BLK_STS_RESOURCE;
+			bio_endio(bio);
+			continue;
+		}
+		send_on(cc, bio);
+	}
+}
+
+static void put_track(struct cbw_c *cc)
+{
+	if (!cc->track)
+		return;
+	/* Suspended or never resumed: no write is deferred. */
+	if (cc->track_wq)
+		destroy_workqueue(cc->track_wq);
+	cbw_bitmap_destroy(cc->spare);
+	cbw_track_put(cc->track);
+	cc->track = NULL;
+}
+
+/* Join the device's tracking history, with what a track table needs. */
+static int get_track(struct cbw_c *cc)
+{
+	struct dm_target *ti = cc->ti;
+	int r;
+
+	r = cbw_track_get(ti, cc->origin->bdev->bd_dev, cc->chunk_sectors,
+			  &cc->track);
+	if (r)
+		return r;
+	spin_lock_init(&cc->track_lock);
+	bio_list_init(&cc->deferred);
+	INIT_WORK(&cc->track_work, track_work);
+	cc->track_wq = alloc_workqueue("kcbw_mark", WQ_MEM_RECLAIM, 1);
+	if (!cc->track_wq) {
+		ti->error = "Cannot allocate workqueue";
+		goto bad;
+	}
+	if (cc->cow) {
+		cc->spare = cbw_track_spare(cc->track);
+		if (!cc->spare) {
+			ti->error = "Cannot allocate tracking";
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	put_track(cc);
+	return -ENOMEM;
+}
+
+
 /*
  * Construct a cbw target:
  *
@@ -237,7 +399,8 @@ static void free_features(struct cbw_c *cc)
  *
  * origin dev: the device whose point-in-time image is kept; not zoned.
  * COW dev: where the old data of changed chunks goes, packed; at least
- *	    one chunk large; not zoned.
+ *	    one chunk large; not zoned.  "-" for none: a track-only table,
+ *	    which keeps no snapshot (needs "track", takes no other feature).
  * chunk sectors: the copy unit in 512-byte sectors: a power of two, at
  *	    least 8 and at least both devices' logical block size, at most
  *	    2097152 (1 GiB).
@@ -250,6 +413,9 @@ static void free_features(struct cbw_c *cc)
  *				(or a suspend) while "add" messages build it
  *	no_discard_passdown	do not discard freed COW slots
  *	low_water <chunks>	a dm event when fewer COW slots are free
+ *	track			track changed chunks (dm-cbw-track.h): with
+ *				a COW device, the snapshot set is the
+ *				changed set (not with incremental)
  *
  * Numbers are decimal digits only (no sign or space), at most 2^64 - 1.
  *
@@ -289,13 +455,12 @@ static int cbw_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		    "Error opening origin device");
 	if (r)
 		goto bad_origin;
-	r = get_dev(ti, argv[1], &cc->cow, &cc->cow_arg,
-		    "Error opening COW device");
+	r = get_cow(cc, argv[1]);
 	if (r)
 		goto bad_cow;
 
 	r = -EINVAL;
-	if (cc->cow->bdev->bd_dev == cc->origin->bdev->bd_dev) {
+	if (cc->cow && cc->cow->bdev->bd_dev == cc->origin->bdev->bd_dev) {
 		ti->error = "COW device is the origin";
 		goto bad_args;
 	}
@@ -308,12 +473,11 @@ static int cbw_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Zoned origin device not supported";
 		goto bad_args;
 	}
-	if (bdev_is_zoned(cc->cow->bdev)) {
+	if (cc->cow && bdev_is_zoned(cc->cow->bdev)) {
 		ti->error = "Zoned COW device not supported";
 		goto bad_args;
 	}
-	lbs = max(bdev_logical_block_size(cc->origin->bdev),
-		  bdev_logical_block_size(cc->cow->bdev));
+	lbs = devices_lbs(cc);
 	if (ti->len & ((lbs >> SECTOR_SHIFT) - 1)) {
 		ti->error = "Length not a multiple of the logical block size";
 		goto bad_args;
@@ -326,7 +490,7 @@ static int cbw_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad_args;
 	r = -EINVAL;
-	if (bdev_nr_sectors(cc->cow->bdev) < cc->chunk_sectors) {
+	if (cc->cow && bdev_nr_sectors(cc->cow->bdev) < cc->chunk_sectors) {
 		ti->error = "COW device smaller than one chunk";
 		goto bad_args;
 	}
@@ -349,10 +513,22 @@ static int cbw_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		}
 	}
 
-	r = cbw_snap_create(ti, cc->origin, cc->cow, cc->chunk_sectors,
-			    &cc->opts, &cc->snap);
-	if (r)
+	if (!cc->cow && !cc->opts.track) {
+		ti->error = "Missing COW device needs the track feature";
+		r = -EINVAL;
 		goto bad_args;
+	}
+	if (cc->opts.track) {
+		r = get_track(cc);
+		if (r)
+			goto bad_args;
+	}
+	if (cc->cow) {
+		r = cbw_snap_create(ti, cc->origin, cc->cow, cc->chunk_sectors,
+				    &cc->opts, &cc->snap);
+		if (r)
+			goto bad_snap;
+	}
 
 	ti->private = cc;
 	ti->num_flush_bios = 1;
@@ -361,6 +537,8 @@ static int cbw_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->per_io_data_size = sizeof(struct cbw_write_io);
 	return 0;
 
+bad_snap:
+	put_track(cc);
 bad_args:
 	free_features(cc);
 	kfree(cc->chunk_arg);
@@ -376,7 +554,9 @@ static void cbw_dtr(struct dm_target *ti)
 {
 	struct cbw_c *cc = ti->private;
 
-	cbw_snap_destroy(cc->snap);
+	if (cc->snap)
+		cbw_snap_destroy(cc->snap);
+	put_track(cc);
 	free_features(cc);
 	kfree(cc->chunk_arg);
 	put_dev(ti, cc->cow, cc->cow_arg);
@@ -387,6 +567,7 @@ static void cbw_dtr(struct dm_target *ti)
 static int cbw_map(struct dm_target *ti, struct bio *bio)
 {
 	struct cbw_c *cc = ti->private;
+	unsigned long flags;
 
 	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 
@@ -397,7 +578,18 @@ static int cbw_map(struct dm_target *ti, struct bio *bio)
 	case REQ_OP_DISCARD:
 	case REQ_OP_WRITE_ZEROES:
 		/* Empty flushes change nothing. */
-		if (bio_sectors(bio))
+		if (!bio_sectors(bio))
+			break;
+		if (cc->track &&
+		    unlikely(!cbw_track_mark(cc->track, first_chunk(cc, bio),
+					     last_chunk(cc, bio)))) {
+			spin_lock_irqsave(&cc->track_lock, flags);
+			bio_list_add(&cc->deferred, bio);
+			spin_unlock_irqrestore(&cc->track_lock, flags);
+			queue_work(cc->track_wq, &cc->track_work);
+			return DM_MAPIO_SUBMITTED;
+		}
+		if (cc->snap)
 			return cbw_snap_map_write(cc->snap, bio);
 		break;
 	default:
@@ -429,6 +621,25 @@ static const char *state_word(const struct cbw_snap_stats *st)
 	return broken[st->broken];
 }
 
+/* The track group of the status: see cbw_status(). */
+static void emit_track(const struct cbw_track_stats *ts, char *result,
+		       unsigned int maxlen, unsigned int *szp)
+{
+	static const char * const set_words[] = {
+		[CBW_TRACK_SET_PENDING] = "pending",
+		[CBW_TRACK_SET_COMMITTED] = "committed",
+	};
+	unsigned int sz = *szp;
+
+	DMEMIT(" %pUb %llu %llu", &ts->uuid, ts->generation, ts->changed);
+	if (ts->set == CBW_TRACK_SET_NONE)
+		DMEMIT(" -");
+	else
+		DMEMIT(" %s:%llu", set_words[ts->set], ts->set_generation);
+	DMEMIT(" %llu", ts->set_chunks);
+	*szp = sz;
+}
+
 /*
  * Status format:
  *
@@ -437,30 +648,49 @@ static const char *state_word(const struct cbw_snap_stats *st)
  * <timeout ms> <copies> <copy errors> <timeouts> <waited bios> <wait ms>
  * <tracking bytes>
  *
- * state: setup (incremental set-up), active, or broken:<reason>.
+ * state: setup (incremental set-up), active, broken:<reason>, or none
+ *	  (a track-only table: no snapshot, the other fields 0).
  * first error: "-", or the reason of the first failed copy.
+ *
+ * A track table adds:
+ *
+ * <uuid> <generation> <changed chunks> <set> <set chunks>
+ *
+ * set: "-", "pending:<generation>" or "committed:<generation>": the set a
+ * snapshot took (see dm-cbw-track.h); set chunks: chunks still in it.
  */
 static void cbw_status(struct dm_target *ti, status_type_t type,
 		       unsigned int status_flags, char *result,
 		       unsigned int maxlen)
 {
 	struct cbw_c *cc = ti->private;
+	struct cbw_track_stats ts;
 	struct cbw_snap_stats st;
 	unsigned int sz = 0;
 	int i;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		cbw_snap_get_stats(cc->snap, &st);
+		memset(&st, 0, sizeof(st));
+		if (cc->snap)
+			cbw_snap_get_stats(cc->snap, &st);
+		else
+			st.chunks = DIV_ROUND_UP_SECTOR_T(ti->len,
+							  cc->chunk_sectors);
+		if (cc->track)
+			cbw_track_get_stats(cc->track, &ts);
 		DMEMIT("%llu %llu %llu %llu %llu %llu %llu %llu/%llu %s %s %s %u",
 		       (unsigned long long)cc->chunk_sectors, st.chunks,
 		       st.in_snapshot, st.copied, st.to_copy, st.dropped,
 		       st.discarded, st.slots_used, st.slots_total,
-		       state_word(&st), cbw_reason_name(st.first_error),
+		       cc->snap ? state_word(&st) : "none", cbw_reason_name(st.first_error),
 		       cbw_policy_name(st.policy), st.timeout_ms);
 		DMEMIT(" %llu %llu %llu %llu %llu %llu", st.copies,
 		       st.copy_errors, st.timeouts, st.waited,
-		       div_u64(st.wait_ns, NSEC_PER_MSEC), st.memory);
+		       div_u64(st.wait_ns, NSEC_PER_MSEC),
+		       st.memory + (cc->track ? ts.memory : 0));
+		if (cc->track)
+			emit_track(&ts, result, maxlen, &sz);
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s %s", cc->origin_arg, cc->cow_arg, cc->chunk_arg);
@@ -473,16 +703,23 @@ static void cbw_status(struct dm_target *ti, status_type_t type,
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
 		DMEMIT(",origin_name=%s,cow_name=%s,chunk_sectors=%llu",
-		       cc->origin->name, cc->cow->name,
+		       cc->origin->name, cc->cow ? cc->cow->name : "-",
 		       (unsigned long long)cc->chunk_sectors);
 		DMEMIT(",timeout_ms=%u,on_error=%s,incremental=%c",
 		       cc->opts.timeout_ms, cbw_policy_name(cc->opts.policy),
 		       cc->opts.incremental ? 'y' : 'n');
-		DMEMIT(",discard_passdown=%c,low_water=%llu;",
-		       cc->opts.discard_passdown ? 'y' : 'n', cc->opts.low_water);
+		DMEMIT(",discard_passdown=%c,low_water=%llu,track=%c;",
+		       cc->opts.discard_passdown ? 'y' : 'n', cc->opts.low_water,
+		       cc->opts.track ? 'y' : 'n');
 		break;
 #endif
 	}
+}
+
+/* The chunks of the table, the last one may be partial. */
+static u64 table_chunks(struct cbw_c *cc)
+{
+	return DIV_ROUND_UP_SECTOR_T(cc->ti->len, cc->chunk_sectors);
 }
 
 /*
@@ -506,10 +743,29 @@ static int parse_range(struct cbw_c *cc, char *arg, u64 *first, u64 *last)
 	b = a;
 	if (dash && parse_dec(dash + 1, &b))
 		return -EINVAL;
-	if (a > b || b >= cbw_snap_chunks(cc->snap))
+	if (a > b || b >= table_chunks(cc))
 		return -EINVAL;
 	*first = a;
 	*last = b;
+	return 0;
+}
+
+/* Check every range of a message before any is applied. */
+static int check_ranges(struct cbw_c *cc, unsigned int argc, char **argv)
+{
+	u64 first, last;
+	unsigned int i;
+
+	if (argc < 2) {
+		DMERR("message %s: no chunk range", argv[0]);
+		return -EINVAL;
+	}
+	for (i = 1; i < argc; i++) {
+		if (parse_range(cc, argv[i], &first, &last)) {
+			DMERR("message %s: invalid chunk range %s", argv[0], argv[i]);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -520,17 +776,9 @@ static int message_ranges(struct cbw_c *cc, unsigned int argc, char **argv,
 	unsigned int i;
 	int r;
 
-	if (argc < 2) {
-		DMERR("message %s: no chunk range", argv[0]);
-		return -EINVAL;
-	}
-	/* All ranges are checked before any is applied. */
-	for (i = 1; i < argc; i++) {
-		if (parse_range(cc, argv[i], &first, &last)) {
-			DMERR("message %s: invalid chunk range %s", argv[0], argv[i]);
-			return -EINVAL;
-		}
-	}
+	r = check_ranges(cc, argc, argv);
+	if (r)
+		return r;
 	for (i = 1; i < argc; i++) {
 		parse_range(cc, argv[i], &first, &last);
 		r = cbw_snap_change_set(cc->snap, first, last, add);
@@ -548,23 +796,29 @@ static int message_ranges(struct cbw_c *cc, unsigned int argc, char **argv,
 }
 
 /*
- * "map [<chunk>]": the runs of chunks in the snapshot from <chunk> on,
+ * "map [<chunk>]": the runs of chunks in the snapshot from <chunk> on
+ * ("track_map [<chunk>]": of the changed set),
  * as "<first>-<last>" words, then "end", or "more <chunk>" when the result
  * buffer is full (ask again from there).
  */
 static int message_map(struct cbw_c *cc, unsigned int argc, char **argv,
 		       char *result, unsigned int maxlen)
 {
-	u64 from = 0, chunks = cbw_snap_chunks(cc->snap), s, e;
+	u64 from = 0, chunks = table_chunks(cc), s, e;
+	/* Before any DMEMIT(): the result may overwrite the words. */
+	bool snap = cc->snap && !strcasecmp(argv[0], "map");
 	unsigned int sz = 0;
 
 	if (argc > 2 || (argc == 2 && parse_u64(argv[1], chunks, &from))) {
-		DMERR("message map: invalid start chunk");
+		DMERR("message %s: invalid start chunk", argv[0]);
 		return -EINVAL;
 	}
 	/* Room for one more run (2 x 20 digits) and "more <chunk>". */
 	while (from < chunks && maxlen - sz > 72) {
-		s = cbw_snap_next_readable(cc->snap, from, &e);
+		if (snap)
+			s = cbw_snap_next_readable(cc->snap, from, &e);
+		else
+			s = cbw_track_next_changed(cc->track, from, &e);
 		if (s >= chunks) {
 			from = chunks;
 			break;
@@ -579,6 +833,92 @@ static int message_map(struct cbw_c *cc, unsigned int argc, char **argv,
 	return 1;
 }
 
+/* Message names of the snapshot, in lower case. */
+static const char * const snap_messages[] = {
+	"timeout", "on_error", "break", "add", "remove", "start", "map",
+};
+
+/* "commit [<range>...]": see cbw_track_commit(). */
+static int message_commit(struct cbw_c *cc, unsigned int argc, char **argv)
+{
+	u64 first, last;
+	unsigned int i;
+	int r = 0;
+
+	if (!cc->snap || !READ_ONCE(cc->began)) {
+		DMERR("message commit: no snapshot set");
+		return -EINVAL;
+	}
+	if (argc == 1) {
+		r = cbw_track_commit(cc->track, 0, 0, true);
+	} else {
+		r = check_ranges(cc, argc, argv);
+		for (i = 1; !r && i < argc; i++) {
+			parse_range(cc, argv[i], &first, &last);
+			r = cbw_track_commit(cc->track, first, last, false);
+		}
+	}
+	if (r == -ENOENT) {
+		DMERR("message commit: the snapshot set was committed whole");
+		return -EINVAL;
+	}
+	return r;
+}
+
+/* "track_add <range>...": mark chunks changed. */
+static int message_track_add(struct cbw_c *cc, unsigned int argc, char **argv)
+{
+	u64 first, last;
+	unsigned int i;
+	int r;
+
+	r = check_ranges(cc, argc, argv);
+	for (i = 1; !r && i < argc; i++) {
+		parse_range(cc, argv[i], &first, &last);
+		r = cbw_track_add(cc->track, first, last);
+		if (r)
+			DMERR("message track_add: failed at %s: %d", argv[i], r);
+	}
+	return r;
+}
+
+/*
+ * "track_id <uuid> <generation>": the uuid in the 36-character form,
+ * lower case (as the status shows it), the generation at least 1.
+ */
+static int message_track_id(struct cbw_c *cc, unsigned int argc, char **argv)
+{
+	uuid_t uuid;
+	u64 gen;
+
+	if (argc != 3 || strlen(argv[1]) != UUID_STRING_LEN ||
+	    strpbrk(argv[1], "ABCDEF") || uuid_parse(argv[1], &uuid) ||
+	    parse_u64(argv[2], U64_MAX, &gen) || !gen) {
+		DMERR("message track_id: want <uuid> <generation>");
+		return -EINVAL;
+	}
+	if (cbw_track_set_id(cc->track, &uuid, gen)) {
+		DMERR("message track_id: the history is not new");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* The messages of the track feature; -ENOTTY for any other. */
+static int track_message(struct cbw_c *cc, unsigned int argc, char **argv,
+			 char *result, unsigned int maxlen)
+{
+	if (!strcasecmp(argv[0], "commit"))
+		return message_commit(cc, argc, argv);
+	if (!strcasecmp(argv[0], "track_add"))
+		return message_track_add(cc, argc, argv);
+	if (!strcasecmp(argv[0], "track_id"))
+		return message_track_id(cc, argc, argv);
+	if (!strcasecmp(argv[0], "track_map"))
+		return message_map(cc, argc, argv, result, maxlen);
+	return -ENOTTY;
+}
+
 /*
  * Messages:
  *
@@ -590,6 +930,16 @@ static int message_map(struct cbw_c *cc, unsigned int argc, char **argv,
  *   start			end the incremental set-up
  *   map [<chunk>]		the chunks in the snapshot (result text)
  *
+ * and, with the track feature:
+ *
+ *   commit [<range>+]		the snapshot's set (or those chunks of it)
+ *				was backed up: it does not merge back
+ *   track_add <range>+		mark chunks changed (a saved set restored)
+ *   track_id <uuid> <gen>	give a new history its saved identity
+ *   track_map [<chunk>]	the changed chunks, as map
+ *
+ * A track-only table takes only the last four (not commit).
+ *
  * A range is "N" or "N-M" (chunk numbers, inclusive, decimal digits
  * only).
  */
@@ -599,9 +949,24 @@ static int cbw_message(struct dm_target *ti, unsigned int argc, char **argv,
 	struct cbw_c *cc = ti->private;
 	enum cbw_policy policy;
 	u64 v;
+	int r;
 
 	if (!argc)
 		return -EINVAL;
+	if (cc->track) {
+		r = track_message(cc, argc, argv, result, maxlen);
+		if (r != -ENOTTY)
+			return r;
+	}
+	if (!cc->snap) {
+		if (match_string(snap_messages, ARRAY_SIZE(snap_messages),
+				 argv[0]) >= 0) {
+			DMERR("message %s: no snapshot", argv[0]);
+			return -EINVAL;
+		}
+		DMERR("unknown message '%s'", argv[0]);
+		return -EINVAL;
+	}
 	if (!strcasecmp(argv[0], "timeout")) {
 		if (argc != 2 || parse_u64(argv[1], MAX_TIMEOUT_MS, &v)) {
 			DMERR("message timeout: want <ms> up to %u", MAX_TIMEOUT_MS);
@@ -649,28 +1014,51 @@ static void cbw_postsuspend(struct dm_target *ti)
 {
 	struct cbw_c *cc = ti->private;
 
-	cbw_snap_postsuspend(cc->snap);
+	if (cc->snap)
+		cbw_snap_postsuspend(cc->snap);
 }
 
 static void cbw_presuspend(struct dm_target *ti)
 {
 	struct cbw_c *cc = ti->private;
 
-	cbw_snap_presuspend(cc->snap);
+	if (cc->snap)
+		cbw_snap_presuspend(cc->snap);
 }
 
+/*
+ * A track table's first resume takes over the history (the snapshot's set
+ * for a track snapshot): see cbw_track_begin().  If that fails the resume
+ * fails and the device stays suspended; the next resume tries again.
+ */
 static int cbw_preresume(struct dm_target *ti)
 {
 	struct cbw_c *cc = ti->private;
+	int r;
 
-	return cbw_snap_preresume(cc->snap);
+	if (cc->snap) {
+		r = cbw_snap_preresume(cc->snap);
+		if (r)
+			return r;
+	}
+	if (cc->track && !cc->began) {
+		r = cbw_track_begin(cc->track, cc->snap ? &cc->spare : NULL,
+				    cbw_snap_fill, cc->snap);
+		if (r) {
+			DMERR("cannot take over the tracking: %d", r);
+			return r;
+		}
+		WRITE_ONCE(cc->began, true);
+	}
+	return 0;
 }
 
 static void cbw_resume(struct dm_target *ti)
 {
 	struct cbw_c *cc = ti->private;
 
-	cbw_snap_resume(cc->snap);
+	if (cc->snap)
+		cbw_snap_resume(cc->snap);
 }
 
 static int cbw_iterate_devices(struct dm_target *ti,
@@ -683,7 +1071,7 @@ static int cbw_iterate_devices(struct dm_target *ti,
 
 static struct target_type cbw_target = {
 	.name = "cbw",
-	.version = {1, 1, 0},
+	.version = {1, 2, 0},
 	.module = THIS_MODULE,
 	.ctr = cbw_ctr,
 	.dtr = cbw_dtr,

@@ -16,6 +16,7 @@
 
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
+#include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/sched/clock.h>
 #include <linux/types.h>
@@ -64,6 +65,8 @@ enum cbw_reason {
  * @incremental: start with an empty snapshot set.
  * @discard_passdown: discard the COW slots that snapshot discards free.
  * @low_water: raise a dm event when fewer COW slots than this are free.
+ * @track: the table tracks changes: the snapshot set is the changed set
+ *	   (cbw_snap_fill()), added at the first resume.
  */
 struct cbw_options {
 	unsigned int timeout_ms;
@@ -71,6 +74,7 @@ struct cbw_options {
 	bool incremental;
 	bool discard_passdown;
 	u64 low_water;
+	bool track;
 };
 
 /*
@@ -196,6 +200,9 @@ struct cbw_snap_stats {
 	bool dead;
 };
 
+extern struct mutex cbw_registry_lock;
+bool __cbw_snap_origin_taken(dev_t origin, struct mapped_device *md);
+
 int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 		    struct dm_dev *cow, sector_t chunk_sectors,
 		    const struct cbw_options *opts, struct cbw_snap **snapp);
@@ -216,6 +223,7 @@ void cbw_snap_access_end(struct cbw_snap *snap, struct cbw_read_io *io,
 int cbw_snap_set_timeout(struct cbw_snap *snap, unsigned int ms);
 int cbw_snap_set_policy(struct cbw_snap *snap, enum cbw_policy policy);
 int cbw_snap_break(struct cbw_snap *snap);
+int cbw_snap_fill(void *snap, u64 start, u64 count);
 int cbw_snap_change_set(struct cbw_snap *snap, u64 first, u64 last, bool add);
 int cbw_snap_start(struct cbw_snap *snap);
 u64 cbw_snap_next_readable(struct cbw_snap *snap, u64 from, u64 *end);
