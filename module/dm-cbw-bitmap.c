@@ -961,6 +961,13 @@ int cbw_bitmap_refill(struct cbw_bitmap *bm, gfp_t gfp)
 	return reserve_fill(bm, 2, 2 * READ_ONCE(bm->height) - 1, gfp);
 }
 
+bool cbw_bitmap_reserve_low(const struct cbw_bitmap *bm)
+{
+	/* The same bound as cbw_bitmap_refill(). */
+	return READ_ONCE(bm->nr_free_leaves) < 2 ||
+	       READ_ONCE(bm->nr_free_inodes) < 2 * READ_ONCE(bm->height) - 1;
+}
+
 s64 cbw_bitmap_set(struct cbw_bitmap *bm, u64 start, u64 count)
 {
 	return bitmap_change(bm, start, count, true);

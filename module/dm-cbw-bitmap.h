@@ -125,6 +125,20 @@ void cbw_bitmap_destroy(struct cbw_bitmap *bm);
 int cbw_bitmap_refill(struct cbw_bitmap *bm, gfp_t gfp);
 
 /**
+ * cbw_bitmap_reserve_low() - whether a change may need a refill first.
+ * @bm: the bitmap.
+ *
+ * A hint for callers that refill in the background after a change (see
+ * cbw_bitmap_refill()): false means the reserve holds what any one change
+ * needs.  Lock-free; racing changes and refills may make it stale.
+ *
+ * Context: any context.
+ * Return: true if the reserve holds fewer nodes than cbw_bitmap_refill()
+ * tops it up to.
+ */
+bool cbw_bitmap_reserve_low(const struct cbw_bitmap *bm);
+
+/**
  * cbw_bitmap_set() - set a range of bits.
  * @bm: the bitmap.
  * @start: the first bit.

@@ -6,7 +6,6 @@
  */
 
 #include <linux/blkdev.h>
-#include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/log2.h>
 #include <linux/module.h>
@@ -33,8 +32,11 @@
  * @track: the tracking history, NULL without the track feature.
  * @spare: a track snapshot's empty changed set, until its first resume
  *	   hands it to @track; the preresume hook (dm serialises them).
- * @began: @track began this table (cbw_track_begin()); the preresume
- *	   hook sets it, messages read it: set before the table is live.
+ * @began: @track began this table (cbw_track_begin()); set by the
+ *	   preresume hook (WRITE_ONCE()), read by messages (READ_ONCE()),
+ *	   which may already reach the table then: dm swaps the tables in
+ *	   before the preresume, and a table whose preresume failed stays
+ *	   live, suspended.
  * @track_wq: the worker of @deferred (track tables only).
  * @track_work: marks the writes of @deferred, then sends them on.
  * @track_lock: protects @deferred.
@@ -308,22 +310,17 @@ static void send_on(struct cbw_c *cc, struct bio *bio)
 	}
 }
 
-/* A mark that needs memory waits this long at most before the write fails. */
-#define MARK_TRIES	100
-#define MARK_WAIT_MS	10
-
 /*
- * The writes whose mark needed memory: allocate it (GFP_NOIO), mark,
- * send them on.  The device-mapper core counts them in flight, so a
- * suspend waits for this.  A write whose chunks cannot be marked fails
- * (with BLK_STS_RESOURCE) rather than change the origin unseen.
+ * The writes whose mark needed memory: allocate it (GFP_NOIO), mark, send
+ * them on (if the memory cannot be had, every chunk counts as changed:
+ * cbw_track_mark_wait()).  The device-mapper core counts them in flight,
+ * so a suspend waits for this.
  */
 static void track_work(struct work_struct *work)
 {
 	struct cbw_c *cc = container_of(work, struct cbw_c, track_work);
 	struct bio_list bios;
 	struct bio *bio;
-	int i, r;
 
 	spin_lock_irq(&cc->track_lock);
 	bios = cc->deferred;
@@ -331,20 +328,23 @@ static void track_work(struct work_struct *work)
 	spin_unlock_irq(&cc->track_lock);
 
 	while ((bio = bio_list_pop(&bios))) {
-		for (i = 0; i < MARK_TRIES; i++) {
-			r = cbw_track_mark_wait(cc->track, first_chunk(cc, bio),
-						last_chunk(cc, bio));
-			if (r != -ENOMEM)
-				break;
-			msleep(MARK_WAIT_MS);
-		}
-		if (r) {
-			DMERR_LIMIT("no memory to track a write: it fails");
-			bio->bi_status = BLK_STS_RESOURCE;
-			bio_endio(bio);
-			continue;
-		}
+		cbw_track_mark_wait(cc->track, first_chunk(cc, bio),
+				    last_chunk(cc, bio));
 		send_on(cc, bio);
+	}
+}
+
+/*
+ * Stop the marking worker: after it, no deferred write reaches the
+ * snapshot.  dm drains the writes in flight before it destroys a table
+ * of a device it suspended, but not when it destroys a device that was
+ * never suspended: then the worker may still hold some.
+ */
+static void stop_marks(struct cbw_c *cc)
+{
+	if (cc->track_wq) {
+		destroy_workqueue(cc->track_wq);
+		cc->track_wq = NULL;
 	}
 }
 
@@ -352,9 +352,7 @@ static void put_track(struct cbw_c *cc)
 {
 	if (!cc->track)
 		return;
-	/* Suspended or never resumed: no write is deferred. */
-	if (cc->track_wq)
-		destroy_workqueue(cc->track_wq);
+	stop_marks(cc);
 	cbw_bitmap_destroy(cc->spare);
 	cbw_track_put(cc->track);
 	cc->track = NULL;
@@ -535,6 +533,16 @@ static int cbw_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_discard_bios = 1;
 	ti->num_write_zeroes_bios = 1;
 	ti->per_io_data_size = sizeof(struct cbw_write_io);
+#ifdef HAVE_DM_SUBMIT_BIO_REMAP
+	/*
+	 * A write the map function keeps (DM_MAPIO_SUBMITTED) is sent on by
+	 * cbw_submit_remapped(), which starts its accounting; dm must not
+	 * start it too when the map function returns, maybe at the same
+	 * time on another CPU (the flag that says it started is not
+	 * atomic).
+	 */
+	ti->accounts_remapped_io = true;
+#endif
 	return 0;
 
 bad_snap:
@@ -554,6 +562,7 @@ static void cbw_dtr(struct dm_target *ti)
 {
 	struct cbw_c *cc = ti->private;
 
+	stop_marks(cc);
 	if (cc->snap)
 		cbw_snap_destroy(cc->snap);
 	put_track(cc);
@@ -833,7 +842,7 @@ static int message_map(struct cbw_c *cc, unsigned int argc, char **argv,
 	return 1;
 }
 
-/* Message names of the snapshot, in lower case. */
+/* Message names of the snapshot. */
 static const char * const snap_messages[] = {
 	"timeout", "on_error", "break", "add", "remove", "start", "map",
 };
@@ -893,7 +902,7 @@ static int message_track_id(struct cbw_c *cc, unsigned int argc, char **argv)
 
 	if (argc != 3 || strlen(argv[1]) != UUID_STRING_LEN ||
 	    strpbrk(argv[1], "ABCDEF") || uuid_parse(argv[1], &uuid) ||
-	    parse_u64(argv[2], U64_MAX, &gen) || !gen) {
+	    parse_u64(argv[2], U64_MAX - 1, &gen) || !gen) {
 		DMERR("message track_id: want <uuid> <generation>");
 		return -EINVAL;
 	}
@@ -948,6 +957,7 @@ static int cbw_message(struct dm_target *ti, unsigned int argc, char **argv,
 {
 	struct cbw_c *cc = ti->private;
 	enum cbw_policy policy;
+	unsigned int i;
 	u64 v;
 	int r;
 
@@ -959,10 +969,11 @@ static int cbw_message(struct dm_target *ti, unsigned int argc, char **argv,
 			return r;
 	}
 	if (!cc->snap) {
-		if (match_string(snap_messages, ARRAY_SIZE(snap_messages),
-				 argv[0]) >= 0) {
-			DMERR("message %s: no snapshot", argv[0]);
-			return -EINVAL;
+		for (i = 0; i < ARRAY_SIZE(snap_messages); i++) {
+			if (!strcasecmp(argv[0], snap_messages[i])) {
+				DMERR("message %s: no snapshot", argv[0]);
+				return -EINVAL;
+			}
 		}
 		DMERR("unknown message '%s'", argv[0]);
 		return -EINVAL;

@@ -38,6 +38,14 @@
  * @generation: the changed set's generation; as @set.
  * @fresh: no snapshot took a set and no identity was given back: the
  *	   identity may still be set (cbw_track_set_id()); as @set.
+ * @all: every chunk counts as changed, whatever @changed holds: the
+ *	 history's past is unknown (a new history), or a mark failed for
+ *	 want of memory; written under @lock (and @mutex but by a failed
+ *	 mark), read without it by the map function (a stale false only
+ *	 costs a mark).
+ * @begun: a table began with the history (cbw_track_begin()): only such
+ *	   a history is continued by the device's next track table; as
+ *	   @set.
  * @wq: runs @refill; WQ_MEM_RECLAIM, as the writes wait on it.
  * @refill: tops the changed set's node reserve up after a mark used it.
  */
@@ -59,6 +67,8 @@ struct cbw_track {
 	uuid_t uuid;
 	u64 generation;
 	bool fresh;
+	bool all;
+	bool begun;
 
 	struct workqueue_struct *wq;
 	struct work_struct refill;
@@ -76,13 +86,18 @@ static void refill_work(struct work_struct *work)
 	mutex_unlock(&t->mutex);
 }
 
-/* The history of @md, or NULL.  cbw_registry_lock held. */
+/*
+ * The history of @md that a table began with, or NULL: the live table's
+ * (a table that failed its first resume may hold one too; it stays live).
+ * Histories of inactive tables that never began are not continued.
+ * cbw_registry_lock held.
+ */
 static struct cbw_track *__find(struct mapped_device *md)
 {
 	struct cbw_track *t;
 
 	list_for_each_entry(t, &cbw_tracks, node)
-		if (t->md == md)
+		if (t->md == md && READ_ONCE(t->begun))
 			return t;
 	return NULL;
 }
@@ -135,6 +150,7 @@ static struct cbw_track *track_new(struct dm_target *ti, dev_t origin,
 	uuid_gen(&t->uuid);
 	t->generation = 1;
 	t->fresh = true;
+	t->all = true;
 	INIT_WORK(&t->refill, refill_work);
 	t->changed = cbw_bitmap_create(t->nr_chunks, false, GFP_KERNEL);
 	t->wq = alloc_workqueue("kcbw_track", WQ_MEM_RECLAIM, 1);
@@ -169,42 +185,50 @@ int cbw_track_get(struct dm_target *ti, dev_t origin, sector_t chunk_sectors,
 		  struct cbw_track **trackp)
 {
 	struct mapped_device *md = dm_table_get_md(ti->table);
-	struct cbw_track *t, *fresh;
+	unsigned int shift = __ffs(chunk_sectors);
+	struct cbw_track *t, *fresh = NULL;
+	int r = 0;
 
-	/* Allocated first: the registry's lock is held by lookups of I/O. */
-	fresh = track_new(ti, origin, chunk_sectors);
-	if (!fresh) {
-		ti->error = "Cannot allocate tracking";
-		return -ENOMEM;
-	}
 	mutex_lock(&cbw_registry_lock);
-	if (__cbw_track_origin_taken(origin, md) ||
-	    __cbw_snap_origin_taken(origin, md)) {
+	for (;;) {
+		if (__cbw_track_origin_taken(origin, md) ||
+		    __cbw_snap_origin_taken(origin, md)) {
+			ti->error = "Origin already has a cbw target";
+			r = -EBUSY;
+			break;
+		}
+		t = __find(md);
+		if (t && (t->origin != origin || t->sectors != ti->len ||
+			  t->chunk_shift != shift)) {
+			ti->error = "Table does not match the live table's tracking";
+			r = -EINVAL;
+			break;
+		}
+		if (t) {
+			kref_get(&t->kref);
+			break;
+		}
+		if (fresh) {
+			list_add_tail(&fresh->node, &cbw_tracks);
+			t = fresh;
+			fresh = NULL;
+			break;
+		}
+		/* Made without the lock, then everything is checked again. */
 		mutex_unlock(&cbw_registry_lock);
-		cbw_track_put(fresh);
-		ti->error = "Origin already has a cbw target";
-		return -EBUSY;
-	}
-	t = __find(md);
-	if (t && (t->origin != origin || t->sectors != ti->len ||
-		  t->chunk_shift != fresh->chunk_shift)) {
-		mutex_unlock(&cbw_registry_lock);
-		cbw_track_put(fresh);
-		ti->error = "Table does not match the live table's tracking";
-		return -EINVAL;
-	}
-	if (t) {
-		kref_get(&t->kref);
-	} else {
-		list_add_tail(&fresh->node, &cbw_tracks);
-		t = fresh;
-		fresh = NULL;
+		fresh = track_new(ti, origin, chunk_sectors);
+		if (!fresh) {
+			ti->error = "Cannot allocate tracking";
+			return -ENOMEM;
+		}
+		mutex_lock(&cbw_registry_lock);
 	}
 	mutex_unlock(&cbw_registry_lock);
 	if (fresh)
-		cbw_track_put(fresh);
-	*trackp = t;
-	return 0;
+		track_free(fresh);
+	if (!r)
+		*trackp = t;
+	return r;
 }
 
 static void track_release(struct kref *kref)
@@ -227,11 +251,6 @@ static void track_release(struct kref *kref)
  */
 void cbw_track_put(struct cbw_track *t)
 {
-	/* Never registered (the spare of cbw_track_get()): only one holder. */
-	if (list_empty(&t->node)) {
-		track_free(t);
-		return;
-	}
 	kref_put_mutex(&t->kref, track_release, &cbw_registry_lock);
 }
 
@@ -333,6 +352,7 @@ static int merge_pending(struct cbw_track *t)
 int cbw_track_begin(struct cbw_track *t, struct cbw_bitmap **spare,
 		    int (*fill)(void *data, u64 start, u64 count), void *data)
 {
+	struct cbw_bitmap *pending, *gone = NULL;
 	u64 s = 0, e;
 	int r;
 
@@ -340,28 +360,51 @@ int cbw_track_begin(struct cbw_track *t, struct cbw_bitmap **spare,
 	r = merge_pending(t);
 	if (r || !spare)
 		goto out;
-	for (;;) {
-		rcu_read_lock();
-		s = cbw_bitmap_next_set(t->changed, s);
-		e = s < t->nr_chunks ? cbw_bitmap_next_clear(t->changed, s) : s;
-		rcu_read_unlock();
-		if (s >= t->nr_chunks)
-			break;
-		r = fill(data, s, e - s);
-		if (r)
+	if (t->all) {
+		/* Every chunk: one run, and a pending set of every chunk. */
+		pending = cbw_bitmap_create(t->nr_chunks, true, GFP_NOIO);
+		if (!pending || cbw_bitmap_refill(pending, GFP_NOIO)) {
+			cbw_bitmap_destroy(pending);
+			r = -ENOMEM;
 			goto out;
-		s = e;
+		}
+		r = t->nr_chunks ? fill(data, 0, t->nr_chunks) : 0;
+		if (r) {
+			cbw_bitmap_destroy(pending);
+			goto out;
+		}
+		gone = t->changed;
+	} else {
+		for (;;) {
+			rcu_read_lock();
+			s = cbw_bitmap_next_set(t->changed, s);
+			e = s < t->nr_chunks ?
+			    cbw_bitmap_next_clear(t->changed, s) : s;
+			rcu_read_unlock();
+			if (s >= t->nr_chunks)
+				break;
+			r = fill(data, s, e - s);
+			if (r)
+				goto out;
+			s = e;
+		}
+		pending = t->changed;
 	}
 	spin_lock_irq(&t->lock);
-	t->pending = t->changed;
-	t->changed = *spare;
+	t->pending = pending;
+	WRITE_ONCE(t->changed, *spare);
+	t->all = false;
 	t->set = CBW_TRACK_SET_PENDING;
 	t->set_generation = t->generation;
 	t->generation++;
 	t->fresh = false;
 	spin_unlock_irq(&t->lock);
 	*spare = NULL;
+	/* No map function runs: the device is suspended (see the header). */
+	cbw_bitmap_destroy(gone);
 out:
+	if (!r)
+		WRITE_ONCE(t->begun, true);
 	mutex_unlock(&t->mutex);
 	return r;
 }
@@ -372,9 +415,9 @@ out:
  * @first: the write's first chunk.
  * @last: its last chunk.
  *
- * A write to chunks already marked takes no lock: one lock-free search.
+ * A write to chunks already marked takes no lock: one lock-free lookup.
  * Otherwise the bits are set under @t->lock with nodes from the bitmap's
- * reserve, which a worker tops up afterwards.
+ * reserve, which a worker tops up afterwards when the change took some.
  *
  * Context: the map function (any context; does not sleep or allocate).
  * Return: true once marked; false if the reserve lacks the nodes: call
@@ -382,14 +425,18 @@ out:
  */
 bool cbw_track_mark(struct cbw_track *t, u64 first, u64 last)
 {
-	struct cbw_bitmap *bm = t->changed;
+	struct cbw_bitmap *bm = READ_ONCE(t->changed);
 	unsigned long flags;
 	bool marked;
 	s64 r;
 
-	rcu_read_lock();
-	marked = cbw_bitmap_next_clear(bm, first) > last;
-	rcu_read_unlock();
+	if (READ_ONCE(t->all))
+		return true;
+	/* The bitmap's readers enter their RCU read-side sections. */
+	if (first == last)
+		marked = cbw_bitmap_test(bm, first);
+	else
+		marked = cbw_bitmap_next_clear(bm, first) > last;
 	if (likely(marked))
 		return true;
 	spin_lock_irqsave(&t->lock, flags);
@@ -397,7 +444,10 @@ bool cbw_track_mark(struct cbw_track *t, u64 first, u64 last)
 	spin_unlock_irqrestore(&t->lock, flags);
 	if (r == -ENOMEM)
 		return false;
-	if (r > 0)
+	/* -EINVAL: a range past the end, which a bio of the table is not. */
+	WARN_ON_ONCE(r < 0);
+	/* Only when the change took nodes: a wake-up costs the writer. */
+	if (r > 0 && cbw_bitmap_reserve_low(bm))
 		queue_work(t->wq, &t->refill);
 	return true;
 }
@@ -408,17 +458,22 @@ bool cbw_track_mark(struct cbw_track *t, u64 first, u64 last)
  * @first: the write's first chunk.
  * @last: its last chunk.
  *
+ * If the memory for the mark cannot be had, every chunk counts as changed
+ * from now on (the next backup of the history copies everything) rather
+ * than the write going on unmarked or failing.
+ *
  * Context: process context; sleeps; allocates with GFP_NOIO.
- * Return: 0, or -ENOMEM (nothing marked).
  */
-int cbw_track_mark_wait(struct cbw_track *t, u64 first, u64 last)
+void cbw_track_mark_wait(struct cbw_track *t, u64 first, u64 last)
 {
-	int r;
-
 	mutex_lock(&t->mutex);
-	r = changed_set(t, first, last - first + 1);
+	if (changed_set(t, first, last - first + 1)) {
+		spin_lock_irq(&t->lock);
+		t->all = true;
+		spin_unlock_irq(&t->lock);
+		DMERR_LIMIT("no memory to track a write: every chunk counts as changed");
+	}
 	mutex_unlock(&t->mutex);
-	return r;
 }
 
 /**
@@ -432,7 +487,12 @@ int cbw_track_mark_wait(struct cbw_track *t, u64 first, u64 last)
  */
 int cbw_track_add(struct cbw_track *t, u64 first, u64 last)
 {
-	return cbw_track_mark_wait(t, first, last);
+	int r;
+
+	mutex_lock(&t->mutex);
+	r = changed_set(t, first, last - first + 1);
+	mutex_unlock(&t->mutex);
+	return r;
 }
 
 /**
@@ -494,7 +554,9 @@ out:
  * Only once, and only before a snapshot took a set of the history: the
  * tool restores a history saved at a clean deactivation by marking its
  * chunks (cbw_track_add()) and then giving its identity, so that a
- * history whose restore was cut short keeps its new identity.
+ * history whose restore was cut short keeps its new identity.  From then
+ * on only the chunks marked count as changed: those given back and those
+ * written since the history began.
  *
  * Context: process context (a message).
  * Return: 0, or -EBUSY (not a new history).
@@ -509,6 +571,7 @@ int cbw_track_set_id(struct cbw_track *t, const uuid_t *uuid, u64 generation)
 		uuid_copy(&t->uuid, uuid);
 		t->generation = generation;
 		t->fresh = false;
+		t->all = false;
 		r = 0;
 	}
 	spin_unlock_irq(&t->lock);
@@ -531,10 +594,16 @@ u64 cbw_track_next_changed(struct cbw_track *t, u64 from, u64 *end)
 	u64 s;
 
 	mutex_lock(&t->mutex);
-	rcu_read_lock();
-	s = cbw_bitmap_next_set(t->changed, from);
-	*end = s < t->nr_chunks ? cbw_bitmap_next_clear(t->changed, s) : s;
-	rcu_read_unlock();
+	if (t->all) {
+		s = from;
+		*end = t->nr_chunks;
+	} else {
+		rcu_read_lock();
+		s = cbw_bitmap_next_set(t->changed, from);
+		*end = s < t->nr_chunks ?
+		       cbw_bitmap_next_clear(t->changed, s) : s;
+		rcu_read_unlock();
+	}
 	mutex_unlock(&t->mutex);
 	return s;
 }
@@ -553,7 +622,7 @@ void cbw_track_get_stats(struct cbw_track *t, struct cbw_track_stats *st)
 	spin_lock_irqsave(&t->lock, flags);
 	uuid_copy(&st->uuid, &t->uuid);
 	st->generation = t->generation;
-	st->changed = cbw_bitmap_weight(t->changed);
+	st->changed = t->all ? t->nr_chunks : cbw_bitmap_weight(t->changed);
 	st->set = t->set;
 	st->set_generation = t->set_generation;
 	st->set_chunks = t->pending ? cbw_bitmap_weight(t->pending) : 0;

@@ -11,8 +11,9 @@
  *    cbw_track_set_id() when a saved history is restored) and the
  *    *generation*, the number of the changed set being filled now;
  *  - the *changed* set: a radix bitmap of the chunks written since the
- *    point in time of generation - 1 (since the history began for
- *    generation 1);
+ *    point in time of generation - 1; or *all* chunks, for a new
+ *    history (whose past is unknown: its first backup is a full one) and
+ *    after a mark failed for want of memory;
  *  - at most one *pending* set: the changed set a snapshot took, kept
  *    until the table after it begins, so that a backup that failed gives
  *    its chunks back (they merge into the changed set).
@@ -20,6 +21,7 @@
  * Life of a generation G (see Documentation/dm-cbw.rst, "Change
  * tracking"):
  *
+ *   new history:             changed = all chunks, generation 1
  *   track table resumed:     changed = chunks written, generation G
  *   snapshot table resumed:  pending = changed (set G), the snapshot's
  *                            set is a copy of it; changed = {}, G + 1
@@ -82,7 +84,7 @@ int cbw_track_begin(struct cbw_track *t, struct cbw_bitmap **spare,
 		    int (*fill)(void *data, u64 start, u64 count), void *data);
 
 bool cbw_track_mark(struct cbw_track *t, u64 first, u64 last);
-int cbw_track_mark_wait(struct cbw_track *t, u64 first, u64 last);
+void cbw_track_mark_wait(struct cbw_track *t, u64 first, u64 last);
 
 int cbw_track_add(struct cbw_track *t, u64 first, u64 last);
 int cbw_track_commit(struct cbw_track *t, u64 first, u64 last, bool all);

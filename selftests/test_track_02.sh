@@ -113,11 +113,24 @@ run_case() {
 	copy_dev /dev/ram0 "$CBW_TMP/full0"
 	_dm_create cowdev "0 $((16 * 2048)) linear /dev/ram1 0"
 	_dm_create trk "0 $sz cbw /dev/ram0 - 128 1 track"
+	# A new history: every chunk counts as changed, so its first backup
+	# is the full one (iotest 257's reference backup before the bitmap).
+	for ((c = 0; c < CHUNKS; c++)); do MODEL[$c]=1; done
 	track_is 1 -
+	reload trk "0 $sz cbw /dev/ram0 /dev/mapper/cowdev 128 1 track"
+	_dm_create trk-snap "0 $sz snapshot-access /dev/mapper/trk" --readonly
+	_expect_ok "$CASE: full backup" dd if=/dev/mapper/trk-snap of="$CBW_TMP/img0" \
+		bs=1M iflag=direct status=none
+	_expect_ok "$CASE: the full image" cmp "$CBW_TMP/img0" "$CBW_TMP/full0"
+	_msg trk commit
+	_dm_remove trk-snap
+	reload trk "0 $sz cbw /dev/ram0 - 128 1 track"
+	MODEL=()
+	track_is 2 -
 
 	_pattern_write_all /dev/mapper/trk "${GROUP1[@]}"
 	model_dirty GROUP1
-	track_is 1 -
+	track_is 2 -
 	copy_dev /dev/ram0 "$CBW_TMP/ref1"
 
 	# Backup 1: incremental on top of the full image, with group 2 written
@@ -126,7 +139,7 @@ run_case() {
 	local -A SET1
 	for c in "${!MODEL[@]}"; do SET1[$c]=1; done
 	_dm_create trk-snap "0 $sz snapshot-access /dev/mapper/trk" --readonly
-	cp "$CBW_TMP/full0" "$CBW_TMP/img1"
+	cp "$CBW_TMP/img0" "$CBW_TMP/img1"
 	case $outcome in
 	cancel) backup_chunks "$CBW_TMP/img1" 3 write_group2 3 ;;
 	*) backup_chunks "$CBW_TMP/img1" $CHUNKS write_group2 3 ;;
@@ -135,7 +148,7 @@ run_case() {
 	for c in "${DONE[@]}"; do BACKED[$c]=1; done
 	MODEL=()
 	model_dirty GROUP2
-	track_is 2 pending:1
+	track_is 3 pending:2
 	case $outcome in
 	success)
 		_expect_eq "${#FAILED[@]}" 0 "$CASE: failed reads"
@@ -172,15 +185,15 @@ run_case() {
 	reload trk "0 $sz cbw /dev/ram0 - 128 1 track"
 	reload cowdev "0 $((16 * 2048)) linear /dev/ram1 0"
 	# Model: what was not committed merges back.
-	local gen=2 base=full0
+	local gen=3 base=img0
 	if [ "$mode" = never ] || { [ "$mode" = on-success ] && [ -z "$ok" ]; }; then
 		for c in "${!SET1[@]}"; do MODEL[$c]=1; done
-		gen=1
+		gen=2
 	elif [ -z "$ok" ]; then
 		for c in "${!SET1[@]}"; do [ -n "${BACKED[$c]:-}" ] || MODEL[$c]=1; done
 	fi
 	# Backup 2 builds on image 1 whenever its chunks were committed.
-	[ "$gen" = 2 ] && base=img1
+	[ "$gen" = 3 ] && base=img1
 	track_is $gen -
 
 	_pattern_write_all /dev/mapper/trk "${GROUP3[@]}"

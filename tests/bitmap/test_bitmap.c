@@ -698,8 +698,10 @@ static void test_reserve_worst_case(void)
 		CHECK(bm && !cbw_bitmap_refill(bm, GFP_KERNEL));
 		CHECK(bm->nr_free_leaves == 2 &&
 		      bm->nr_free_inodes == 2 * bm->height - 1);
+		CHECK(!cbw_bitmap_reserve_low(bm));
 		CHECK(cbw_bitmap_set(bm, 1, n - 2) == (s64)(n - 2));
 		CHECK(bm->nr_free_leaves == 0 && bm->nr_free_inodes == 0);
+		CHECK(cbw_bitmap_reserve_low(bm));
 		CHECK(check_tree(bm));
 		CHECK(!cbw_bitmap_test(bm, 0) && cbw_bitmap_test(bm, 1));
 		CHECK(cbw_bitmap_test(bm, n - 2) && !cbw_bitmap_test(bm, n - 1));
@@ -708,13 +710,18 @@ static void test_reserve_worst_case(void)
 		/* And back: the reverse needs nothing. */
 		CHECK(cbw_bitmap_clear(bm, 1, n - 2) == (s64)(n - 2));
 		CHECK(check_minimal(bm));
+		/* A change inside a leaf that exists takes nothing. */
+		CHECK(!cbw_bitmap_refill(bm, GFP_KERNEL) && !cbw_bitmap_reserve_low(bm));
+		CHECK(cbw_bitmap_set(bm, 5, 1) == 1 && cbw_bitmap_reserve_low(bm));
+		CHECK(!cbw_bitmap_refill(bm, GFP_KERNEL));
+		CHECK(cbw_bitmap_set(bm, 6, 1) == 1 && !cbw_bitmap_reserve_low(bm));
 		cbw_bitmap_destroy(bm);
 		bm = NULL;
 	}
 	ok = true;
 out:
 	cbw_bitmap_destroy(bm);
-	if (!tap_ok(ok, "reserve: one refill is enough for the worst change"))
+	if (!tap_ok(ok, "reserve: one refill is enough for the worst change; reserve_low says when a change took nodes"))
 		tap_diag("%s", why);
 }
 
