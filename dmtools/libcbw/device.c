@@ -599,7 +599,7 @@ int cbw_find(const char *name, bool ours, struct cbw_dev *d)
 	r = find_cbw(name, false, &d->dev);
 	if (r)
 		return r;
-	why = cbw_status_parse(d->dev.params, &d->st);
+	why = cbw_status_parse_track(d->dev.params, &d->st, &d->track);
 	if (why) {
 		lib_error("%s: unexpected cbw status '%s': %s", name,
 			  d->dev.params, why);

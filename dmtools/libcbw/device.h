@@ -80,10 +80,13 @@ int cbw_check_free(const char *name, const char *uuid);
  *	      cbw_snap_uuid()).
  * @snap: the snapshot device, if @has_snap.
  * @snap_st: the snapshot's status, parsed, if @has_snap.
+ * @track: its tracking fields (status fields 19-23), @track.tracking false
+ *	   for a table that does not track; sizes and bytes not filled.
  */
 struct cbw_dev {
 	struct cbwdm_dev dev;
 	struct cbw_status st;
+	struct cbw_track_info track;
 	bool has_snap;
 	struct cbwdm_dev snap;
 	struct cbw_access_status snap_st;

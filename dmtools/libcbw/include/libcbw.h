@@ -152,6 +152,7 @@ enum cbw_state {
 	CBW_STATE_SETUP,	/* "setup": loaded, never resumed */
 	CBW_STATE_ACTIVE,	/* "active" */
 	CBW_STATE_BROKEN,	/* "broken:<reason>" */
+	CBW_STATE_NONE,		/* "none": a track-only table, no snapshot */
 };
 
 /* Why a copy failed or the snapshot broke (status fields 9 and 10). */
@@ -936,6 +937,110 @@ CBW_API int cbw_backup(const char *name, const struct cbw_backup_opts *o,
  * @res: the result, or NULL.
  */
 CBW_API void cbw_backup_result_free(struct cbw_backup_result *res);
+
+/* Change tracking ("incremental forever") */
+
+/*
+ * A cbw table with the feature "track" marks every chunk that a write,
+ * write-zeroes or discard changes in a "changed" set; nothing is copied.
+ * Under a live device it is put by cbw_track() (a "track-only" table,
+ * cbw DMDEV-real - <chunk> 1 track), and taken away by cbw_untrack().
+ * cbw_track_snapshot() takes a snapshot of exactly the changed set: the
+ * set of generation G becomes the snapshot's (pending) set, tracking goes
+ * on into generation G + 1.  After the backup, cbw_track_commit() forgets
+ * the set (or the part of it backed up) and cbw_release() goes back to the
+ * track-only table; without a commit the set merges back into the changed
+ * set, so no change is lost.  Each tracking history has an identity, a
+ * uuid and a generation number, so that an agent can tell that the set it
+ * gets continues the chain it backed up last time.
+ */
+
+/* A tracking uuid's length: 8-4-4-4-12 lower-case hex digits. */
+#define CBW_TRACK_UUID_LEN	36
+
+/* The tracking set of a track snapshot (status field 22). */
+enum cbw_track_set {
+	CBW_TRACK_SET_NONE,	 /* "-": no snapshot set */
+	CBW_TRACK_SET_PENDING,	 /* "pending:G": merges back unless committed */
+	CBW_TRACK_SET_COMMITTED, /* "committed:G": its rest merges back */
+};
+
+/**
+ * struct cbw_track_info - the change tracking of a cbw device (status
+ * fields 19 to 23 of a track table).
+ * @tracking: the table tracks; the other fields are 0 when it does not.
+ * @snapshot: the table is a track snapshot (it has a COW device); false
+ *	      for a track-only table.
+ * @uuid: the history's identity, CBW_TRACK_UUID_LEN characters.
+ * @generation: the number of the changed set being filled now (>= 1).
+ * @chunk_bytes: the chunk size.
+ * @chunks: chunks in the device.
+ * @size_bytes: the device's size.
+ * @changed: chunks in the changed set.
+ * @changed_bytes: their bytes (the device's last chunk may be partial).
+ * @set: the snapshot's tracking set.
+ * @set_generation: its generation (0 for CBW_TRACK_SET_NONE).
+ * @set_chunks: its chunks still pending (not committed).
+ * @set_bytes: their bytes.
+ */
+struct cbw_track_info {
+	bool tracking;
+	bool snapshot;
+	char uuid[CBW_TRACK_UUID_LEN + 1];
+	uint64_t generation;
+	uint64_t chunk_bytes;
+	uint64_t chunks;
+	uint64_t size_bytes;
+	uint64_t changed;
+	uint64_t changed_bytes;
+	enum cbw_track_set set;
+	uint64_t set_generation;
+	uint64_t set_chunks;
+	uint64_t set_bytes;
+};
+
+/**
+ * cbw_track_info_get() - the change tracking of the cbw device @name.
+ * @name: a device name (a live device under cbw_track() has a cbw table).
+ * @ti: filled on success; @ti->tracking is false for a cbw table that
+ *	does not track.
+ *
+ * The bytes of a set whose device ends with a partial chunk need one
+ * "track_map" (or "map") message, to learn whether that chunk is in it.
+ *
+ * Return: 0, -EINVAL (a bad name, @ti NULL), -ENOENT (no such device, or
+ * its table is not one cbw target), -EIO.
+ */
+CBW_API int cbw_track_info_get(const char *name, struct cbw_track_info *ti);
+
+/**
+ * cbw_track_set_name() - the status word of a tracking set without its
+ * generation.
+ * @set: the set.
+ *
+ * Return: "-", "pending" or "committed"; NULL for a value that is not an
+ * enum cbw_track_set.
+ */
+CBW_API const char *cbw_track_set_name(enum cbw_track_set set);
+
+/**
+ * cbw_track_commit() - tell the track snapshot of @name that its set, or
+ * part of it, is backed up: those chunks are forgotten instead of merging
+ * back into the changed set at cbw_release() (the "commit" message).
+ * @name: the cbw device (DMDEV).
+ * @runs: the backed-up extents (only their chunk numbers count), or NULL
+ *	  with @count 0 for the whole set.
+ * @count: how many.
+ *
+ * Repeatable.  After a partial commit the generation still goes on at
+ * cbw_release(); the rest of the set merges back.
+ *
+ * Return: 0, -EINVAL (a bad name, @runs NULL with @count), -ENOENT,
+ * -EBUSY (not a track snapshot), -ERANGE (a chunk outside the device),
+ * -EIO.
+ */
+CBW_API int cbw_track_commit(const char *name, const struct cbw_extent *runs,
+			     size_t count);
 
 /* Parsing and formatting, as cbwctl does it */
 
