@@ -445,7 +445,7 @@ static int status_run(const struct command *cmd, void *opts, char **args,
 
 const struct command cmd_status = {
 	.name = "status",
-	.args = "[-o FIELDS] [-O SORT] [--noheadings] [--separator SEP] [--json] [--track] [NAME]",
+	.args = "[-o FIELDS] [-O SORT] [--noheadings] [--separator SEP] [--track] [--json] [NAME]",
 	.help = "show the copy state of NAME, or of every cbw device",
 	.details =
 "Show one row per cbw device: NAME, or every device whose table is one cbw\n"

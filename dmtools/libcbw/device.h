@@ -150,6 +150,8 @@ bool cbw_snap_uuid(const struct cbwdm_dev *dev, char *buf, size_t len);
  * @incremental: start with an empty snapshot set (the incremental
  *		 feature).
  * @no_discard_passdown: do not discard freed COW slots.
+ * @track: track changes (the track feature).
+ * @no_cow: no COW device ("-", a track-only table; needs @track).
  */
 struct cbw_table {
 	dev_t origin;
@@ -159,10 +161,12 @@ struct cbw_table {
 	enum cbw_policy policy;
 	bool incremental;
 	bool no_discard_passdown;
+	bool track;
+	bool no_cow;
 };
 
 /* Long enough for any cbw_table_params() result. */
-#define CBW_TABLE_PARAMS_LEN	192
+#define CBW_TABLE_PARAMS_LEN	200
 
 /**
  * cbw_table_params() - the cbw constructor arguments for @t, devices as

@@ -38,19 +38,6 @@ const char *cbw_track_set_name(enum cbw_track_set set)
 	       set_names[set] : NULL;
 }
 
-uint64_t track_set_bytes(uint64_t count, bool has_last, uint64_t chunks,
-			 uint64_t chunk_bytes, uint64_t size_bytes)
-{
-	uint64_t tail;
-
-	if (!count || !chunks)
-		return 0;
-	tail = size_bytes - (chunks - 1) * chunk_bytes;	/* the last chunk's */
-	if (has_last)
-		return (count - 1) * chunk_bytes + tail;
-	return count * chunk_bytes;
-}
-
 /*
  * Is the device's last chunk in the set that @verb ("track_map") lists?
  * One message from that chunk on.  Return 1, 0 or a negative errno.
@@ -168,4 +155,25 @@ out:
 	runs_free(&set);
 	cbw_dev_release(&d);
 	return lib_end(r);
+}
+
+int track_map_read(const char *name, uint64_t chunks, struct chunk_runs *out)
+{
+	struct snapmap m;
+	struct chunk_run run;
+	int got, r = 0;
+
+	snapmap_init(&m, name, chunks);
+	m.verb = "track_map";
+	while ((got = snapmap_next(&m, &run)) > 0) {
+		if (!runs_add(out, run.first, run.last)) {
+			lib_error("out of memory");
+			r = -ENOMEM;
+			break;
+		}
+	}
+	if (got < 0)
+		r = got;	/* snapmap_next() said why */
+	snapmap_release(&m);
+	return r;
 }

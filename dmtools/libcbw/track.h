@@ -140,4 +140,16 @@ uint64_t track_set_bytes(uint64_t count, bool has_last, uint64_t chunks,
  */
 int track_info_fill(const struct cbw_dev *d, struct cbw_track_info *ti);
 
+/**
+ * track_map_read() - the changed set of the track table of @name
+ * ("track_map" messages, the replies of "map").
+ * @name: a device whose table is one cbw target that tracks.
+ * @chunks: its number of chunks.
+ * @out: an empty list; filled, normalized.  Free it with runs_free(),
+ *	 also after a failure.
+ *
+ * Return: 0, or -EIO or -ENOMEM after lib_error().
+ */
+int track_map_read(const char *name, uint64_t chunks, struct chunk_runs *out);
+
 #endif /* LIBCBW_TRACK_H */

@@ -397,3 +397,16 @@ out:
 	free(tmp);
 	return r;
 }
+
+uint64_t track_set_bytes(uint64_t count, bool has_last, uint64_t chunks,
+			 uint64_t chunk_bytes, uint64_t size_bytes)
+{
+	uint64_t tail;
+
+	if (!count || !chunks)
+		return 0;
+	tail = size_bytes - (chunks - 1) * chunk_bytes;	/* the last chunk's */
+	if (has_last)
+		return (count - 1) * chunk_bytes + tail;
+	return count * chunk_bytes;
+}

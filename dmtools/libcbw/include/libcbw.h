@@ -1024,6 +1024,140 @@ CBW_API int cbw_track_info_get(const char *name, struct cbw_track_info *ti);
 CBW_API const char *cbw_track_set_name(enum cbw_track_set set);
 
 /**
+ * struct cbw_track_opts - what cbw_track() does.
+ * @dev: the live device-mapper device, as @dev of struct
+ *	 cbw_snapshot_opts.
+ * @chunk_bytes: the tracking chunk size; 0 for CBW_CHUNK_DEFAULT_BYTES.
+ *		 Every track snapshot of the history has this chunk size.
+ * @state_file: NULL, or the state file cbw_untrack() wrote: a clean one of
+ *		this device's size and chunk size continues its history;
+ *		it is then rewritten as active (see cbw_untrack()).
+ */
+struct cbw_track_opts {
+	const char *dev;
+	uint64_t chunk_bytes;
+	const char *state_file;
+};
+
+/* How cbw_track() began its history. */
+enum cbw_track_start {
+	CBW_TRACK_NEW,		/* no state file: a new history */
+	CBW_TRACK_CONTINUED,	/* the state file's history goes on */
+	CBW_TRACK_NEW_UNTRUSTED, /* a state file that cannot be trusted (unclean
+				  * stop, other sizes, missing, damaged): a new
+				  * history; the next backup must be full */
+};
+
+/**
+ * struct cbw_track_result - what cbw_track() did.
+ * @start: how the history began.
+ * @uuid: its uuid.
+ * @generation: its generation.
+ * @restored_chunks: the chunks of the state file marked changed again.
+ * @why_new: for CBW_TRACK_NEW_UNTRUSTED, why the file was not used.
+ */
+struct cbw_track_result {
+	enum cbw_track_start start;
+	char uuid[CBW_TRACK_UUID_LEN + 1];
+	uint64_t generation;
+	uint64_t restored_chunks;
+	char why_new[256];
+};
+
+/**
+ * cbw_track() - start change tracking underneath the live device @o->dev,
+ * without stopping its users: its table moves to the hidden DMDEV-real and
+ * DMDEV gets the track-only table "cbw DMDEV-real - <chunk> 1 track" (the
+ * insertion of cbw_snapshot(), without a snapshot node).
+ * @o: what to do.
+ * @res: filled on success; may be NULL.
+ *
+ * With @o->state_file, a clean state file of this device (its size and
+ * @o->chunk_bytes) continues its history: after the insertion its ranges
+ * are sent ("track_add"), then its identity ("track_id"), and the file is
+ * rewritten as active, so that a stop without cbw_untrack() (a crash)
+ * leaves it active.  A file that is active, of other sizes, missing or
+ * damaged starts a new history (@res->start CBW_TRACK_NEW_UNTRUSTED, and
+ * @res->why_new) and is rewritten as active for it: this is not a
+ * failure, but the next backup must be a full one.  A file that cannot
+ * be rewritten fails the call, after tracking was taken away again.
+ * Signals, memory locking, the test hook (steps track:real, track:load,
+ * track:suspend, track:resume) and undo failures as for cbw_snapshot().
+ *
+ * Return: 0, or a negative errno: -EINVAL (@o NULL, a chunk size),
+ * -ENODEV, -ENOENT, -ENOTBLK, -EBUSY (already tracked or under a
+ * snapshot, a name taken), -ETIMEDOUT (tracking runs; udev's wait
+ * failed), -EIO (the state file could not be written, the kernel
+ * refused).
+ */
+CBW_API int cbw_track(const struct cbw_track_opts *o,
+		      struct cbw_track_result *res);
+
+/**
+ * cbw_untrack() - end the tracking that cbw_track() started under @dev:
+ * DMDEV gets its own table back and DMDEV-real goes.
+ * @dev: as @dev of struct cbw_track_opts.
+ * @state_file: NULL (the changed set is forgotten), or the file to save
+ *		the changed set and its identity to.
+ *
+ * With @state_file, DMDEV's own table is loaded, DMDEV suspended, the
+ * status and the changed set ("track_map") read while no write can reach
+ * it, then DMDEV is resumed with its own table (the set read is exactly
+ * the set at the swap), and only then is the file written (@state_file.tmp,
+ * fsync, rename, the folder's fsync): nothing is written while DMDEV is
+ * suspended, since the file may live on DMDEV.  If the file cannot be
+ * written, DMDEV is released all the same and the call fails with -EIO:
+ * the old file (active) then gives a new history at the next cbw_track().
+ * A device under a track snapshot is refused: cbw_release() it first.
+ * Signals, memory locking and the test hook (untrack:load,
+ * untrack:suspend, untrack:resume) as for cbw_release().
+ *
+ * Return: 0, -EINVAL, -ENOENT (not tracked by cbw_track()), -ENOTBLK,
+ * -ENODEV, -EBUSY (a track snapshot, suspended), -ETIMEDOUT (released;
+ * udev's wait failed), -EIO.
+ */
+CBW_API int cbw_untrack(const char *dev, const char *state_file);
+
+/**
+ * struct cbw_track_snapshot_opts - what cbw_track_snapshot() does.
+ * @dev: the tracked device, as @dev of struct cbw_track_opts.
+ * @cow: the COW block device (path).
+ * @timeout_ms: the copy timeout, 0 for none.
+ * @policy: the error policy.
+ */
+struct cbw_track_snapshot_opts {
+	const char *dev;
+	const char *cow;
+	uint64_t timeout_ms;
+	enum cbw_policy policy;
+};
+
+/**
+ * cbw_track_snapshot() - take a snapshot of the changed set of the device
+ * that cbw_track() tracks: DMDEV's table becomes "cbw DMDEV-real COW
+ * <chunk> [timeout, on_error] track" (the tracking chunk size), whose
+ * first resume turns the changed set into the snapshot's set, and
+ * DMDEV-snap is made.  The snapshot's map is exactly the chunks changed
+ * since the last committed snapshot (since tracking began, for the first).
+ * @o: what to do.
+ * @snap_node: set to the snapshot node's path on success; may be NULL.
+ * @len: the size of @snap_node.
+ *
+ * End it with cbw_release(), after cbw_track_commit() if the backup
+ * succeeded: DMDEV goes back to the track-only table; an uncommitted set
+ * merges back into the changed set.  If the snapshot node cannot be made,
+ * the track-only table is loaded back (the set merges back).  Signals,
+ * memory locking, undo failures and the test hook (the steps of
+ * cbw_snapshot() but snapshot:real) as for cbw_snapshot().
+ *
+ * Return: 0, -EINVAL, -ENODEV (the COW device), -ENOENT (not tracked by
+ * cbw_track()), -ENOTBLK, -EBUSY (already a track snapshot, suspended, a
+ * name taken), -ETIMEDOUT, -EIO.
+ */
+CBW_API int cbw_track_snapshot(const struct cbw_track_snapshot_opts *o,
+			       char *snap_node, size_t len);
+
+/**
  * cbw_track_commit() - tell the track snapshot of @name that its set, or
  * part of it, is backed up: those chunks are forgotten instead of merging
  * back into the changed set at cbw_release() (the "commit" message).
