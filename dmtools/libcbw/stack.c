@@ -1526,7 +1526,9 @@ static int still_tracked(const char *name)
 
 	if (cbwdm_status(name, NULL, &now) != CBWDM_FOUND)
 		return CBWDM_ERROR;
+	lib_log_hold(true);
 	r = live_tracking(&now, &st, &tr);
+	lib_log_hold(false);
 	cbwdm_dev_release(&now);
 	lib_error_reset();
 	if (r)
@@ -1558,12 +1560,16 @@ static int untrack_steps(struct stack *s, struct track_state *ts)
 		fail(s, "cannot suspend %s: %s", name, why(false));
 		goto undo;
 	}
+	/* Its errors go into the error line only: DMDEV is suspended. */
+	lib_log_hold(true);
 	if (ts && untrack_read(name, s->sectors, ts)) {
+		lib_log_hold(false);
 		fail(s, "cannot read the changed set of %s: %s", name,
 		     cbw_get_error());
 		lib_error_reset();
 		goto undo;
 	}
+	lib_log_hold(false);
 	if (hook("untrack:resume") ||
 	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
 		fail(s, "cannot resume %s with its own table: %s", name,
