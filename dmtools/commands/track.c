@@ -19,12 +19,14 @@ struct track_cmd {
 enum {
 	OPT_CHUNK = 256,
 	OPT_STATE,
+	OPT_EMPTY,
 };
 
 static const struct option track_options[] = {
 	{ "chunk", required_argument, NULL, OPT_CHUNK },
 	{ "chunk-size", required_argument, NULL, OPT_CHUNK },
 	{ "state", required_argument, NULL, OPT_STATE },
+	{ "empty", no_argument, NULL, OPT_EMPTY },
 	HELP_OPTION,
 	OPTIONS_END
 };
@@ -50,6 +52,9 @@ static int track_option(const struct command *cmd, void *opts, int opt,
 		if (!*arg)
 			return usage_error(cmd, "--state needs a file name");
 		t->o.state_file = arg;
+		return CBW_EXIT_OK;
+	case OPT_EMPTY:
+		t->o.empty = true;
 		return CBW_EXIT_OK;
 	}
 	return usage_error(cmd, "unhandled option %d", opt);
@@ -92,7 +97,7 @@ static int track_run(const struct command *cmd, void *opts, char **args,
 
 const struct command cmd_track = {
 	.name = "track",
-	.args = "DMDEV [--chunk-size SIZE] [--state FILE]",
+	.args = "DMDEV [--chunk-size SIZE] [--state FILE] [--empty]",
 	.help = "start change tracking under the live dm device DMDEV",
 	.details =
 "Start tracking the changes of DMDEV, a device-mapper device in use,\n"
@@ -104,6 +109,11 @@ const struct command cmd_track = {
 "just the changed chunks, for 'cbwctl backup --incremental'.  End tracking\n"
 "with 'cbwctl untrack DMDEV'.  Prints the tracking history's uuid and\n"
 "generation ('cbwctl status --track' shows them too).\n"
+"\n"
+"A new history starts with every chunk marked changed: its first\n"
+"incremental snapshot holds the whole device, and its backup is the full\n"
+"one the chain starts with.  A history continued from --state FILE holds\n"
+"the chunks changed since its last committed snapshot.\n"
 "\n"
 "Options:\n"
 "  --chunk-size SIZE  the tracking unit, a power of two from 4KiB to 1GiB;\n"
@@ -118,6 +128,9 @@ const struct command cmd_track = {
 "                     missing file, or one of other sizes, starts a new\n"
 "                     history: a warning says so, the exit status is 9,\n"
 "                     and the next backup must be a full one.\n"
+"  --empty            a new history starts with no chunk changed (for\n"
+"                     tests, or when a full backup of this very moment\n"
+"                     exists by other means)\n"
 "  -h, --help         show this help\n"
 "\n"
 "Exit status 9 (not a failure): tracking runs, with a new history.\n",
