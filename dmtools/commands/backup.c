@@ -17,6 +17,7 @@
 #include <libcbw.h>
 
 #include "cmd.h"
+#include "incremental.h"
 #include "msg.h"
 #include "progress.h"
 
@@ -30,6 +31,9 @@ enum {
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_IO_SIZE,
+	OPT_INCREMENTAL,
+	OPT_PREV,
+	OPT_SYNC,
 };
 
 enum { PROGRESS_AUTO, PROGRESS_ON, PROGRESS_OFF };
@@ -37,6 +41,10 @@ enum { PROGRESS_AUTO, PROGRESS_ON, PROGRESS_OFF };
 struct backup_opts {
 	struct cbw_backup_opts o;	/* what the library is told */
 	int progress;		/* PROGRESS_AUTO, PROGRESS_ON or PROGRESS_OFF */
+	bool incremental;	/* --incremental: incremental.c */
+	const char *prev;	/* --prev */
+	bool sync_given;
+	enum incr_sync sync;	/* --sync */
 };
 
 /* One backup: its name, bar and result. */
@@ -179,6 +187,9 @@ static const struct option backup_options[] = {
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "io-size", required_argument, NULL, OPT_IO_SIZE },
+	{ "incremental", no_argument, NULL, OPT_INCREMENTAL },
+	{ "prev", required_argument, NULL, OPT_PREV },
+	{ "sync", required_argument, NULL, OPT_SYNC },
 	HELP_OPTION,
 	OPTIONS_END
 };
@@ -217,6 +228,20 @@ static int backup_option(const struct command *cmd, void *opts, int opt,
 					   why);
 		o->io_size = bytes;
 		return CBW_EXIT_OK;
+	case OPT_INCREMENTAL:
+		b->incremental = true;
+		return CBW_EXIT_OK;
+	case OPT_PREV:
+		if (!*arg)
+			return usage_error(cmd, "--prev needs an image file");
+		b->prev = arg;
+		return CBW_EXIT_OK;
+	case OPT_SYNC:
+		if (!incr_sync_parse(arg, &b->sync))
+			return usage_error(cmd, "invalid --sync '%s': on-success, always or never",
+					   arg);
+		b->sync_given = true;
+		return CBW_EXIT_OK;
 	}
 	return usage_error(cmd, "unhandled option %d", opt);
 }
@@ -243,6 +268,21 @@ static int backup_cmd(const struct command *cmd, void *opts, char **args,
 		return r;
 	if (!o->to)
 		return usage_error(cmd, "--to FILE (or --to - for standard output) is required");
+	if (!b->incremental && (b->prev || b->sync_given))
+		return usage_error(cmd, "--prev and --sync go with --incremental");
+	if (b->incremental) {
+		if (!strcmp(o->to, "-"))
+			return usage_error(cmd, "--incremental writes a qcow2 image file, not standard output");
+		if (o->discard_behind)
+			return usage_error(cmd, "--incremental does not discard behind");
+		return incr_backup(args[0], &(struct incr_opts){
+			.to = o->to, .prev = b->prev, .sync = b->sync,
+			.force = o->force,
+			.progress = b->progress == PROGRESS_ON ? INCR_PROGRESS_ON :
+				    b->progress == PROGRESS_OFF ? INCR_PROGRESS_OFF :
+				    INCR_PROGRESS_AUTO,
+			.io_size = o->io_size ? o->io_size : CBW_IO_SIZE_DEFAULT });
+	}
 	if (o->discard_behind && !strcmp(o->to, "-") && !stdout_syncable())
 		return usage_error(cmd, "--discard-behind with --to - needs standard output redirected to a file or a block device (a pipe cannot be synced)");
 	return backup(args[0], b);
@@ -250,7 +290,7 @@ static int backup_cmd(const struct command *cmd, void *opts, char **args,
 
 const struct command cmd_backup = {
 	.name = "backup",
-	.args = "NAME --to FILE|- [--force] [--discard-behind] [--progress|--no-progress] [--io-size SIZE]",
+	.args = "NAME --to FILE|- [--force] [--discard-behind] [--progress|--no-progress] [--io-size SIZE] [--incremental [--prev IMAGE] [--sync MODE]]",
 	.help = "copy the snapshot of NAME into a sparse image file",
 	.details =
 "Read the chunks in the snapshot of the cbw device NAME (its 'map') from\n"
@@ -283,6 +323,28 @@ const struct command cmd_backup = {
 "  --no-progress    no progress bar\n"
 "  --io-size SIZE   the largest read request, a power of two from 4KiB to\n"
 "                   64MiB (default 4MiB)\n"
+"  --incremental    NAME is under a track snapshot ('cbwctl snapshot\n"
+"                   --incremental'): write its chunks (exactly those changed\n"
+"                   since the last committed backup) as a qcow2 image FILE\n"
+"                   whose backing file is --prev IMAGE, through qemu-img and\n"
+"                   qemu-nbd (qemu-utils).  'qemu-img convert' of the newest\n"
+"                   image gives the whole device at the snapshot's point in\n"
+"                   time; 'cbwctl restore' writes it back.  Zero blocks are\n"
+"                   written as zeroes (they hide the older data), and a chunk\n"
+"                   that cannot be read fails the backup.  FILE.cbw, the\n"
+"                   image's tag, names its history and generation; the next\n"
+"                   backup checks its --prev by it.  Without --prev the\n"
+"                   snapshot must hold every chunk (the first backup of a\n"
+"                   history, whose set 'cbwctl track' fills): a full qcow2\n"
+"  --prev IMAGE     the previous backup of the chain (its format is asked\n"
+"                   of qemu-img: qcow2 or raw)\n"
+"  --sync MODE      when the snapshot's set is committed (forgotten): on-\n"
+"                   success (the default) after a complete backup; always:\n"
+"                   also after a failure or an interrupt, the chunks written\n"
+"                   so far, and the partial image is kept (FILE.cbw says\n"
+"                   complete no; it can be the next --prev); never: never.\n"
+"                   What is not committed goes back into the changed set at\n"
+"                   'cbwctl release NAME' and into the next backup\n"
 "  -h, --help       show this help\n",
 	.min_args = 1,
 	.max_args = 1,

@@ -82,6 +82,7 @@ static const struct command *const commands[] = {
 	&cmd_map,
 	&cmd_discard,
 	&cmd_backup,
+	&cmd_restore,
 	&cmd_export,
 };
 

@@ -111,6 +111,7 @@ extern const struct command cmd_set;
 extern const struct command cmd_map;
 extern const struct command cmd_bitmap;
 extern const struct command cmd_backup;
+extern const struct command cmd_restore;
 extern const struct command cmd_discard;
 extern const struct command cmd_export;
 
