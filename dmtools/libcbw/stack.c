@@ -1658,15 +1658,22 @@ int cbw_untrack(const char *dev, const char *state_file)
 		r = -EBUSY;
 		goto out;
 	}
-	r = release_checks(&s, &rel);
-	if (r)
-		goto out;
-	if (!tr.tracking) {
-		lib_error("%s is under a snapshot, not tracked: use 'cbwctl release %s'",
+	if (!tr.tracking && s.dev.targets == 1 &&
+	    !strcmp(s.dev.type, CBW_TARGET)) {
+		lib_error("%s is not tracked: its cbw table has no track feature (a snapshot: 'cbwctl release %s')",
 			  s.dev.name, s.dev.name);
 		r = -ENOENT;
 		goto out;
 	}
+	if (!tr.tracking) {
+		lib_error("%s is not tracked (its table is not one cbw target)",
+			  s.dev.name);
+		r = -ENOENT;
+		goto out;
+	}
+	r = release_checks(&s, &rel);
+	if (r)
+		goto out;
 	if (rel.has_snap) {
 		lib_error("%s is tracked, but the snapshot node %s exists; remove it first",
 			  s.dev.name, rel.snap.name);
