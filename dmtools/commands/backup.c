@@ -255,6 +255,30 @@ static bool stdout_syncable(void)
 	       (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
+/*
+ * A track snapshot holds the changed chunks alone: a plain image of it
+ * would be zero where the device did not change.  Unless it holds every
+ * chunk (the first of a history), it is backed up with --incremental.
+ * Return an exit code.
+ */
+static int check_not_track_snapshot(const struct command *cmd,
+				    const char *name)
+{
+	struct cbw_track_info ti;
+	int r;
+
+	msg_hold();
+	r = cbw_track_info_get(name, &ti);
+	msg_lib_drop(r);
+	if (r < 0)
+		return CBW_EXIT_OK;	/* backup says what is wrong */
+	if (ti.tracking && ti.snapshot && ti.set != CBW_TRACK_SET_NONE &&
+	    ti.set_chunks < ti.chunks)
+		return usage_error(cmd, "%s is under a track snapshot of its changed chunks alone: back it up with --incremental",
+				   name);
+	return CBW_EXIT_OK;
+}
+
 static int backup_cmd(const struct command *cmd, void *opts, char **args,
 		      int nargs)
 {
@@ -285,6 +309,9 @@ static int backup_cmd(const struct command *cmd, void *opts, char **args,
 	}
 	if (o->discard_behind && !strcmp(o->to, "-") && !stdout_syncable())
 		return usage_error(cmd, "--discard-behind with --to - needs standard output redirected to a file or a block device (a pipe cannot be synced)");
+	r = check_not_track_snapshot(cmd, args[0]);
+	if (r)
+		return r;
 	return backup(args[0], b);
 }
 

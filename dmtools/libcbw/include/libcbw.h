@@ -183,7 +183,8 @@ enum cbw_policy {
  * @discarded: chunks discarded from the snapshot.
  * @slots_used: COW slots in use.
  * @slots_total: COW slots on the COW device.
- * @state: setup, active or broken.
+ * @state: setup, active or broken; none for a track-only table (change
+ *	   tracking without a snapshot: struct cbw_track_info).
  * @broken: why it broke; CBW_REASON_NONE unless broken.
  * @first_error: the first copy error, CBW_REASON_NONE if none.
  * @policy: the error policy.
@@ -1276,7 +1277,7 @@ CBW_API const char *cbw_reason_name(enum cbw_reason reason);
 
 /**
  * cbw_state_format() - the status word of a state: "setup", "active",
- * "broken:io_error" ...
+ * "none", "broken:io_error" ...
  * @st: a status.
  * @buf: where the word goes.
  * @size: the size of @buf; 24 bytes hold any state.
