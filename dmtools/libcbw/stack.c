@@ -1360,7 +1360,7 @@ int cbw_track(const struct cbw_track_opts *opts, struct cbw_track_result *res)
 	struct cbw_track_result local, *rs = res ? res : &local;
 	struct track_state saved = { 0 }, mark;
 	struct cbw_track_opts o;
-	bool have_file = false, cont = false;
+	bool have_file = false, cont = false, missing = false;
 	struct stack s;
 	int r;
 
@@ -1393,6 +1393,8 @@ int cbw_track(const struct cbw_track_opts *opts, struct cbw_track_result *res)
 			goto out;
 		}
 		have_file = !r;
+		/* No file yet (the first track): a new history, no warning. */
+		missing = r == -ENOENT;
 		r = 0;
 		/* Without --chunk-size, the saved history's chunk size. */
 		if (!o.chunk_bytes && have_file)
@@ -1470,8 +1472,10 @@ int cbw_track(const struct cbw_track_opts *opts, struct cbw_track_result *res)
 		rs->start = CBW_TRACK_CONTINUED;
 		rs->restored_chunks = runs_chunks(&saved.runs);
 	} else {
-		rs->start = o.state_file ? CBW_TRACK_NEW_UNTRUSTED :
-					   CBW_TRACK_NEW;
+		rs->start = o.state_file && !missing ? CBW_TRACK_NEW_UNTRUSTED :
+						       CBW_TRACK_NEW;
+		if (rs->start == CBW_TRACK_NEW)
+			rs->why_new[0] = '\0';
 	}
 	if (o.state_file && !cont) {
 		/* The new history's identity, active. */

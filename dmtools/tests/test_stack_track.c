@@ -692,9 +692,16 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/vol.state", dir);
 	add_dev("vol", "LVM-abc", "linear", "8:0 2048", VOL_SECTORS);
 
-	/* A new history: every chunk changed. */
+	/* A new history: every chunk changed; the missing file is made. */
+	to.state_file = path;
 	r = cbw_track(&to, &res);
-	expect(r, 0, NULL, "track vol");
+	expect(r, 0, NULL, "track vol --state (no file yet)");
+	tap_ok(res.start == CBW_TRACK_NEW && !res.why_new[0] &&
+	       !track_state_read(path, &ts, why, sizeof(why)) && !ts.clean,
+	       "no file yet: a new history without a warning, the file made active");
+	runs_free(&ts.runs);
+	unlink(path);
+	to.state_file = NULL;
 	t = ti();
 	tap_ok(res.start == CBW_TRACK_NEW && by_name("vol-real") &&
 	       !strcmp(live("vol"), "cbw 253:1 - 128 1 track") &&

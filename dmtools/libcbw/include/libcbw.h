@@ -1047,11 +1047,11 @@ struct cbw_track_opts {
 
 /* How cbw_track() began its history. */
 enum cbw_track_start {
-	CBW_TRACK_NEW,		/* no state file: a new history */
+	CBW_TRACK_NEW,		/* no state file, or none yet: a new history */
 	CBW_TRACK_CONTINUED,	/* the state file's history goes on */
 	CBW_TRACK_NEW_UNTRUSTED, /* a state file that cannot be trusted (unclean
-				  * stop, other sizes, missing, damaged): a new
-				  * history; the next backup must be full */
+				  * stop, other sizes, damaged): a new history;
+				  * the next backup must be full */
 };
 
 /**
@@ -1082,10 +1082,11 @@ struct cbw_track_result {
  * @o->chunk_bytes) continues its history: after the insertion its ranges
  * are sent ("track_add"), then its identity ("track_id"), and the file is
  * rewritten as active, so that a stop without cbw_untrack() (a crash)
- * leaves it active.  A file that is active, of other sizes, missing or
- * damaged starts a new history (@res->start CBW_TRACK_NEW_UNTRUSTED, and
+ * leaves it active.  A file that is active, of other sizes or damaged
+ * starts a new history (@res->start CBW_TRACK_NEW_UNTRUSTED, and
  * @res->why_new) and is rewritten as active for it: this is not a
- * failure, but the next backup must be a full one.  A file that cannot
+ * failure, but the next backup must be a full one.  A missing file (the
+ * first time) starts a new history too, as CBW_TRACK_NEW, and is made.  A file that cannot
  * be rewritten fails the call, after tracking was taken away again.
  * Signals, memory locking, the test hook (steps track:real, track:load,
  * track:suspend, track:resume) and undo failures as for cbw_snapshot().
