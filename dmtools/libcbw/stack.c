@@ -1226,7 +1226,7 @@ static bool state_usable(const struct track_state *ts, const struct stack *s,
 			 s->dev.name, (unsigned long long)s->sectors);
 		return false;
 	}
-	if (ts->chunk_sectors << SECTOR_SHIFT != chunk_bytes) {
+	if (ts->chunk_sectors != chunk_bytes >> SECTOR_SHIFT) {
 		snprintf(why, len, "%s has chunks of %llu sectors, tracking asks for %llu",
 			 path, (unsigned long long)ts->chunk_sectors,
 			 (unsigned long long)(chunk_bytes >> SECTOR_SHIFT));
@@ -1360,7 +1360,7 @@ int cbw_track(const struct cbw_track_opts *opts, struct cbw_track_result *res)
 	struct cbw_track_result local, *rs = res ? res : &local;
 	struct track_state saved = { 0 }, mark;
 	struct cbw_track_opts o;
-	bool have_file = false, cont = false, missing = false;
+	bool have_file = false, cont = false, missing = false, timed_out = false;
 	struct stack s;
 	int r;
 
@@ -1396,17 +1396,17 @@ int cbw_track(const struct cbw_track_opts *opts, struct cbw_track_result *res)
 		/* No file yet (the first track): a new history, no warning. */
 		missing = r == -ENOENT;
 		r = 0;
-		/* Without --chunk-size, the saved history's chunk size. */
-		if (!o.chunk_bytes && have_file)
+		/*
+		 * Without --chunk-size, the saved history's chunk size, if it
+		 * is one (else the file does not match the default's).
+		 */
+		if (!o.chunk_bytes && have_file &&
+		    saved.chunk_sectors <= CBW_CHUNK_MAX_BYTES >> SECTOR_SHIFT &&
+		    !cbw_chunk_size_check(saved.chunk_sectors << SECTOR_SHIFT))
 			o.chunk_bytes = saved.chunk_sectors << SECTOR_SHIFT;
 	}
 	if (!o.chunk_bytes)
 		o.chunk_bytes = CBW_CHUNK_DEFAULT_BYTES;
-	if (o.chunk_bytes > CBW_CHUNK_MAX_BYTES) {
-		lib_error("track: the state file's chunk size is above 1 GiB");
-		r = -EINVAL;
-		goto out;
-	}
 	r = check_track_chunk(&s, o.chunk_bytes);
 	if (r)
 		goto out;
@@ -1436,9 +1436,10 @@ int cbw_track(const struct cbw_track_opts *opts, struct cbw_track_result *res)
 	r = track_steps(&s, o.chunk_bytes);
 	unblock_signals(&s);
 	if (!cbwdm_udev_wait(s.cookie) && !r) {
+		/* Tracking runs: its set is made whole all the same. */
 		fail(&s, "%s is tracked, but waiting for udev failed: %s",
 		     s.dev.name, cbwdm_error());
-		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
+		timed_out = true;
 	}
 	if (r) {
 		lib_error("%s", s.err);
@@ -1488,6 +1489,10 @@ int cbw_track(const struct cbw_track_opts *opts, struct cbw_track_result *res)
 		if (r)
 			lib_error("%s is tracked (a new history), but the state file could not be written; 'cbwctl untrack --state %s %s' writes it",
 				  s.dev.name, o.state_file, s.dev.name);
+	}
+	if (!r && timed_out) {
+		lib_error("%s", s.err);
+		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
 	}
 out:
 	runs_free(&saved.runs);
