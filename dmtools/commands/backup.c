@@ -17,6 +17,7 @@
 #include <libcbw.h>
 
 #include "cmd.h"
+#include "imgtag.h"
 #include "incremental.h"
 #include "msg.h"
 #include "progress.h"
@@ -262,20 +263,45 @@ static bool stdout_syncable(void)
  * Return an exit code.
  */
 static int check_not_track_snapshot(const struct command *cmd,
-				    const char *name)
+				    const char *name, struct cbw_track_info *ti)
 {
-	struct cbw_track_info ti;
 	int r;
 
 	msg_hold();
-	r = cbw_track_info_get(name, &ti);
+	r = cbw_track_info_get(name, ti);
 	msg_lib_drop(r);
-	if (r < 0)
+	if (r < 0) {
+		ti->tracking = false;
 		return CBW_EXIT_OK;	/* backup says what is wrong */
-	if (ti.tracking && ti.snapshot && ti.set != CBW_TRACK_SET_NONE &&
-	    ti.set_chunks < ti.chunks)
+	}
+	if (ti->tracking && ti->snapshot && ti->set != CBW_TRACK_SET_NONE &&
+	    ti->set_chunks < ti->chunks)
 		return usage_error(cmd, "%s is under a track snapshot of its changed chunks alone: back it up with --incremental",
 				   name);
+	return CBW_EXIT_OK;
+}
+
+/*
+ * A complete raw image of a track snapshot that holds every chunk (the
+ * first of a history) gets the tag of an incremental image, so that the
+ * next 'backup --incremental --prev' can rest on it.  Return an exit code.
+ */
+static int tag_raw_image(const char *to, const struct cbw_track_info *ti)
+{
+	struct imgtag tag = {
+		.generation = ti->set_generation,
+		.chunk_sectors = ti->chunk_bytes >> 9,
+		.device_sectors = (ti->size_bytes + 511) >> 9,
+		.complete = true,
+	};
+	char err[512];
+
+	memcpy(tag.uuid, ti->uuid, sizeof(tag.uuid));
+	if (imgtag_write(to, &tag, err, sizeof(err))) {
+		msg_error("the image %s is written, but not its tag: %s", to,
+			  err);
+		return CBW_EXIT_FAILED;
+	}
 	return CBW_EXIT_OK;
 }
 
@@ -284,6 +310,7 @@ static int backup_cmd(const struct command *cmd, void *opts, char **args,
 {
 	struct backup_opts *b = opts;
 	struct cbw_backup_opts *o = &b->o;
+	struct cbw_track_info ti;
 	int r;
 
 	(void)nargs;
@@ -309,10 +336,13 @@ static int backup_cmd(const struct command *cmd, void *opts, char **args,
 	}
 	if (o->discard_behind && !strcmp(o->to, "-") && !stdout_syncable())
 		return usage_error(cmd, "--discard-behind with --to - needs standard output redirected to a file or a block device (a pipe cannot be synced)");
-	r = check_not_track_snapshot(cmd, args[0]);
+	r = check_not_track_snapshot(cmd, args[0], &ti);
 	if (r)
 		return r;
-	return backup(args[0], b);
+	r = backup(args[0], b);
+	if (!r && ti.tracking && ti.snapshot && strcmp(o->to, "-"))
+		r = tag_raw_image(o->to, &ti);
+	return r;
 }
 
 const struct command cmd_backup = {
@@ -362,7 +392,10 @@ const struct command cmd_backup = {
 "                   image's tag, names its history and generation; the next\n"
 "                   backup checks its --prev by it.  Without --prev the\n"
 "                   snapshot must hold every chunk (the first backup of a\n"
-"                   history, whose set 'cbwctl track' fills): a full qcow2\n"
+"                   history, whose set 'cbwctl track' fills): a full qcow2.\n"
+"                   (A plain backup of such a first track snapshot is a\n"
+"                   raw image with a tag too; commit it with 'cbwctl\n"
+"                   release --commit'.)\n"
 "  --prev IMAGE     the previous backup of the chain (its format is asked\n"
 "                   of qemu-img: qcow2 or raw)\n"
 "  --sync MODE      when the snapshot's set is committed (forgotten): on-\n"

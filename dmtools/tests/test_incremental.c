@@ -281,6 +281,28 @@ int main(void)
 	tap_ok(r == CBW_EXIT_USAGE && strstr(last_error, "later generation"),
 	       "a --prev of a later generation is refused: %s", last_error);
 
+	/* A raw full image with its tag (a plain backup) as the first --prev. */
+	{
+		struct imgtag tag = { .uuid = UUID, .generation = 1,
+				      .chunk_sectors = CHUNK >> 9,
+				      .device_sectors = (DEV_BYTES + 511) >> 9,
+				      .complete = true };
+		char raw[600], err[256];
+
+		snprintf(raw, sizeof(raw), "%s/full.img", dir);
+		sh("cp %s %s", dev_path, raw);
+		tap_ok(!imgtag_write(raw, &tag, err, sizeof(err)), "tag a raw image");
+		write_dev(9 * CHUNK, -1, 1000);
+		set_generation = 2;
+		set_map((const int[]){ 9, 9, -1 });
+		r = backup("over-raw.qcow2", "full.img", INCR_SYNC_NEVER);
+		tap_ok(!r && same_as_dev("over-raw.qcow2") &&
+		       !sh("qemu-img info %s/over-raw.qcow2 | grep -q '^backing file format: raw$'",
+			   dir),
+		       "an incremental over a raw image converts to the device (%d %s)",
+		       r, last_error);
+	}
+
 	/* A read fails after two good extents. */
 	set_generation = 3;
 	set_map(bad);
