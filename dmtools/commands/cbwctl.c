@@ -102,7 +102,9 @@ static void main_help(void)
 	       "origin as it was when NAME was made.  snapshot puts a cbw table\n"
 	       "underneath a device-mapper device in use, DMDEV, whose image is\n"
 	       "then DMDEV-snap; release takes it away again.  backup copies the\n"
-	       "image into a file, export serves it over NBD.\n"
+	       "image into a file, export serves it over NBD.  track marks the\n"
+	       "chunks DMDEV changes, for incremental snapshots and backups (a\n"
+	       "qcow2 chain), which restore writes back.\n"
 	       "\n"
 	       "Commands:\n");
 	for (i = 0; i < NR_COMMANDS; i++) {
