@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# test_track_01: incremental forever with cbwctl (issue 24): track a
+# test_cbwctl_08: incremental forever with cbwctl (issue 24): track a
 # mounted volume, a full and two incremental backups as a qcow2 chain,
 # untrack and track again with a state file, a new history after an
 # unclean stop, and a restore of the chain.
