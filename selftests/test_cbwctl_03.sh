@@ -218,7 +218,7 @@ test_main() {
 	[[ $out == "Usage: cbwctl snapshot DMDEV --cow DEV [--chunk SIZE] [--timeout MS] [--on-error POLICY]"* ]] ||
 		_fail "snapshot --help: '${out%%$'\n'*}'"
 	out=$(cbwctl release --help) || _fail "release --help failed"
-	[[ $out == "Usage: cbwctl release DMDEV"$'\n'* ]] || _fail "release --help: '${out%%$'\n'*}'"
+	[[ $out == "Usage: cbwctl release DMDEV [--commit]"$'\n'* ]] || _fail "release --help: '${out%%$'\n'*}'"
 	out=$(cbwctl --help)
 	[[ $out == *"  snapshot DMDEV --cow DEV"* && $out == *"  release DMDEV"* ]] ||
 		_fail "cbwctl --help does not list snapshot and release"

@@ -17,6 +17,8 @@
 #include <libcbw.h>
 
 #include "cmd.h"
+#include "imgtag.h"
+#include "incremental.h"
 #include "msg.h"
 #include "progress.h"
 
@@ -30,6 +32,9 @@ enum {
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_IO_SIZE,
+	OPT_INCREMENTAL,
+	OPT_PREV,
+	OPT_SYNC,
 };
 
 enum { PROGRESS_AUTO, PROGRESS_ON, PROGRESS_OFF };
@@ -37,6 +42,10 @@ enum { PROGRESS_AUTO, PROGRESS_ON, PROGRESS_OFF };
 struct backup_opts {
 	struct cbw_backup_opts o;	/* what the library is told */
 	int progress;		/* PROGRESS_AUTO, PROGRESS_ON or PROGRESS_OFF */
+	bool incremental;	/* --incremental: incremental.c */
+	const char *prev;	/* --prev */
+	bool sync_given;
+	enum incr_sync sync;	/* --sync */
 };
 
 /* One backup: its name, bar and result. */
@@ -179,6 +188,9 @@ static const struct option backup_options[] = {
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "io-size", required_argument, NULL, OPT_IO_SIZE },
+	{ "incremental", no_argument, NULL, OPT_INCREMENTAL },
+	{ "prev", required_argument, NULL, OPT_PREV },
+	{ "sync", required_argument, NULL, OPT_SYNC },
 	HELP_OPTION,
 	OPTIONS_END
 };
@@ -217,6 +229,20 @@ static int backup_option(const struct command *cmd, void *opts, int opt,
 					   why);
 		o->io_size = bytes;
 		return CBW_EXIT_OK;
+	case OPT_INCREMENTAL:
+		b->incremental = true;
+		return CBW_EXIT_OK;
+	case OPT_PREV:
+		if (!*arg)
+			return usage_error(cmd, "--prev needs an image file");
+		b->prev = arg;
+		return CBW_EXIT_OK;
+	case OPT_SYNC:
+		if (!incr_sync_parse(arg, &b->sync))
+			return usage_error(cmd, "invalid --sync '%s': on-success, always or never",
+					   arg);
+		b->sync_given = true;
+		return CBW_EXIT_OK;
 	}
 	return usage_error(cmd, "unhandled option %d", opt);
 }
@@ -230,11 +256,61 @@ static bool stdout_syncable(void)
 	       (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
+/*
+ * A track snapshot holds the changed chunks alone: a plain image of it
+ * would be zero where the device did not change.  Unless it holds every
+ * chunk (the first of a history), it is backed up with --incremental.
+ * Return an exit code.
+ */
+static int check_not_track_snapshot(const struct command *cmd,
+				    const char *name, struct cbw_track_info *ti)
+{
+	int r;
+
+	msg_hold();
+	r = cbw_track_info_get(name, ti);
+	msg_lib_drop(r);
+	if (r < 0) {
+		ti->tracking = false;
+		return CBW_EXIT_OK;	/* backup says what is wrong */
+	}
+	if (ti->tracking && ti->snapshot && ti->set != CBW_TRACK_SET_NONE &&
+	    ti->set_chunks < ti->chunks)
+		return usage_error(cmd, "%s is under a track snapshot of its changed chunks alone: back it up with --incremental",
+				   name);
+	return CBW_EXIT_OK;
+}
+
+/*
+ * A complete raw image of a track snapshot that holds every chunk (the
+ * first of a history) gets the tag of an incremental image, so that the
+ * next 'backup --incremental --prev' can rest on it.  Return an exit code.
+ */
+static int tag_raw_image(const char *to, const struct cbw_track_info *ti)
+{
+	struct imgtag tag = {
+		.generation = ti->set_generation,
+		.chunk_sectors = ti->chunk_bytes >> 9,
+		.device_sectors = (ti->size_bytes + 511) >> 9,
+		.complete = true,
+	};
+	char err[512];
+
+	memcpy(tag.uuid, ti->uuid, sizeof(tag.uuid));
+	if (imgtag_write(to, &tag, err, sizeof(err))) {
+		msg_error("the image %s is written, but not its tag: %s", to,
+			  err);
+		return CBW_EXIT_FAILED;
+	}
+	return CBW_EXIT_OK;
+}
+
 static int backup_cmd(const struct command *cmd, void *opts, char **args,
 		      int nargs)
 {
 	struct backup_opts *b = opts;
 	struct cbw_backup_opts *o = &b->o;
+	struct cbw_track_info ti;
 	int r;
 
 	(void)nargs;
@@ -243,14 +319,35 @@ static int backup_cmd(const struct command *cmd, void *opts, char **args,
 		return r;
 	if (!o->to)
 		return usage_error(cmd, "--to FILE (or --to - for standard output) is required");
+	if (!b->incremental && (b->prev || b->sync_given))
+		return usage_error(cmd, "--prev and --sync go with --incremental");
+	if (b->incremental) {
+		if (!strcmp(o->to, "-"))
+			return usage_error(cmd, "--incremental writes a qcow2 image file, not standard output");
+		if (o->discard_behind)
+			return usage_error(cmd, "--incremental does not discard behind");
+		return incr_backup(args[0], &(struct incr_opts){
+			.to = o->to, .prev = b->prev, .sync = b->sync,
+			.force = o->force,
+			.progress = b->progress == PROGRESS_ON ? INCR_PROGRESS_ON :
+				    b->progress == PROGRESS_OFF ? INCR_PROGRESS_OFF :
+				    INCR_PROGRESS_AUTO,
+			.io_size = o->io_size ? o->io_size : CBW_IO_SIZE_DEFAULT });
+	}
 	if (o->discard_behind && !strcmp(o->to, "-") && !stdout_syncable())
 		return usage_error(cmd, "--discard-behind with --to - needs standard output redirected to a file or a block device (a pipe cannot be synced)");
-	return backup(args[0], b);
+	r = check_not_track_snapshot(cmd, args[0], &ti);
+	if (r)
+		return r;
+	r = backup(args[0], b);
+	if (!r && ti.tracking && ti.snapshot && strcmp(o->to, "-"))
+		r = tag_raw_image(o->to, &ti);
+	return r;
 }
 
 const struct command cmd_backup = {
 	.name = "backup",
-	.args = "NAME --to FILE|- [--force] [--discard-behind] [--progress|--no-progress] [--io-size SIZE]",
+	.args = "NAME --to FILE|- [--force] [--discard-behind] [--progress|--no-progress] [--io-size SIZE] [--incremental [--prev IMAGE] [--sync MODE]]",
 	.help = "copy the snapshot of NAME into a sparse image file",
 	.details =
 "Read the chunks in the snapshot of the cbw device NAME (its 'map') from\n"
@@ -283,6 +380,31 @@ const struct command cmd_backup = {
 "  --no-progress    no progress bar\n"
 "  --io-size SIZE   the largest read request, a power of two from 4KiB to\n"
 "                   64MiB (default 4MiB)\n"
+"  --incremental    NAME is under a track snapshot ('cbwctl snapshot\n"
+"                   --incremental'): write its chunks (exactly those changed\n"
+"                   since the last committed backup) as a qcow2 image FILE\n"
+"                   whose backing file is --prev IMAGE, through qemu-img and\n"
+"                   qemu-nbd (qemu-utils).  'qemu-img convert' of the newest\n"
+"                   image gives the whole device at the snapshot's point in\n"
+"                   time; 'cbwctl restore' writes it back.  Zero blocks are\n"
+"                   written as zeroes (they hide the older data), and a chunk\n"
+"                   that cannot be read fails the backup.  FILE.cbw, the\n"
+"                   image's tag, names its history and generation; the next\n"
+"                   backup checks its --prev by it.  Without --prev the\n"
+"                   snapshot must hold every chunk (the first backup of a\n"
+"                   history, whose set 'cbwctl track' fills): a full qcow2.\n"
+"                   (A plain backup of such a first track snapshot is a\n"
+"                   raw image with a tag too; commit it with 'cbwctl\n"
+"                   release --commit'.)\n"
+"  --prev IMAGE     the previous backup of the chain (its format is asked\n"
+"                   of qemu-img: qcow2 or raw)\n"
+"  --sync MODE      when the snapshot's set is committed (forgotten): on-\n"
+"                   success (the default) after a complete backup; always:\n"
+"                   also after a failure or an interrupt, the chunks written\n"
+"                   so far, and the partial image is kept (FILE.cbw says\n"
+"                   complete no; it can be the next --prev); never: never.\n"
+"                   What is not committed goes back into the changed set at\n"
+"                   'cbwctl release NAME' and into the next backup\n"
 "  -h, --help       show this help\n",
 	.min_args = 1,
 	.max_args = 1,

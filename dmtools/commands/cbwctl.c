@@ -40,7 +40,10 @@ static const char exit_status_help[] =
 	"     incremental set-up\n"
 	"  7  bad range or bitmap: outside the device, or not whole chunks\n"
 	"  8  partial: backup wrote the image, but some chunks could not be\n"
-	"     read (the report lists them)\n";
+	"     read (the report lists them)\n"
+	"  9  track --state: tracking runs, but the state file could not\n"
+	"     continue its history (a crash, other sizes): the next backup\n"
+	"     must be a full one\n";
 
 int usage_error(const struct command *cmd, const char *fmt, ...)
 {
@@ -70,6 +73,8 @@ static const struct command *const commands[] = {
 	&cmd_create,
 	&cmd_snapshot,
 	&cmd_release,
+	&cmd_track,
+	&cmd_untrack,
 	&cmd_remove,
 	&cmd_status,
 	&cmd_set,
@@ -77,6 +82,7 @@ static const struct command *const commands[] = {
 	&cmd_map,
 	&cmd_discard,
 	&cmd_backup,
+	&cmd_restore,
 	&cmd_export,
 };
 
@@ -96,7 +102,9 @@ static void main_help(void)
 	       "origin as it was when NAME was made.  snapshot puts a cbw table\n"
 	       "underneath a device-mapper device in use, DMDEV, whose image is\n"
 	       "then DMDEV-snap; release takes it away again.  backup copies the\n"
-	       "image into a file, export serves it over NBD.\n"
+	       "image into a file, export serves it over NBD.  track marks the\n"
+	       "chunks DMDEV changes, for incremental snapshots and backups (a\n"
+	       "qcow2 chain), which restore writes back.\n"
 	       "\n"
 	       "Commands:\n");
 	for (i = 0; i < NR_COMMANDS; i++) {

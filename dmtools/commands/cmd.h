@@ -104,11 +104,14 @@ extern const struct command cmd_create;
 extern const struct command cmd_remove;
 extern const struct command cmd_snapshot;
 extern const struct command cmd_release;
+extern const struct command cmd_track;
+extern const struct command cmd_untrack;
 extern const struct command cmd_status;
 extern const struct command cmd_set;
 extern const struct command cmd_map;
 extern const struct command cmd_bitmap;
 extern const struct command cmd_backup;
+extern const struct command cmd_restore;
 extern const struct command cmd_discard;
 extern const struct command cmd_export;
 

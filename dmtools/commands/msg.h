@@ -24,6 +24,7 @@ enum cbw_exit {
 	CBW_EXIT_BUSY = 6,	/* in use, already under a snapshot, name taken */
 	CBW_EXIT_RANGE = 7,	/* range or bitmap outside the device, unaligned */
 	CBW_EXIT_PARTIAL = 8,	/* backup: some chunks could not be read */
+	CBW_EXIT_NEW_HISTORY = 9, /* track: a new history, the next backup full */
 };
 
 /* Print "cbwctl: <message>\n" on stderr. */

@@ -12,11 +12,19 @@
 #include "cmd.h"
 #include "msg.h"
 
+/* The options: those of cbw_snapshot(), and --incremental. */
+struct snapshot_cmd {
+	struct cbw_snapshot_opts o;
+	bool incremental;	/* cbw_track_snapshot() */
+	bool chunk_given;
+};
+
 enum {
 	OPT_COW = 256,
 	OPT_CHUNK,
 	OPT_TIMEOUT,
 	OPT_ON_ERROR,
+	OPT_INCREMENTAL,
 };
 
 static const struct option snapshot_options[] = {
@@ -24,6 +32,7 @@ static const struct option snapshot_options[] = {
 	{ "chunk", required_argument, NULL, OPT_CHUNK },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "on-error", required_argument, NULL, OPT_ON_ERROR },
+	{ "incremental", no_argument, NULL, OPT_INCREMENTAL },
 	HELP_OPTION,
 	OPTIONS_END
 };
@@ -49,11 +58,15 @@ static const char *timeout_parse(const char *s, uint64_t *ms)
 static int snapshot_option(const struct command *cmd, void *opts, int opt,
 			   const char *arg)
 {
-	struct cbw_snapshot_opts *o = opts;
+	struct snapshot_cmd *c = opts;
+	struct cbw_snapshot_opts *o = &c->o;
 	const char *why;
 	uint64_t n;
 
 	switch (opt) {
+	case OPT_INCREMENTAL:
+		c->incremental = true;
+		return CBW_EXIT_OK;
 	case OPT_COW:
 		if (!*arg)
 			return usage_error(cmd, "--cow needs a device path");
@@ -67,6 +80,7 @@ static int snapshot_option(const struct command *cmd, void *opts, int opt,
 			return usage_error(cmd, "invalid chunk size '%s': %s",
 					   arg, why);
 		o->chunk_bytes = n;
+		c->chunk_given = true;
 		return CBW_EXIT_OK;
 	case OPT_TIMEOUT:
 		why = timeout_parse(arg, &n);
@@ -87,7 +101,8 @@ static int snapshot_option(const struct command *cmd, void *opts, int opt,
 static int snapshot_run(const struct command *cmd, void *opts, char **args,
 			int nargs)
 {
-	struct cbw_snapshot_opts *o = opts;
+	struct snapshot_cmd *c = opts;
+	struct cbw_snapshot_opts *o = &c->o;
 	char node[CBW_PATH_MAX];
 	int r;
 
@@ -97,7 +112,16 @@ static int snapshot_run(const struct command *cmd, void *opts, char **args,
 		return usage_error(cmd, "DMDEV is empty");
 	if (!o->cow)
 		return usage_error(cmd, "--cow DEV is required");
-	r = cbw_snapshot(o, node, sizeof(node));
+	if (c->incremental && c->chunk_given)
+		return usage_error(cmd, "--incremental takes the tracking chunk size ('cbwctl track --chunk-size'), not --chunk");
+	if (c->incremental)
+		r = cbw_track_snapshot(&(struct cbw_track_snapshot_opts){
+						.dev = o->dev, .cow = o->cow,
+						.timeout_ms = o->timeout_ms,
+						.policy = o->policy },
+				       node, sizeof(node));
+	else
+		r = cbw_snapshot(o, node, sizeof(node));
 	if (r < 0)
 		return msg_lib_error(r);
 	printf("%s\n", node);
@@ -106,7 +130,7 @@ static int snapshot_run(const struct command *cmd, void *opts, char **args,
 
 const struct command cmd_snapshot = {
 	.name = "snapshot",
-	.args = "DMDEV --cow DEV [--chunk SIZE] [--timeout MS] [--on-error POLICY]",
+	.args = "DMDEV --cow DEV [--chunk SIZE] [--timeout MS] [--on-error POLICY] [--incremental]",
 	.help = "start a snapshot under the live dm device DMDEV",
 	.details =
 "Start a snapshot underneath DMDEV, a device-mapper device in use (an LVM\n"
@@ -124,7 +148,17 @@ const struct command cmd_snapshot = {
 "get the uuids CBW-NAME-real and CBW-NAME-snap; DMDEV keeps its own.  If a\n"
 "step fails, the earlier ones are undone and DMDEV keeps its table.\n"
 "\n"
+"With --incremental, DMDEV must be tracked ('cbwctl track'): its table\n"
+"becomes 'cbw DMDEV-real DEV CHUNK ... track' (the tracking chunk size),\n"
+"and the snapshot holds exactly the chunks changed since the last\n"
+"committed incremental snapshot (since 'cbwctl track', for the first),\n"
+"for 'cbwctl backup --incremental'; tracking goes on into the next\n"
+"generation.  'cbwctl release --commit DMDEV' after a good backup forgets\n"
+"that set; a plain 'cbwctl release DMDEV' merges it back (nothing is\n"
+"lost).  A snapshot without --incremental of a tracked DMDEV is refused.\n"
+"\n"
 "Options:\n"
+"  --incremental      a snapshot of the changed chunks of a tracked DMDEV\n"
 "  --cow DEV          the block device that receives the old data: neither\n"
 "                     DMDEV nor a device under it; it may be smaller than\n"
 "                     DMDEV (at least one chunk; room for the chunks written\n"
@@ -144,6 +178,6 @@ const struct command cmd_snapshot = {
 	.max_args = 1,
 	.options = snapshot_options,
 	.set_option = snapshot_option,
-	.opts_size = sizeof(struct cbw_snapshot_opts),
+	.opts_size = sizeof(struct snapshot_cmd),
 	.fn = snapshot_run,
 };

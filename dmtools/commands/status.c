@@ -31,6 +31,7 @@ struct status_opts {
 	const char *separator;	/* --separator: NULL for aligned columns */
 	bool noheadings;
 	bool json;
+	bool track;		/* --track: the tracking fields */
 };
 
 /* The report has one object type. */
@@ -51,6 +52,9 @@ struct status_row {
 	uint64_t size_bytes;
 	struct cbw_status st;
 	struct cbw_access_status snap_st;
+	struct cbw_track_info tr;
+	char track_set[32];		/* -, pending:G, committed:G */
+	char changed_size[CBW_SIZE_BUF_LEN];
 };
 
 static int report_u64(struct dm_report *rh, struct dm_pool *mem,
@@ -97,6 +101,7 @@ static const struct dm_report_object_type types[] = {
 #define OFF(member)	offsetof(struct status_row, member)
 #define ST(member)	(OFF(st) + offsetof(struct cbw_status, member))
 #define SNAP(member)	(OFF(snap_st) + offsetof(struct cbw_access_status, member))
+#define TR(member)	(OFF(tr) + offsetof(struct cbw_track_info, member))
 #define STR	(DM_REPORT_FIELD_TYPE_STRING | DM_REPORT_FIELD_ALIGN_LEFT)
 #define NUM	(DM_REPORT_FIELD_TYPE_NUMBER | DM_REPORT_FIELD_ALIGN_RIGHT)
 #define FIELD(flags, off, width, id, heading, fn, desc) \
@@ -161,11 +166,34 @@ static const struct dm_report_field_type fields[] = {
 	      "Snapshot reads served from the COW device."),
 	FIELD(NUM, SNAP(failed_reads), 12, "failed_reads", "FAILED_READS",
 	      report_u64, "Snapshot reads that failed."),
+	FIELD(STR, TR(uuid), 10, "track_uuid", "TRACK_UUID", report_chars,
+	      "The tracking history's uuid; empty if the table does not track."),
+	FIELD(NUM, TR(generation), 3, "generation", "GEN", report_u64,
+	      "The generation of the changed set being filled (0: no tracking)."),
+	FIELD(NUM, TR(changed), 7, "changed", "CHANGED", report_u64,
+	      "Chunks changed since the last committed track snapshot."),
+	FIELD(NUM, TR(changed_bytes), 13, "changed_bytes", "CHANGED_BYTES",
+	      report_u64, "Their bytes (the device's last chunk may be partial)."),
+	FIELD(STR | DM_REPORT_FIELD_ALIGN_RIGHT, OFF(changed_size), 12,
+	      "changed_size", "CHANGED_SIZE", report_chars,
+	      "Their bytes for people, e.g. 1536KiB."),
+	FIELD(STR, OFF(track_set), 9, "track_set", "TRACK_SET", report_chars,
+	      "The track snapshot's set: -, pending:GEN or committed:GEN."),
+	FIELD(NUM, TR(set_chunks), 10, "set_chunks", "SET_CHUNKS", report_u64,
+	      "Chunks of that set still pending (not committed)."),
+	FIELD(NUM, TR(set_bytes), 9, "set_bytes", "SET_BYTES", report_u64,
+	      "Their bytes, as whole chunks (at most the device's size)."),
 	{ 0, 0, 0, 0, "", "", NULL, NULL },
 };
 
 #define DEFAULT_FIELDS \
 	"name,chunk,chunks,in_snap,copied,to_copy,slots,copies,errors,waited,state,snapshot"
+
+/* The tracking fields: added to the default ones by --json, shown by --track. */
+#define TRACK_FIELDS \
+	"track_uuid,generation,changed,changed_bytes,track_set,set_chunks"
+#define TRACK_TABLE_FIELDS \
+	"name,chunk,generation,changed,changed_size,track_set,set_chunks,state,snapshot,track_uuid"
 
 static void list_fields(void)
 {
@@ -175,14 +203,26 @@ static void list_fields(void)
 	for (f = fields; f->report_fn; f++)
 		printf("  %-15s %s\n", f->id, f->desc);
 	printf("Default: -o " DEFAULT_FIELDS "\n");
+	printf("With --json: -o " DEFAULT_FIELDS "," TRACK_FIELDS "\n");
+	printf("With --track: -o " TRACK_TABLE_FIELDS "\n");
 }
 
-/* Fill @row from @d; the strings point into @d. */
-static void row_fill(struct status_row *row, const struct cbw_info *d)
+/* Fill @row from @d and @tr; the strings point into @d. */
+static void row_fill(struct status_row *row, const struct cbw_info *d,
+		     const struct cbw_track_info *tr)
 {
 	const struct cbw_status *st = &d->status;
 
 	memset(row, 0, sizeof(*row));
+	row->tr = *tr;
+	if (tr->set == CBW_TRACK_SET_NONE)
+		snprintf(row->track_set, sizeof(row->track_set), "-");
+	else
+		snprintf(row->track_set, sizeof(row->track_set), "%s:%llu",
+			 cbw_track_set_name(tr->set),
+			 (unsigned long long)tr->set_generation);
+	cbw_size_format(tr->changed_bytes, row->changed_size,
+			sizeof(row->changed_size));
 	row->name = d->name;
 	row->uuid = d->uuid;
 	row->st = *st;
@@ -209,6 +249,7 @@ static void row_fill(struct status_row *row, const struct cbw_info *d)
 static int add_row(struct dm_report *rh, const char *name, bool any)
 {
 	struct status_row row;
+	struct cbw_track_info tr;
 	struct cbw_info *d;
 	int r;
 
@@ -221,10 +262,12 @@ static int add_row(struct dm_report *rh, const char *name, bool any)
 	if (any)
 		msg_hold();
 	r = cbw_info_get(name, d);
+	if (!r)
+		r = cbw_track_info_get(name, &tr);
 	r = any && r == -ENOENT ? msg_lib_drop(r) : msg_lib_error(r);
 	if (r)
 		goto out;
-	row_fill(&row, d);
+	row_fill(&row, d, &tr);
 	msg_dm_clear();
 	if (!dm_report_object(rh, &row)) {
 		msg_error("cannot add %s to the report: %s", name,
@@ -269,7 +312,10 @@ static int status_show(const struct status_opts *o)
 {
 	struct dm_report_group *group = NULL;
 	char *fields_arg = NULL;
-	const char *want = o->fields ? o->fields : DEFAULT_FIELDS;
+	const char *want = o->fields ? o->fields :
+			   o->track ? TRACK_TABLE_FIELDS :
+			   o->json ? DEFAULT_FIELDS "," TRACK_FIELDS :
+			   DEFAULT_FIELDS;
 	uint32_t flags = DM_REPORT_OUTPUT_BUFFERED, report_types = ROW_TYPE;
 	struct dm_report *rh;
 	int r;
@@ -336,6 +382,7 @@ enum {
 	OPT_NOHEADINGS = 256,
 	OPT_SEPARATOR,
 	OPT_JSON,
+	OPT_TRACK,
 };
 
 static const struct option status_options[] = {
@@ -344,6 +391,7 @@ static const struct option status_options[] = {
 	{ "noheadings", no_argument, NULL, OPT_NOHEADINGS },
 	{ "separator", required_argument, NULL, OPT_SEPARATOR },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "track", no_argument, NULL, OPT_TRACK },
 	HELP_OPTION,
 	OPTIONS_END
 };
@@ -369,6 +417,9 @@ static int status_option(const struct command *cmd, void *opts, int opt,
 	case OPT_JSON:
 		st->json = true;
 		return CBW_EXIT_OK;
+	case OPT_TRACK:
+		st->track = true;
+		return CBW_EXIT_OK;
 	}
 	return usage_error(cmd, "unhandled option %d", opt);
 }
@@ -381,6 +432,8 @@ static int status_run(const struct command *cmd, void *opts, char **args,
 
 	if (st->json && (st->noheadings || st->separator))
 		return usage_error(cmd, "--json goes with neither --noheadings nor --separator");
+	if (st->track && st->fields)
+		return usage_error(cmd, "--track and -o do not go together (-o +FIELDS adds tracking fields)");
 	if (nargs) {
 		st->name = args[0];
 		r = check_name(cmd, st->name, false);
@@ -392,7 +445,7 @@ static int status_run(const struct command *cmd, void *opts, char **args,
 
 const struct command cmd_status = {
 	.name = "status",
-	.args = "[-o FIELDS] [-O SORT] [--noheadings] [--separator SEP] [--json] [NAME]",
+	.args = "[-o FIELDS] [-O SORT] [--noheadings] [--separator SEP] [--track] [--json] [NAME]",
 	.help = "show the copy state of NAME, or of every cbw device",
 	.details =
 "Show one row per cbw device: NAME, or every device whose table is one cbw\n"
@@ -407,8 +460,18 @@ const struct command cmd_status = {
 "  COPIES    copy jobs run (one per run of adjacent chunks)\n"
 "  ERRORS    copy jobs that failed or timed out\n"
 "  WAITED    guest I/Os that waited for a copy or a snapshot read\n"
-"  STATE     setup, active, or broken:REASON\n"
+"  STATE     setup, active, broken:REASON, or none (tracking only, no\n"
+"            snapshot: cbwctl track)\n"
 "  SNAPSHOT  the snapshot node: valid, broken, invalid, or none\n"
+"With --track, the change tracking (cbwctl track):\n"
+"  GEN           the generation of the changed set being filled\n"
+"  CHANGED       chunks changed since the last committed track snapshot\n"
+"  CHANGED_SIZE  their bytes (the last chunk of the device may be partial)\n"
+"  TRACK_SET     the track snapshot's set: -, pending:GEN (merges back\n"
+"                at release unless committed) or committed:GEN\n"
+"  SET_CHUNKS    chunks of that set still pending\n"
+"  TRACK_UUID    the tracking history's identity\n"
+"A device that does not track shows GEN 0 and an empty TRACK_UUID.\n"
 "'cbwctl status -o help' lists every field.  The report is made by\n"
 "libdevmapper, like dmsetup's and lvm's.\n"
 "\n"
@@ -419,7 +482,10 @@ const struct command cmd_status = {
 "  --noheadings          leave out the heading line\n"
 "  --separator SEP       separate the fields by SEP instead of aligning\n"
 "  --json                one JSON object: {\"cbw\": [{FIELD: VALUE, ...}]}\n"
-"                        (values are strings, as in dmsetup's JSON)\n"
+"                        (values are strings, as in dmsetup's JSON); by\n"
+"                        default with the tracking fields too\n"
+"  --track               the tracking fields (see above) instead of the\n"
+"                        default ones\n"
 "  -h, --help            show this help\n",
 	.min_args = 0,
 	.max_args = 1,

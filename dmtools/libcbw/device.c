@@ -193,8 +193,8 @@ int cbw_check_free(const char *name, const char *uuid)
 
 void cbw_table_params(const struct cbw_table *t, char *buf)
 {
-	const char *words[8];
-	char timeout[24];
+	const char *words[9];
+	char timeout[24], cow[24];
 	int n = 0, i, len;
 
 	if (t->timeout_ms) {
@@ -211,10 +211,15 @@ void cbw_table_params(const struct cbw_table *t, char *buf)
 		words[n++] = "incremental";
 	if (t->no_discard_passdown)
 		words[n++] = "no_discard_passdown";
+	if (t->track)
+		words[n++] = "track";
 
-	len = snprintf(buf, CBW_TABLE_PARAMS_LEN, "%u:%u %u:%u %llu",
-		       major(t->origin), minor(t->origin),
-		       major(t->cow), minor(t->cow),
+	if (t->no_cow)
+		snprintf(cow, sizeof(cow), "-");
+	else
+		snprintf(cow, sizeof(cow), "%u:%u", major(t->cow), minor(t->cow));
+	len = snprintf(buf, CBW_TABLE_PARAMS_LEN, "%u:%u %s %llu",
+		       major(t->origin), minor(t->origin), cow,
 		       (unsigned long long)(t->chunk_bytes >> SECTOR_SHIFT));
 	if (n)
 		len += snprintf(buf + len, CBW_TABLE_PARAMS_LEN - len, " %d", n);
@@ -599,7 +604,7 @@ int cbw_find(const char *name, bool ours, struct cbw_dev *d)
 	r = find_cbw(name, false, &d->dev);
 	if (r)
 		return r;
-	why = cbw_status_parse(d->dev.params, &d->st);
+	why = cbw_status_parse_track(d->dev.params, &d->st, &d->track);
 	if (why) {
 		lib_error("%s: unexpected cbw status '%s': %s", name,
 			  d->dev.params, why);

@@ -80,10 +80,13 @@ int cbw_check_free(const char *name, const char *uuid);
  *	      cbw_snap_uuid()).
  * @snap: the snapshot device, if @has_snap.
  * @snap_st: the snapshot's status, parsed, if @has_snap.
+ * @track: its tracking fields (status fields 19-23), @track.tracking false
+ *	   for a table that does not track; sizes and bytes not filled.
  */
 struct cbw_dev {
 	struct cbwdm_dev dev;
 	struct cbw_status st;
+	struct cbw_track_info track;
 	bool has_snap;
 	struct cbwdm_dev snap;
 	struct cbw_access_status snap_st;
@@ -147,6 +150,8 @@ bool cbw_snap_uuid(const struct cbwdm_dev *dev, char *buf, size_t len);
  * @incremental: start with an empty snapshot set (the incremental
  *		 feature).
  * @no_discard_passdown: do not discard freed COW slots.
+ * @track: track changes (the track feature).
+ * @no_cow: no COW device ("-", a track-only table; needs @track).
  */
 struct cbw_table {
 	dev_t origin;
@@ -156,10 +161,12 @@ struct cbw_table {
 	enum cbw_policy policy;
 	bool incremental;
 	bool no_discard_passdown;
+	bool track;
+	bool no_cow;
 };
 
 /* Long enough for any cbw_table_params() result. */
-#define CBW_TABLE_PARAMS_LEN	192
+#define CBW_TABLE_PARAMS_LEN	200
 
 /**
  * cbw_table_params() - the cbw constructor arguments for @t, devices as

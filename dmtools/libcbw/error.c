@@ -85,8 +85,18 @@ void lib_log_set(cbw_log_fn fn, void *data)
 	user_log_data = data;
 }
 
+/* lib_log_hold(): the calling thread's lines are kept from user_log. */
+static _Thread_local bool log_held;
+
+void lib_log_hold(bool hold)
+{
+	log_held = hold;
+}
+
 void lib_log(int level, const char *msg)
 {
+	if (level == CBW_LOG_REASON && log_held)
+		return;
 	if (user_log)
 		user_log(level, msg, user_log_data);
 }

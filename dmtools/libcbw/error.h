@@ -54,6 +54,13 @@ int lib_einval(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* lib_log_set() - the caller's log function (cbw_set_log()). */
 void lib_log_set(cbw_log_fn fn, void *data);
 
+/*
+ * lib_log_hold() - while @hold, the lines of lib_error() are not passed to
+ * the caller's log function (they are still kept for cbw_get_error()):
+ * for work done while DMDEV is suspended, when the log could live on it.
+ */
+void lib_log_hold(bool hold);
+
 /* lib_log() - pass @msg at @level to the caller's log function, if any. */
 void lib_log(int level, const char *msg);
 

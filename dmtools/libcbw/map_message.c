@@ -71,6 +71,7 @@ void snapmap_init(struct snapmap *m, const char *dev, uint64_t chunks)
 {
 	memset(m, 0, sizeof(*m));
 	m->dev = dev;
+	m->verb = "map";
 	m->chunks = chunks;
 }
 
@@ -100,10 +101,11 @@ static int fetch(struct snapmap *m)
 	const char *why;
 	int err, r = -EIO;
 
-	snprintf(message, sizeof(message), "map %llu",
+	snprintf(message, sizeof(message), "%s %llu", m->verb,
 		 (unsigned long long)m->next);
 	if (!cbwdm_message(m->dev, message, &reply, &err)) {
-		lib_error("cannot read the map of %s ('%s'): %s", m->dev,
+		lib_error("cannot read the %s of %s ('%s'): %s",
+			  strcmp(m->verb, "map") ? "changed set" : "map", m->dev,
 			  message, err ? strerror(err) : cbwdm_error());
 		return -EIO;
 	}

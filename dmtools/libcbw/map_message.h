@@ -49,6 +49,8 @@ const char *snapmap_parse(const char *reply, uint64_t from, uint64_t chunks,
 /**
  * struct snapmap - a walk through the map of one cbw device.
  * @dev: the cbw device's name.
+ * @verb: the message: "map" (snapmap_init()'s), or "track_map" for the
+ *	  changed set of a track table (the same reply format).
  * @chunks: its number of chunks.
  * @from: the chunk the last "map" message started at: the last reply's
  *	  span is [@from, @next), and the chunks of the span outside its
@@ -66,6 +68,7 @@ const char *snapmap_parse(const char *reply, uint64_t from, uint64_t chunks,
  */
 struct snapmap {
 	const char *dev;
+	const char *verb;
 	uint64_t chunks;
 	uint64_t from;
 	uint64_t next;

@@ -24,13 +24,17 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include "chunkset_load.h"
 #include "device.h"
 #include "dm.h"
 #include "error.h"
 #include "size.h"
 #include "stack.h"
+#include "status_line.h"
 #include "sysblock.h"
+#include "track.h"
 
 #define SECTOR_SHIFT	9
 
@@ -64,6 +68,7 @@ struct stack {
 	uint32_t cookie;		/* udev cookie of all the changes */
 	sigset_t old_mask;		/* signal mask before the changes */
 	bool locked;			/* lock_memory() locked it */
+	bool for_track;			/* cbw_track(), not cbw_snapshot() */
 	char err[1024];			/* the error line being built */
 };
 
@@ -409,6 +414,50 @@ static int check_cow_tree(const struct stack *s, const struct blockdev *cow)
 	return 0;
 }
 
+/*
+ * The tracking of the live cbw table of @dev, from its status: @tr is
+ * zeroed for another table, @tr->tracking false for a cbw table that does
+ * not track.  Return 0 or -EIO after lib_error().
+ */
+static int live_tracking(const struct cbwdm_dev *dev, struct cbw_status *st,
+			 struct cbw_track_info *tr)
+{
+	const char *bad;
+
+	memset(st, 0, sizeof(*st));
+	memset(tr, 0, sizeof(*tr));
+	if (dev->targets != 1 || strcmp(dev->type, CBW_TARGET))
+		return 0;
+	bad = cbw_status_parse_track(dev->params, st, tr);
+	if (bad) {
+		lib_error("%s: unexpected cbw status '%s': %s", dev->name,
+			  dev->params, bad);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Why DMDEV, whose table is already cbw, cannot get another one. */
+static void already_cbw(const struct stack *s)
+{
+	const char *name = s->dev.name;
+	struct cbw_track_info tr;
+	struct cbw_status st;
+
+	if (live_tracking(&s->dev, &st, &tr) || !tr.tracking)
+		lib_error("%s is already under a snapshot (its table is cbw); see 'cbwctl status %s'",
+			  name, name);
+	else if (st.state != CBW_STATE_NONE)
+		lib_error("%s is already under a track snapshot; see 'cbwctl status --track %s'",
+			  name, name);
+	else if (s->for_track)
+		lib_error("%s is already tracked; see 'cbwctl status --track %s'",
+			  name, name);
+	else
+		lib_error("%s is tracked (cbwctl track): take the snapshot of its changes with 'cbwctl snapshot --incremental %s --cow COW'",
+			  name, name);
+}
+
 /* The checks on DMDEV's state and table.  Return 0 or a negative errno. */
 static int check_dmdev(struct stack *s)
 {
@@ -445,8 +494,7 @@ static int check_dmdev(struct stack *s)
 		const char *type = s->table.targets[i].type;
 
 		if (!strcmp(type, CBW_TARGET)) {
-			lib_error("%s is already under a snapshot (its table is cbw); see 'cbwctl status %s'",
-				  name, name);
+			already_cbw(s);
 			return -EBUSY;
 		}
 		for (j = 0; j < sizeof(movable_targets) / sizeof(*movable_targets); j++)
@@ -768,7 +816,11 @@ struct release {
 	struct cbwdm_dev real;		/* -real */
 	bool has_snap;			/* the snapshot node exists */
 	struct cbwdm_dev snap;		/* the snapshot node, if it does */
+	bool track;			/* a track snapshot: s->table is the
+					 * track-only table, -real stays */
 };
+
+static int still_tracked(const char *name);
 
 /* Why @dev cannot be released: it is not under a snapshot of cbwctl's. */
 static int not_snapshotted(const struct cbwdm_dev *dev)
@@ -915,7 +967,13 @@ static void release_undo(struct stack *s, const struct release *rel,
 		     name, cbwdm_error(), name);
 		return;
 	}
-	if (done >= REL_RESUMED) {
+	if (done >= REL_RESUMED && rel->track) {
+		if (still_tracked(name) != 2) {
+			note(s, "%s may be back on its track table: see 'cbwctl status --track %s'",
+			     name, name);
+			return;
+		}
+	} else if (done >= REL_RESUMED) {
 		r = cbwdm_status(name, NULL, &now);
 		r = r == CBWDM_FOUND ? stack_is_snapshotted(&now) : CBWDM_ERROR;
 		if (r == CBWDM_FOUND)
@@ -948,8 +1006,8 @@ static int release_steps(struct stack *s, const struct release *rel)
 	int r = -EIO;
 
 	if (hook("release:load") || !cbwdm_load(name, &s->table)) {
-		fail(s, "cannot load %s's own table back into it: %s",
-		     name, why(true));
+		fail(s, "cannot load %s's %s table back into it: %s",
+		     name, rel->track ? "track" : "own", why(true));
 		note(s, "the snapshot of %s goes on", name);
 		return -EIO;
 	}
@@ -973,11 +1031,13 @@ static int release_steps(struct stack *s, const struct release *rel)
 	done = REL_RESUMED;
 	if (hook("release:resume") ||
 	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
-		fail(s, "cannot resume %s with its own table: %s",
-		     name, why(true));
+		fail(s, "cannot resume %s with its %s table: %s",
+		     name, rel->track ? "track" : "own", why(true));
 		goto undo;
 	}
 	unlock_memory(s);
+	if (rel->track)
+		return 0;	/* tracking goes on over -real */
 
 	if (!cbwdm_remove(s->real_name, &s->cookie, &busy)) {
 		fail(s, "%s is released, but %s could not be removed: %s; remove it with 'dmsetup remove %s'",
@@ -993,10 +1053,72 @@ undo:
 	return r;
 }
 
+/*
+ * A tracked DMDEV: a track-only table is not released (cbw_untrack() ends
+ * it); a track snapshot goes back to the track-only table (@rel->track,
+ * with the chunk size into @chunk_sectors).  Return 0 or a negative errno.
+ */
+static int release_track_check(struct stack *s, struct release *rel,
+			       uint64_t *chunk_sectors)
+{
+	struct cbw_track_info tr;
+	struct cbw_status st;
+	int r;
+
+	r = live_tracking(&s->dev, &st, &tr);
+	if (r || !tr.tracking)
+		return r;
+	if (st.state == CBW_STATE_NONE) {
+		lib_error("%s is tracked, without a snapshot: 'cbwctl untrack %s' ends the tracking",
+			  s->dev.name, s->dev.name);
+		return -ENOENT;
+	}
+	rel->track = true;
+	*chunk_sectors = st.chunk_sectors;
+	return 0;
+}
+
+/*
+ * The table a track snapshot is released to: the track-only table over
+ * -real, into s->table instead of -real's own.  Return 0 or -ENOMEM.
+ */
+static int track_only_table(struct stack *s, const struct release *rel,
+			    uint64_t chunk_sectors)
+{
+	char params[CBW_TABLE_PARAMS_LEN];
+	struct cbwdm_target *t;
+
+	cbw_table_params(&(struct cbw_table){
+				.origin = makedev(rel->real.major, rel->real.minor),
+				.no_cow = true, .track = true,
+				.chunk_bytes = chunk_sectors << SECTOR_SHIFT },
+			 params);
+	t = calloc(1, sizeof(*t));
+	if (t) {
+		t->length = s->sectors;
+		t->type = strdup(CBW_TARGET);
+		t->params = strdup(params);
+	}
+	if (!t || !t->type || !t->params) {
+		if (t) {
+			free(t->type);
+			free(t->params);
+		}
+		free(t);
+		lib_error("out of memory");
+		return -ENOMEM;
+	}
+	cbwdm_table_release(&s->table);
+	s->table.targets = t;
+	s->table.count = 1;
+	return 0;
+}
+
 int cbw_release(const char *dev)
 {
 	struct release rel;
 	struct stack s;
+	uint64_t chunk_sectors = 0;
 	int r;
 
 	lib_begin();
@@ -1009,7 +1131,11 @@ int cbw_release(const char *dev)
 	r = resolve(dev, &s.dev);
 	if (r)
 		return lib_end(r);
-	r = release_checks(&s, &rel);
+	r = release_track_check(&s, &rel, &chunk_sectors);
+	if (!r)
+		r = release_checks(&s, &rel);
+	if (!r && rel.track)
+		r = track_only_table(&s, &rel, chunk_sectors);
 	if (r)
 		goto out;
 
@@ -1032,6 +1158,823 @@ out:
 	cbwdm_dev_release(&rel.real);
 	if (rel.has_snap)
 		cbwdm_dev_release(&rel.snap);
+	stack_release(&s);
+	return lib_end(r);
+}
+
+/*
+ * Change tracking under a live device (issue 24): cbw_track(), cbw_untrack()
+ * and cbw_track_snapshot(); cbw_release() above also ends a track snapshot.
+ *
+ *   tracked:        DMDEV       0 <sectors> cbw <DMDEV-real> - <chunk> 1 track
+ *                   DMDEV-real  <DMDEV's table>       uuid CBW-DMDEV-real
+ *   track snapshot: DMDEV       0 <sectors> cbw <DMDEV-real> <cow> <chunk>
+ *                               <n> [timeout T] [on_error P] track
+ *                   DMDEV-real  as above
+ *                   DMDEV-snap  as under cbw_snapshot()
+ *
+ * cbw_track() is cbw_snapshot()'s insertion with the track-only table and
+ * no snapshot node (its undo is snapshot_undo()); cbw_untrack() is
+ * cbw_release() without the node, which can read the changed set while
+ * DMDEV is suspended.  cbw_track_snapshot() and the release of a track
+ * snapshot only swap DMDEV's table between the track-only table and the
+ * track snapshot's: the kernel carries the tracking history across (same
+ * origin, chunk size and length) and freezes or merges the set at the
+ * resume.
+ */
+
+/* The chunk size of tracking against DMDEV's logical block size. */
+static int check_track_chunk(struct stack *s, uint64_t chunk_bytes)
+{
+	char a[CBW_SIZE_BUF_LEN], b[CBW_SIZE_BUF_LEN];
+	unsigned int lbs;
+	int r;
+
+	r = sysblock_logical_block_size(SYSBLOCK_SYSFS,
+					makedev(s->dev.major, s->dev.minor),
+					&lbs);
+	if (r) {
+		lib_error("cannot read the logical block size of %s: %s",
+			  s->dev.name, strerror(-r));
+		return -EIO;
+	}
+	if (chunk_bytes < lbs) {
+		lib_error("chunk size %s is smaller than the logical block size of %s (%s)",
+			  cbw_size_format(chunk_bytes, a, sizeof(a)), s->dev.name,
+			  cbw_size_format(lbs, b, sizeof(b)));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Can the state file @ts continue the history of DMDEV, tracked with
+ * @chunk_bytes?  If not, say why into @why.
+ */
+static bool state_usable(const struct track_state *ts, const struct stack *s,
+			 uint64_t chunk_bytes, const char *path, char *why,
+			 size_t len)
+{
+	if (!ts->clean) {
+		snprintf(why, len, "%s is active: tracking stopped without 'cbwctl untrack --state' (a crash, a power loss, or a removal by other tools)",
+			 path);
+		return false;
+	}
+	if (ts->device_sectors != s->sectors) {
+		snprintf(why, len, "%s is for a device of %llu sectors, %s has %llu",
+			 path, (unsigned long long)ts->device_sectors,
+			 s->dev.name, (unsigned long long)s->sectors);
+		return false;
+	}
+	if (ts->chunk_sectors != chunk_bytes >> SECTOR_SHIFT) {
+		snprintf(why, len, "%s has chunks of %llu sectors, tracking asks for %llu",
+			 path, (unsigned long long)ts->chunk_sectors,
+			 (unsigned long long)(chunk_bytes >> SECTOR_SHIFT));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The changes of cbwctl track: create -real with DMDEV's table, load the
+ * track-only table over it, suspend, resume (it goes live: a new tracking
+ * history), as snapshot_steps() without the snapshot node.  Return 0 or a
+ * negative errno; the error line is in s->err.
+ */
+static int track_steps(struct stack *s, uint64_t chunk_bytes)
+{
+	char params[CBW_TABLE_PARAMS_LEN];
+	struct cbwdm_target target = {
+		.start = 0, .length = s->sectors,
+		.type = CBW_TARGET, .params = params,
+	};
+	struct cbwdm_table cbw = { .targets = &target, .count = 1 };
+	enum snapshot_step done = SNAP_NOTHING;
+	const char *name = s->dev.name;
+	uint32_t maj, min;
+
+	if (hook("track:real") ||
+	    !cbwdm_create_table(s->real_name, s->real_uuid, &s->table,
+				CBWDM_UDEV_LAYER, &s->cookie, &maj, &min)) {
+		fail(s, "cannot create %s: %s", s->real_name, why(true));
+		goto undo;
+	}
+	done = SNAP_REAL;
+
+	cbw_table_params(&(struct cbw_table){ .origin = makedev(maj, min),
+					      .no_cow = true, .track = true,
+					      .chunk_bytes = chunk_bytes },
+			 params);
+	if (hook("track:load") || !cbwdm_load(name, &cbw)) {
+		fail(s, "cannot load the track table into %s: %s", name,
+		     why(true));
+		goto undo;
+	}
+	done = SNAP_LOADED;
+
+	lock_memory(s);
+	done = SNAP_SUSPENDED;
+	if (hook("track:suspend") || !cbwdm_suspend(name)) {
+		fail(s, "cannot suspend %s: %s", name, why(false));
+		goto undo;
+	}
+	done = SNAP_RESUMED;
+	if (hook("track:resume") ||
+	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		fail(s, "cannot resume %s with the track table: %s", name,
+		     why(true));
+		goto undo;
+	}
+	unlock_memory(s);
+	return 0;
+
+undo:
+	snapshot_undo(s, done);
+	unlock_memory(s);
+	return -EIO;
+}
+
+/*
+ * Give the new history of @name the saved set and identity of @ts:
+ * "track_add" messages, then "track_id".  Return 0 or a negative errno
+ * after lib_error().
+ */
+static int track_restore(const char *name, const struct track_state *ts)
+{
+	char msg[96];
+	int r, err;
+
+	r = cbw_ranges_send(name, "track_add", &ts->runs);
+	if (r)
+		return r;
+	snprintf(msg, sizeof(msg), "track_id %s %llu", ts->uuid,
+		 (unsigned long long)ts->generation);
+	if (!cbwdm_message(name, msg, NULL, &err)) {
+		lib_error("cannot give %s its saved identity ('%s'): %s (see dmesg)",
+			  name, msg, err ? strerror(err) : cbwdm_error());
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Mark every chunk of the new history of @name changed (@sectors long, in
+ * chunks of @chunk_sectors).  Return 0 or a negative errno after
+ * lib_error().
+ */
+static int track_mark_all(const char *name, uint64_t sectors,
+			  uint64_t chunk_sectors)
+{
+	struct chunk_run all = {
+		.first = 0,
+		.last = (sectors + chunk_sectors - 1) / chunk_sectors - 1,
+	};
+	struct chunk_runs runs = { .run = &all, .nr = 1, .alloc = 1 };
+
+	return cbw_ranges_send(name, "track_add", &runs);
+}
+
+/* Read the tracking identity of @name into @res.  0 or a negative errno. */
+static int track_identity(const char *name, struct cbw_track_result *res)
+{
+	struct cbw_dev d;
+	int r;
+
+	r = cbw_find(name, false, &d);
+	if (r)
+		return r;
+	if (!d.track.tracking) {
+		lib_error("%s does not track after the change (its status has no tracking fields)",
+			  name);
+		r = -EIO;
+	} else {
+		memcpy(res->uuid, d.track.uuid, sizeof(res->uuid));
+		res->generation = d.track.generation;
+	}
+	cbw_dev_release(&d);
+	return r;
+}
+
+int cbw_track(const struct cbw_track_opts *opts, struct cbw_track_result *res)
+{
+	struct cbw_track_result local, *rs = res ? res : &local;
+	struct track_state saved = { 0 }, mark;
+	struct cbw_track_opts o;
+	bool have_file = false, cont = false, missing = false, timed_out = false;
+	struct stack s;
+	int r;
+
+	lib_begin();
+	memset(rs, 0, sizeof(*rs));
+	memset(&s, 0, sizeof(s));
+	if (!opts)
+		return lib_end(lib_einval("track: no options (NULL)"));
+	o = *opts;
+	if (!o.dev || !*o.dev)
+		return lib_end(lib_einval("track: a device is needed"));
+	if (o.state_file && !*o.state_file)
+		return lib_end(lib_einval("track: an empty state file name"));
+	if (o.chunk_bytes && cbw_chunk_size_check(o.chunk_bytes))
+		return lib_end(lib_einval("track: %s",
+					  cbw_chunk_size_check(o.chunk_bytes)));
+	s.for_track = true;
+	r = resolve(o.dev, &s.dev);
+	if (r)
+		return lib_end(r);
+	if ((r = check_dmdev(&s)) || (r = check_names(&s)))
+		goto out;
+
+	/* The state file is read and judged before anything changes. */
+	if (o.state_file) {
+		r = track_state_read(o.state_file, &saved, rs->why_new,
+				     sizeof(rs->why_new));
+		if (r == -ENOMEM) {
+			lib_error("%s", rs->why_new);
+			goto out;
+		}
+		have_file = !r;
+		/* No file yet (the first track): a new history, no warning. */
+		missing = r == -ENOENT;
+		r = 0;
+		/*
+		 * Without --chunk-size, the saved history's chunk size, if it
+		 * is one (else the file does not match the default's).
+		 */
+		if (!o.chunk_bytes && have_file &&
+		    saved.chunk_sectors <= CBW_CHUNK_MAX_BYTES >> SECTOR_SHIFT &&
+		    !cbw_chunk_size_check(saved.chunk_sectors << SECTOR_SHIFT))
+			o.chunk_bytes = saved.chunk_sectors << SECTOR_SHIFT;
+	}
+	if (!o.chunk_bytes)
+		o.chunk_bytes = CBW_CHUNK_DEFAULT_BYTES;
+	r = check_track_chunk(&s, o.chunk_bytes);
+	if (r)
+		goto out;
+	if (have_file)
+		cont = state_usable(&saved, &s, o.chunk_bytes, o.state_file,
+				    rs->why_new, sizeof(rs->why_new));
+	/*
+	 * A clean file is made active before the history goes on: a stop
+	 * without untrack from here on must never find it clean.
+	 */
+	if (cont) {
+		mark = saved;
+		mark.clean = false;
+		r = track_state_write(o.state_file, &mark);
+		if (r) {
+			lib_error("nothing was changed: %s is not tracked", s.dev.name);
+			goto out;
+		}
+	}
+
+	if (!cbwdm_udev_begin(&s.cookie)) {
+		lib_error("cannot start udev synchronisation: %s", cbwdm_error());
+		r = -EIO;
+		goto out;
+	}
+	block_signals(&s);
+	r = track_steps(&s, o.chunk_bytes);
+	unblock_signals(&s);
+	if (!cbwdm_udev_wait(s.cookie) && !r) {
+		/* Tracking runs: its set is made whole all the same. */
+		fail(&s, "%s is tracked, but waiting for udev failed: %s",
+		     s.dev.name, cbwdm_error());
+		timed_out = true;
+	}
+	if (r) {
+		lib_error("%s", s.err);
+		goto out;
+	}
+
+	if (cont && track_restore(s.dev.name, &saved)) {
+		/* The history the kernel began is new: the set is not whole. */
+		snprintf(rs->why_new, sizeof(rs->why_new),
+			 "the saved set could not be restored: %s",
+			 cbw_get_error());
+		lib_error_reset();
+		cont = false;
+	}
+	if (!cont && !o.empty) {
+		r = track_mark_all(s.dev.name, s.sectors,
+				   o.chunk_bytes >> SECTOR_SHIFT);
+		if (r) {
+			lib_error("%s is tracked, but not every chunk could be marked changed: its first backup would not be full; 'cbwctl untrack %s' and try again",
+				  s.dev.name, s.dev.name);
+			goto out;
+		}
+	}
+	r = track_identity(s.dev.name, rs);
+	if (r) {
+		lib_error("%s is tracked all the same; 'cbwctl untrack %s' ends it",
+			  s.dev.name, s.dev.name);
+		goto out;
+	}
+	if (cont) {
+		rs->start = CBW_TRACK_CONTINUED;
+		rs->restored_chunks = runs_chunks(&saved.runs);
+	} else {
+		rs->start = o.state_file && !missing ? CBW_TRACK_NEW_UNTRUSTED :
+						       CBW_TRACK_NEW;
+		if (rs->start == CBW_TRACK_NEW)
+			rs->why_new[0] = '\0';
+	}
+	if (o.state_file && !cont) {
+		/* The new history's identity, active. */
+		memset(&mark, 0, sizeof(mark));
+		memcpy(mark.uuid, rs->uuid, sizeof(mark.uuid));
+		mark.generation = rs->generation;
+		mark.chunk_sectors = o.chunk_bytes >> SECTOR_SHIFT;
+		mark.device_sectors = s.sectors;
+		r = track_state_write(o.state_file, &mark);
+		if (r)
+			lib_error("%s is tracked (a new history), but the state file could not be written; 'cbwctl untrack --state %s %s' writes it",
+				  s.dev.name, o.state_file, s.dev.name);
+	}
+	if (!r && timed_out) {
+		lib_error("%s", s.err);
+		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
+	}
+out:
+	runs_free(&saved.runs);
+	stack_release(&s);
+	return lib_end(r);
+}
+
+/*
+ * Read the changed set and identity of the suspended @name into @ts (the
+ * device's length @sectors).  Nothing is written anywhere: the caller
+ * writes the file once DMDEV runs again.  Return 0 or a negative errno
+ * after lib_error() (the caller puts it into the error line).
+ */
+static int untrack_read(const char *name, uint64_t sectors,
+			struct track_state *ts)
+{
+	struct cbw_track_info tr;
+	struct cbw_status st;
+	struct cbwdm_dev dev;
+	int r;
+
+	r = cbwdm_status(name, NULL, &dev);
+	if (r != CBWDM_FOUND) {
+		lib_error("cannot read the status of %s: %s", name,
+			  r == CBWDM_NOTFOUND ? "it is gone" : cbwdm_error());
+		return -EIO;
+	}
+	r = live_tracking(&dev, &st, &tr);
+	cbwdm_dev_release(&dev);
+	if (r)
+		return r;
+	if (!tr.tracking || st.state != CBW_STATE_NONE) {
+		lib_error("%s changed: it is no longer tracked without a snapshot",
+			  name);
+		return -EIO;
+	}
+	memcpy(ts->uuid, tr.uuid, sizeof(ts->uuid));
+	ts->generation = tr.generation;
+	ts->chunk_sectors = st.chunk_sectors;
+	ts->device_sectors = sectors;
+	ts->clean = true;
+	r = track_map_read(name, st.chunks, &ts->runs);
+	if (r)
+		return r;
+	/* DMDEV is suspended: no write can have changed the set meanwhile. */
+	if (runs_chunks(&ts->runs) != tr.changed) {
+		lib_error("the changed set of %s has %llu chunks, its status says %llu",
+			  name, (unsigned long long)runs_chunks(&ts->runs),
+			  (unsigned long long)tr.changed);
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Does @name's live table track now: 1 with a track-only table, 2 with a
+ * track snapshot's, 0 with another, CBWDM_ERROR when that cannot be told.
+ * For the undo steps: leaves no error behind.
+ */
+static int still_tracked(const char *name)
+{
+	struct cbw_track_info tr;
+	struct cbw_status st;
+	struct cbwdm_dev now;
+	int r;
+
+	if (cbwdm_status(name, NULL, &now) != CBWDM_FOUND)
+		return CBWDM_ERROR;
+	lib_log_hold(true);
+	r = live_tracking(&now, &st, &tr);
+	lib_log_hold(false);
+	cbwdm_dev_release(&now);
+	lib_error_reset();
+	if (r)
+		return CBWDM_ERROR;
+	if (!tr.tracking)
+		return 0;
+	return st.state == CBW_STATE_NONE ? 1 : 2;
+}
+
+/*
+ * The changes of cbwctl untrack: load DMDEV's own table (-real's),
+ * suspend DMDEV, read the changed set if @ts (while no write can reach
+ * it), resume (the own table goes live, tracking ends), remove -real.
+ * Return 0 or a negative errno; the error line is in s->err.
+ */
+static int untrack_steps(struct stack *s, struct track_state *ts)
+{
+	const char *name = s->dev.name;
+	bool busy = false, swapped = false;
+
+	if (hook("untrack:load") || !cbwdm_load(name, &s->table)) {
+		fail(s, "cannot load %s's own table back into it: %s", name,
+		     why(true));
+		note(s, "the tracking of %s goes on", name);
+		return -EIO;
+	}
+	lock_memory(s);
+	if (hook("untrack:suspend") || !cbwdm_suspend(name)) {
+		fail(s, "cannot suspend %s: %s", name, why(false));
+		goto undo;
+	}
+	/* Its errors go into the error line only: DMDEV is suspended. */
+	lib_log_hold(true);
+	if (ts && untrack_read(name, s->sectors, ts)) {
+		lib_log_hold(false);
+		fail(s, "cannot read the changed set of %s: %s", name,
+		     cbw_get_error());
+		lib_error_reset();
+		goto undo;
+	}
+	lib_log_hold(false);
+	if (hook("untrack:resume") ||
+	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		fail(s, "cannot resume %s with its own table: %s", name,
+		     why(true));
+		swapped = true;
+		goto undo;
+	}
+	unlock_memory(s);
+	if (!cbwdm_remove(s->real_name, &s->cookie, &busy)) {
+		fail(s, "%s is untracked, but %s could not be removed: %s; remove it with 'dmsetup remove %s'",
+		     name, s->real_name, busy ? "it is in use" : cbwdm_error(),
+		     s->real_name);
+		return -EIO;
+	}
+	return 0;
+
+undo:
+	if (!cbwdm_clear(name)) {
+		note(s, "undoing it failed: cannot drop the table loaded into %s: %s; see 'dmsetup info %s'",
+		     name, cbwdm_error(), name);
+	} else if (is_suspended(name) &&
+		   !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s'",
+		     name, cbwdm_error(), name);
+	} else if (swapped && still_tracked(name) != 1) {
+		note(s, "%s may have its own table back: see 'dmsetup table %s'; %s is left",
+		     name, name, s->real_name);
+	} else {
+		note(s, "the tracking of %s goes on", name);
+	}
+	unlock_memory(s);
+	return -EIO;
+}
+
+int cbw_untrack(const char *dev, const char *state_file)
+{
+	struct track_state ts = { 0 };
+	struct cbw_track_info tr;
+	struct cbw_status st;
+	struct release rel;
+	struct stack s;
+	int r;
+
+	lib_begin();
+	memset(&s, 0, sizeof(s));
+	memset(&rel, 0, sizeof(rel));
+	if (!dev || !*dev)
+		return lib_end(lib_einval("untrack: a device is needed"));
+	if (state_file && !*state_file)
+		return lib_end(lib_einval("untrack: an empty state file name"));
+	r = resolve(dev, &s.dev);
+	if (r)
+		return lib_end(r);
+	r = live_tracking(&s.dev, &st, &tr);
+	if (r)
+		goto out;
+	if (tr.tracking && st.state != CBW_STATE_NONE) {
+		lib_error("%s is under a track snapshot: 'cbwctl release %s' first",
+			  s.dev.name, s.dev.name);
+		r = -EBUSY;
+		goto out;
+	}
+	if (!tr.tracking && s.dev.targets == 1 &&
+	    !strcmp(s.dev.type, CBW_TARGET)) {
+		lib_error("%s is not tracked: its cbw table has no track feature (a snapshot: 'cbwctl release %s')",
+			  s.dev.name, s.dev.name);
+		r = -ENOENT;
+		goto out;
+	}
+	if (!tr.tracking) {
+		lib_error("%s is not tracked (its table is not one cbw target)",
+			  s.dev.name);
+		r = -ENOENT;
+		goto out;
+	}
+	r = release_checks(&s, &rel);
+	if (r)
+		goto out;
+	if (rel.has_snap) {
+		lib_error("%s is tracked, but the snapshot node %s exists; remove it first",
+			  s.dev.name, rel.snap.name);
+		r = -EBUSY;
+		goto out;
+	}
+
+	if (!cbwdm_udev_begin(&s.cookie)) {
+		lib_error("cannot start udev synchronisation: %s", cbwdm_error());
+		r = -EIO;
+		goto out;
+	}
+	block_signals(&s);
+	r = untrack_steps(&s, state_file ? &ts : NULL);
+	unblock_signals(&s);
+	if (!cbwdm_udev_wait(s.cookie) && !r) {
+		fail(&s, "%s was untracked, but waiting for udev failed: %s",
+		     s.dev.name, cbwdm_error());
+		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
+	}
+	if (r && r != -ETIMEDOUT) {
+		lib_error("%s", s.err);
+		goto out;
+	}
+	/* DMDEV runs again: the file may live on it. */
+	if (state_file && ts.clean && track_state_write(state_file, &ts)) {
+		/* An older clean file must not stand for this history. */
+		if (unlink(state_file) && errno != ENOENT)
+			lib_error("%s could not be removed either: %s; remove it before the next 'cbwctl track --state'",
+				  state_file, strerror(errno));
+		lib_error("%s is untracked, but its changed set could not be saved: the next 'cbwctl track --state %s' starts a new history (the next backup must be full)",
+			  s.dev.name, state_file);
+		r = -EIO;
+	} else if (r) {
+		lib_error("%s", s.err);
+	}
+out:
+	runs_free(&ts.runs);
+	cbwdm_dev_release(&rel.real);
+	if (rel.has_snap)
+		cbwdm_dev_release(&rel.snap);
+	stack_release(&s);
+	return lib_end(r);
+}
+
+/* How far cbwctl snapshot --incremental got, for track_snapshot_undo(). */
+enum track_snap_step {
+	TSNAP_NOTHING,		/* nothing changed yet */
+	TSNAP_LOADED,		/* the track snapshot's table is in the inactive slot */
+	TSNAP_SUSPENDED,	/* DMDEV may be suspended */
+	TSNAP_RESUMED,		/* the track snapshot's table may be live */
+};
+
+/*
+ * Undo what cbwctl snapshot --incremental did up to @done: DMDEV gets its
+ * track-only table back (s->table, as it was): if the track snapshot's
+ * table went live, its set merges back into the changed set (it was never
+ * committed).  Add the outcome to the error line.
+ */
+static void track_snapshot_undo(struct stack *s, enum track_snap_step done)
+{
+	const char *name = s->dev.name;
+
+	if (done >= TSNAP_RESUMED) {
+		if (!cbwdm_load(name, &s->table)) {
+			note(s, "undoing it failed: cannot load the track table back into %s: %s; run 'cbwctl release %s'",
+			     name, cbwdm_error(), name);
+			if (is_suspended(name) &&
+			    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie))
+				note(s, "%s is still suspended: %s", name,
+				     cbwdm_error());
+			return;
+		}
+	} else if (done >= TSNAP_LOADED && !cbwdm_clear(name)) {
+		note(s, "undoing it failed: cannot drop the table loaded into %s: %s; drop it with 'dmsetup clear %s'",
+		     name, cbwdm_error(), name);
+		if (is_suspended(name) &&
+		    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie))
+			note(s, "%s is still suspended: %s", name, cbwdm_error());
+		return;
+	}
+	if ((done >= TSNAP_RESUMED ||
+	     (done >= TSNAP_SUSPENDED && is_suspended(name))) &&
+	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s' and 'dmsetup table %s'",
+		     name, cbwdm_error(), name, name);
+		return;
+	}
+	note(s, "%s is tracked as before (no change is lost)", name);
+}
+
+/*
+ * The changes of cbwctl snapshot --incremental: load the track snapshot's
+ * table (over the same -real, with the tracking chunk size) into DMDEV,
+ * suspend, resume (the changed set becomes the snapshot's set at the
+ * point in time, as in snapshot_steps()), make the snapshot node.
+ * Return 0 or a negative errno; the error line is in s->err.
+ */
+static int track_snapshot_steps(struct stack *s, const char *params)
+{
+	struct cbwdm_target target = {
+		.start = 0, .length = s->sectors,
+		.type = CBW_TARGET, .params = (char *)params,
+	};
+	struct cbwdm_table cbw = { .targets = &target, .count = 1 };
+	enum track_snap_step done = TSNAP_NOTHING;
+	const char *name = s->dev.name;
+	uint32_t maj, min;
+	char access[32];
+
+	if (hook("snapshot:load") || !cbwdm_load(name, &cbw)) {
+		fail(s, "cannot load the track snapshot's table into %s: %s",
+		     name, why(true));
+		goto undo;
+	}
+	done = TSNAP_LOADED;
+	lock_memory(s);
+	done = TSNAP_SUSPENDED;
+	if (hook("snapshot:suspend") || !cbwdm_suspend(name)) {
+		fail(s, "cannot suspend %s: %s", name, why(false));
+		goto undo;
+	}
+	done = TSNAP_RESUMED;
+	if (hook("snapshot:resume") ||
+	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		fail(s, "cannot resume %s with the track snapshot's table: %s",
+		     name, why(true));
+		goto undo;
+	}
+	unlock_memory(s);
+
+	snprintf(access, sizeof(access), "%u:%u", s->dev.major, s->dev.minor);
+	if (hook("snapshot:snap") ||
+	    !cbwdm_create(s->snap_name, s->snap_uuid, false, s->sectors,
+			  ACCESS_TARGET, access, CBWDM_UDEV_SNAPSHOT,
+			  &s->cookie, &maj, &min)) {
+		fail(s, "cannot create %s: %s", s->snap_name, why(true));
+		goto undo;
+	}
+	return 0;
+
+undo:
+	track_snapshot_undo(s, done);
+	unlock_memory(s);
+	return -EIO;
+}
+
+/*
+ * Everything cbwctl snapshot --incremental checks before it changes
+ * anything: DMDEV tracked by cbwctl track (a track-only table over a
+ * CBW-...-real), the snapshot node's name and uuid free, the COW device.
+ * The track-only table goes into s->table; the new table's parameters
+ * into @params.  Return 0 or a negative errno.
+ */
+static int track_snapshot_checks(struct stack *s,
+				 const struct cbw_track_snapshot_opts *o,
+				 struct blockdev *cow, char *params)
+{
+	struct cbw_snapshot_opts so = { 0 };
+	const char *name = s->dev.name;
+	struct cbw_track_info tr;
+	struct cbwdm_dev real;
+	struct cbw_status st;
+	dev_t real_dev;
+	size_t len;
+	int r;
+
+	r = live_tracking(&s->dev, &st, &tr);
+	if (r)
+		return r;
+	if (!tr.tracking) {
+		lib_error("%s is not tracked: start with 'cbwctl track %s'",
+			  name, name);
+		return -ENOENT;
+	}
+	if (st.state != CBW_STATE_NONE) {
+		lib_error("%s is already under a track snapshot; see 'cbwctl status --track %s'",
+			  name, name);
+		return -EBUSY;
+	}
+	if (s->dev.suspended) {
+		lib_error("%s is suspended; resume it first", name);
+		return -EBUSY;
+	}
+	if (s->dev.inactive_table) {
+		lib_error("%s has a table loaded in its inactive slot (is another tool changing it?); see 'dmsetup info %s'",
+			  name, name);
+		return -EBUSY;
+	}
+	r = find_real(name, &real);
+	if (r == CBWDM_ERROR) {
+		lib_error("cannot read the table of %s or its origin: %s", name,
+			  cbwdm_error());
+		return -EIO;
+	}
+	if (r != 1) {
+		lib_error("%s tracks, but not under 'cbwctl track' (its origin is not a " CBW_UUID_PREFIX "..." CBW_REAL_SUFFIX " device); use dmsetup",
+			  name);
+		return -ENOENT;
+	}
+	/* The snapshot node's uuid follows -real's, as release finds it. */
+	len = strlen(real.uuid) - strlen(CBW_REAL_SUFFIX);
+	snprintf(s->snap_uuid, sizeof(s->snap_uuid), "%.*s" CBW_SNAP_SUFFIX,
+		 (int)len, real.uuid);
+	snprintf(s->real_name, sizeof(s->real_name), "%s", real.name);
+	snprintf(s->snap_name, sizeof(s->snap_name), "%s" CBW_SNAP_SUFFIX,
+		 name);
+	real_dev = makedev(real.major, real.minor);
+	cbwdm_dev_release(&real);
+	if ((r = cbw_check_free(s->snap_name, NULL)) ||
+	    (r = cbw_check_free(NULL, s->snap_uuid)))
+		return r;
+
+	r = cbwdm_table_get(name, &s->table);
+	if (r != CBWDM_FOUND || s->table.count != 1) {
+		lib_error("cannot read the table of %s: %s", name,
+			  r == CBWDM_ERROR ? cbwdm_error() : "it changed");
+		return -EIO;
+	}
+	s->sectors = cbwdm_table_sectors(&s->table);
+
+	so.chunk_bytes = st.chunk_sectors << SECTOR_SHIFT;
+	r = check_cow(s, &so, cow);
+	if (r)
+		return r;
+	cbw_table_params(&(struct cbw_table){
+				.origin = real_dev,
+				.cow = cow->rdev, .chunk_bytes = so.chunk_bytes,
+				.timeout_ms = o->timeout_ms,
+				.policy = o->policy, .track = true }, params);
+	return 0;
+}
+
+/* The arguments of cbw_track_snapshot() that cbwctl checks too. */
+static int check_track_snapshot_args(const struct cbw_track_snapshot_opts *o)
+{
+	const char *bad = NULL;
+
+	if (!o->dev || !*o->dev || !o->cow || !*o->cow)
+		bad = "a device and a COW device are needed";
+	else if (o->timeout_ms > CBW_MAX_TIMEOUT_MS)
+		bad = "the timeout is longer than one day";
+	else if (!cbw_policy_name(o->policy))
+		bad = "an unknown error policy";
+	if (bad)
+		return lib_einval("snapshot --incremental: %s", bad);
+	return 0;
+}
+
+int cbw_track_snapshot(const struct cbw_track_snapshot_opts *o,
+		       char *snap_node, size_t len)
+{
+	struct blockdev cow = { .role = "COW" };
+	char params[CBW_TABLE_PARAMS_LEN];
+	struct stack s;
+	int r;
+
+	lib_begin();
+	memset(&s, 0, sizeof(s));
+	if (!o)
+		return lib_end(lib_einval("snapshot --incremental: no options (NULL)"));
+	if (snap_node && !len)
+		return lib_end(lib_einval("snapshot --incremental: no room for the node's path"));
+	r = check_track_snapshot_args(o);
+	if (r)
+		return lib_end(r);
+	cow.path = o->cow;
+	r = resolve(o->dev, &s.dev);
+	if (r)
+		return lib_end(r);
+	r = track_snapshot_checks(&s, o, &cow, params);
+	if (r)
+		goto out;
+
+	if (!cbwdm_udev_begin(&s.cookie)) {
+		lib_error("cannot start udev synchronisation: %s", cbwdm_error());
+		r = -EIO;
+		goto out;
+	}
+	block_signals(&s);
+	r = track_snapshot_steps(&s, params);
+	unblock_signals(&s);
+	if (!cbwdm_udev_wait(s.cookie) && !r) {
+		fail(&s, "the track snapshot of %s was made, but waiting for udev failed: %s",
+		     s.dev.name, cbwdm_error());
+		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
+	}
+	if (r)
+		lib_error("%s", s.err);
+	else if (snap_node)
+		snprintf(snap_node, len, "%s/%s", cbwdm_dir(), s.snap_name);
+out:
 	stack_release(&s);
 	return lib_end(r);
 }

@@ -16,8 +16,9 @@
 /* A field is at most this long: "<used>/<total>" has 2 x 20 digits + 1. */
 #define WORD_MAX 48
 
-/* The cbw status has this many fields. */
+/* The cbw status has 18 fields, a track table's 5 more (23). */
 #define CBW_FIELDS 18
+#define CBW_TRACK_FIELDS 23
 
 static const char *const reason_names[] = {
 	[CBW_REASON_NONE] = "-",
@@ -125,6 +126,10 @@ static bool parse_state(const char *word, struct cbw_status *st)
 		st->state = CBW_STATE_ACTIVE;
 		return true;
 	}
+	if (!strcmp(word, "none")) {
+		st->state = CBW_STATE_NONE;
+		return true;
+	}
 	if (strncmp(word, "broken:", 7))
 		return false;
 	r = lookup(word + 7, reason_names, ARRAY_SIZE(reason_names));
@@ -135,8 +140,95 @@ static bool parse_state(const char *word, struct cbw_status *st)
 	return true;
 }
 
+/* A tracking uuid: 36 characters, lower-case hex in 8-4-4-4-12. */
+bool track_uuid_valid(const char *s)
+{
+	size_t i;
+
+	if (!s || strlen(s) != CBW_TRACK_UUID_LEN)
+		return false;
+	for (i = 0; i < CBW_TRACK_UUID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!((s[i] >= '0' && s[i] <= '9') ||
+			     (s[i] >= 'a' && s[i] <= 'f'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* "-", "pending:G" or "committed:G" (G a decimal number of at least 1). */
+static bool parse_track_set(const char *word, struct cbw_track_info *tr)
+{
+	const char *num;
+
+	tr->set_generation = 0;
+	if (!strcmp(word, "-")) {
+		tr->set = CBW_TRACK_SET_NONE;
+		return true;
+	}
+	if (!strncmp(word, "pending:", 8)) {
+		tr->set = CBW_TRACK_SET_PENDING;
+		num = word + 8;
+	} else if (!strncmp(word, "committed:", 10)) {
+		tr->set = CBW_TRACK_SET_COMMITTED;
+		num = word + 10;
+	} else {
+		return false;
+	}
+	return parse_u64(num, &tr->set_generation) && tr->set_generation;
+}
+
+/*
+ * Fields 19-23 of a track table: <uuid> <generation> <changed chunks>
+ * <set> <set chunks>.
+ */
+static const char *parse_track(const char **pos, const struct cbw_status *st,
+			       struct cbw_track_info *tr)
+{
+	char word[WORD_MAX + 1];
+	uint64_t *const changed[] = { &tr->changed };
+	uint64_t *const set_chunks[] = { &tr->set_chunks };
+
+	if (!next_word(pos, word) || !track_uuid_valid(word))
+		return "field 19 is not a tracking uuid (8-4-4-4-12 lower-case hex)";
+	memcpy(tr->uuid, word, CBW_TRACK_UUID_LEN + 1);
+	if (!**pos || !next_word(pos, word) ||
+	    !parse_u64(word, &tr->generation) || !tr->generation)
+		return "field 20 is not a generation of at least 1";
+	if (!parse_numbers(pos, changed, 1))
+		return "field 21 is not a decimal number (changed chunks)";
+	if (!**pos || !next_word(pos, word) || !parse_track_set(word, tr))
+		return "field 22 is not -, pending:<generation> or committed:<generation>";
+	if (!parse_numbers(pos, set_chunks, 1))
+		return "field 23 is not a decimal number (set chunks)";
+	if (**pos)
+		return "more than 23 fields";
+	if (tr->changed > st->chunks)
+		return "more changed chunks than chunks";
+	if (tr->set_chunks > st->chunks)
+		return "more chunks in the tracking set than chunks";
+	if (tr->set == CBW_TRACK_SET_NONE && tr->set_chunks)
+		return "chunks in a tracking set that is -";
+	if (tr->set != CBW_TRACK_SET_NONE && tr->set_generation >= tr->generation)
+		return "the set's generation is not older than the generation";
+	if (tr->set != CBW_TRACK_SET_NONE && st->state == CBW_STATE_NONE)
+		return "a tracking set on a table without a snapshot (none)";
+	tr->tracking = true;
+	return NULL;
+}
+
 const char *cbw_status_parse(const char *line, struct cbw_status *st)
 {
+	return cbw_status_parse_track(line, st, NULL);
+}
+
+const char *cbw_status_parse_track(const char *line, struct cbw_status *st,
+				   struct cbw_track_info *track)
+{
+	struct cbw_track_info local, *tr = track ? track : &local;
 	uint64_t *const head[] = {
 		&st->chunk_sectors, &st->chunks, &st->in_snapshot, &st->copied,
 		&st->to_copy, &st->dropped, &st->discarded,
@@ -146,7 +238,7 @@ const char *cbw_status_parse(const char *line, struct cbw_status *st)
 		&st->waited, &st->wait_ms, &st->bytes,
 	};
 	char word[WORD_MAX + 1];
-	const char *pos = line;
+	const char *pos = line, *why;
 	int r;
 
 	if (!parse_numbers(&pos, head, ARRAY_SIZE(head)))
@@ -155,7 +247,7 @@ const char *cbw_status_parse(const char *line, struct cbw_status *st)
 	    !parse_slots(word, &st->slots_used, &st->slots_total))
 		return "field 8 is not <used slots>/<total slots>";
 	if (!*pos || !next_word(&pos, word) || !parse_state(word, st))
-		return "field 9 is not setup, active or broken:<reason>";
+		return "field 9 is not setup, active, none or broken:<reason>";
 	if (!*pos || !next_word(&pos, word) ||
 	    (r = lookup(word, reason_names, ARRAY_SIZE(reason_names))) < 0)
 		return "field 10 is not - or a reason";
@@ -166,8 +258,16 @@ const char *cbw_status_parse(const char *line, struct cbw_status *st)
 	st->policy = r;
 	if (!parse_numbers(&pos, tail, ARRAY_SIZE(tail)))
 		return "expected 7 decimal numbers last";
-	if (*pos)
-		return "more than 18 fields";
+	memset(tr, 0, sizeof(*tr));
+	if (*pos) {
+		why = parse_track(&pos, st, tr);
+		if (why)
+			return why;
+	}
+	if (st->state == CBW_STATE_NONE &&
+	    (!tr->tracking || st->in_snapshot || st->dropped ||
+	     st->discarded || st->slots_total))
+		return "state none (no snapshot) without tracking, or with chunks or slots";
 
 	if (st->chunk_sectors < 8 || (st->chunk_sectors & (st->chunk_sectors - 1)))
 		return "chunk size is not a power of two of at least 8 sectors";
@@ -201,6 +301,9 @@ char *cbw_state_format(const struct cbw_status *st, char *buf, unsigned int size
 		return buf;
 	case CBW_STATE_ACTIVE:
 		snprintf(buf, size, "active");
+		return buf;
+	case CBW_STATE_NONE:
+		snprintf(buf, size, "none");
 		return buf;
 	case CBW_STATE_BROKEN:
 		reason = cbw_reason_name(st->broken);

@@ -318,9 +318,64 @@ static void test_error_per_thread(void)
 	       "this thread still has its own: '%s'", cbw_get_error());
 }
 
+/* The calls of change tracking (issue 24): bad arguments, no device needed. */
+static void test_track_arguments(void)
+{
+	struct cbw_track_opts to = { .dev = "vg-x" };
+	struct cbw_track_snapshot_opts tso = { .dev = "vg-x", .cow = "/dev/null" };
+	struct cbw_track_info ti;
+	char buf[8];
+
+	expect_error(cbw_track(NULL, NULL), EINVAL, "NULL", "track(NULL)");
+	to.dev = "";
+	expect_error(cbw_track(&to, NULL), EINVAL, "device", "track of \"\"");
+	to.dev = "vg-x";
+	to.chunk_bytes = 3000;
+	expect_error(cbw_track(&to, NULL), EINVAL, "power of two",
+		     "track with chunks of 3000 bytes");
+	to.chunk_bytes = 0;
+	to.state_file = "";
+	expect_error(cbw_track(&to, NULL), EINVAL, "state file",
+		     "track with an empty state file name");
+	expect_error(cbw_untrack(NULL, NULL), EINVAL, "device",
+		     "untrack(NULL)");
+	expect_error(cbw_untrack("vg-x", ""), EINVAL, "state file",
+		     "untrack with an empty state file name");
+	expect_error(cbw_track_snapshot(NULL, NULL, 0), EINVAL, "NULL",
+		     "track snapshot(NULL)");
+	expect_error(cbw_track_snapshot(&tso, buf, 0), EINVAL, "room",
+		     "track snapshot with a node buffer of 0 bytes");
+	tso.policy = (enum cbw_policy)5;
+	expect_error(cbw_track_snapshot(&tso, NULL, 0), EINVAL, "policy",
+		     "track snapshot with policy 5");
+	tso.policy = CBW_POLICY_FAIL;
+	tso.timeout_ms = CBW_MAX_TIMEOUT_MS + 1;
+	expect_error(cbw_track_snapshot(&tso, NULL, 0), EINVAL, "one day",
+		     "track snapshot with a timeout of a day and 1 ms");
+	tso.timeout_ms = 0;
+	tso.cow = NULL;
+	expect_error(cbw_track_snapshot(&tso, NULL, 0), EINVAL, "COW",
+		     "track snapshot without a COW device");
+	expect_error(cbw_track_info_get("t", NULL), EINVAL, "NULL",
+		     "tracking into NULL");
+	expect_error(cbw_track_info_get(NULL, &ti), EINVAL, "",
+		     "tracking of NULL");
+	expect_error(cbw_track_commit("t", NULL, 3), EINVAL, "NULL",
+		     "commit of 3 ranges in NULL");
+	expect_error(cbw_track_commit("..", NULL, 0), EINVAL, "..",
+		     "commit of '..'");
+	tap_ok(!strcmp(cbw_track_set_name(CBW_TRACK_SET_NONE), "-") &&
+	       !strcmp(cbw_track_set_name(CBW_TRACK_SET_PENDING), "pending") &&
+	       !strcmp(cbw_track_set_name(CBW_TRACK_SET_COMMITTED), "committed") &&
+	       !cbw_track_set_name((enum cbw_track_set)3) &&
+	       !cbw_track_set_name((enum cbw_track_set)-1),
+	       "cbw_track_set_name()");
+}
+
 int main(void)
 {
 	test_version();
+	test_track_arguments();
 	test_parsers();
 	test_state_format();
 	test_bad_arguments();

@@ -183,6 +183,142 @@ static const char *const bad_access[] = {
 	FRESH,
 };
 
+/* Track tables (issue 24): 23 fields. */
+#define UUID "5e0b2c1a-8f3d-4b6e-9a70-1c2d3e4f5a6b"
+#define TRACK_ONLY "128 1024 0 0 0 0 0 0/0 none - fail 0 0 0 0 0 0 384"
+
+static const struct {
+	const char *line;
+	enum cbw_state state;
+	struct cbw_track_info tr;
+} good_track[] = {
+	/* The spec's example: track-only, 3 changed. */
+	{ TRACK_ONLY " " UUID " 1 3 - 0", CBW_STATE_NONE,
+	  { .tracking = true, .uuid = UUID, .generation = 1, .changed = 3,
+	    .set = CBW_TRACK_SET_NONE } },
+	{ TRACK_ONLY " " UUID " 1 0 - 0", CBW_STATE_NONE,
+	  { .tracking = true, .uuid = UUID, .generation = 1 } },
+	{ TRACK_ONLY " " UUID " 7 1024 - 0", CBW_STATE_NONE,
+	  { .tracking = true, .uuid = UUID, .generation = 7, .changed = 1024 } },
+	/* A track snapshot of generation 4: 10 pending, 2 changed since. */
+	{ "128 1024 10 0 10 0 0 0/256 active - fail 0 0 0 0 0 0 900 " UUID
+	  " 5 2 pending:4 10", CBW_STATE_ACTIVE,
+	  { .tracking = true, .uuid = UUID, .generation = 5, .changed = 2,
+	    .set = CBW_TRACK_SET_PENDING, .set_generation = 4,
+	    .set_chunks = 10 } },
+	{ "128 1024 10 3 7 0 0 3/256 active - fail 0 1 0 0 1 2 900 " UUID
+	  " 5 2 committed:4 0", CBW_STATE_ACTIVE,
+	  { .tracking = true, .uuid = UUID, .generation = 5, .changed = 2,
+	    .set = CBW_TRACK_SET_COMMITTED, .set_generation = 4 } },
+	{ "128 1024 10 3 7 0 0 3/256 active - fail 0 1 0 0 1 2 900 " UUID
+	  " 5 2 committed:4 6", CBW_STATE_ACTIVE,
+	  { .tracking = true, .uuid = UUID, .generation = 5, .changed = 2,
+	    .set = CBW_TRACK_SET_COMMITTED, .set_generation = 4,
+	    .set_chunks = 6 } },
+	/* A broken track snapshot still tracks. */
+	{ "128 1024 10 0 10 0 0 0/256 broken:user - fail 0 0 0 0 0 0 900 " UUID
+	  " " MAX " 0 pending:1 10", CBW_STATE_BROKEN,
+	  { .tracking = true, .uuid = UUID, .generation = UINT64_MAX,
+	    .set = CBW_TRACK_SET_PENDING, .set_generation = 1,
+	    .set_chunks = 10 } },
+};
+
+static const char *const bad_track[] = {
+	TRACK_ONLY,						/* none, 18 */
+	TRACK_ONLY " " UUID,					/* 19 */
+	TRACK_ONLY " " UUID " 1",
+	TRACK_ONLY " " UUID " 1 3",
+	TRACK_ONLY " " UUID " 1 3 -",				/* 22 */
+	TRACK_ONLY " " UUID " 1 3 - 0 0",			/* 24 */
+	TRACK_ONLY " " UUID " 1 3 - 0 ",
+	TRACK_ONLY "  " UUID " 1 3 - 0",
+	TRACK_ONLY " " UUID " 1 3 - 0\n",
+	/* uuid */
+	TRACK_ONLY " 5E0B2C1A-8F3D-4B6E-9A70-1C2D3E4F5A6B 1 3 - 0",
+	TRACK_ONLY " 5e0b2c1a8f3d4b6e9a701c2d3e4f5a6b 1 3 - 0",
+	TRACK_ONLY " 5e0b2c1a-8f3d-4b6e-9a70-1c2d3e4f5a6 1 3 - 0",
+	TRACK_ONLY " 5e0b2c1a-8f3d-4b6e-9a70-1c2d3e4f5a6bb 1 3 - 0",
+	TRACK_ONLY " 5e0b2c1a-8f3d-4b6e-9a70+1c2d3e4f5a6b 1 3 - 0",
+	TRACK_ONLY " 5e0b2c1a-8f3d-4b6e-9a70-1c2d3e4f5a6g 1 3 - 0",
+	TRACK_ONLY " - 1 3 - 0",
+	/* generation */
+	TRACK_ONLY " " UUID " 0 3 - 0",
+	TRACK_ONLY " " UUID " -1 3 - 0",
+	TRACK_ONLY " " UUID " x 3 - 0",
+	TRACK_ONLY " " UUID " 18446744073709551616 3 - 0",
+	/* changed */
+	TRACK_ONLY " " UUID " 1 1025 - 0",			/* > chunks */
+	TRACK_ONLY " " UUID " 1 x - 0",
+	/* set */
+	TRACK_ONLY " " UUID " 1 3 pending 0",
+	TRACK_ONLY " " UUID " 1 3 pending: 0",
+	TRACK_ONLY " " UUID " 1 3 pending:0 0",
+	TRACK_ONLY " " UUID " 1 3 pending:x 0",
+	TRACK_ONLY " " UUID " 1 3 Pending:1 0",
+	TRACK_ONLY " " UUID " 1 3 frozen:1 0",
+	TRACK_ONLY " " UUID " 1 3 -- 0",
+	TRACK_ONLY " " UUID " 1 3 - 1",				/* - with chunks */
+	TRACK_ONLY " " UUID " 2 3 pending:1 1",			/* none with a set */
+	"128 1024 10 0 10 0 0 0/256 active - fail 0 0 0 0 0 0 900 " UUID
+	" 4 2 pending:4 10",					/* set not older */
+	"128 1024 10 0 10 0 0 0/256 active - fail 0 0 0 0 0 0 900 " UUID
+	" 4 2 pending:5 10",
+	"128 1024 10 0 10 0 0 0/256 active - fail 0 0 0 0 0 0 900 " UUID
+	" 5 2 pending:4 1025",					/* > chunks */
+	/* none with snapshot counts */
+	"128 1024 1 0 1 0 0 0/0 none - fail 0 0 0 0 0 0 384 " UUID " 1 3 - 0",
+	"128 1024 0 0 0 0 0 0/8 none - fail 0 0 0 0 0 0 384 " UUID " 1 3 - 0",
+	"128 1024 0 0 0 1 0 0/0 none - fail 0 0 0 0 0 0 384 " UUID " 1 3 - 0",
+	"128 1024 0 0 0 0 0 0/0 none: - fail 0 0 0 0 0 0 384 " UUID " 1 3 - 0",
+	"128 1024 0 0 0 0 0 0/0 broken:none - fail 0 0 0 0 0 0 384 " UUID " 1 3 - 0",
+};
+
+static bool same_track(const struct cbw_track_info *a,
+		       const struct cbw_track_info *b)
+{
+	return a->tracking == b->tracking && !strcmp(a->uuid, b->uuid) &&
+	       a->generation == b->generation && a->changed == b->changed &&
+	       a->set == b->set && a->set_generation == b->set_generation &&
+	       a->set_chunks == b->set_chunks && !a->snapshot &&
+	       !a->chunk_bytes && !a->changed_bytes && !a->set_bytes;
+}
+
+static void check_track(void)
+{
+	struct cbw_track_info tr;
+	struct cbw_status st;
+	char q[256], word[24];
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < sizeof(good_track) / sizeof(good_track[0]); i++) {
+		memset(&tr, 0xa5, sizeof(tr));
+		why = cbw_status_parse_track(good_track[i].line, &st, &tr);
+		tap_ok(!why && st.state == good_track[i].state &&
+		       same_track(&tr, &good_track[i].tr),
+		       "track status \"%s\" parses", good_track[i].line);
+		if (why)
+			tap_diag("refused: %s", why);
+		tap_ok(!cbw_status_parse(good_track[i].line, &st),
+		       "and cbw_status_parse() takes it too");
+	}
+	tap_ok(!cbw_status_parse_track(TRACK_ONLY " " UUID " 1 3 - 0", &st, NULL) &&
+	       !strcmp(cbw_state_format(&st, word, sizeof(word)), "none"),
+	       "state none gives its word back");
+	memset(&tr, 0xa5, sizeof(tr));
+	tap_ok(!cbw_status_parse_track(FRESH, &st, &tr) && !tr.tracking &&
+	       !tr.uuid[0] && !tr.generation && !tr.changed,
+	       "an 18-field line does not track, its tracking fields 0");
+	for (i = 0; i < sizeof(bad_track) / sizeof(bad_track[0]); i++) {
+		why = cbw_status_parse_track(bad_track[i], &st, &tr);
+		tap_ok(why != NULL, "track status \"%s\" is refused%s%s",
+		       tap_quote(bad_track[i], q, sizeof(q)),
+		       why ? ": " : "", why ? why : "");
+	}
+	tap_ok(track_uuid_valid(UUID) && !track_uuid_valid(NULL) &&
+	       !track_uuid_valid(""), "track_uuid_valid()");
+}
+
 static bool same_cbw(const struct cbw_status *a, const struct cbw_status *b)
 {
 	return a->chunk_sectors == b->chunk_sectors && a->chunks == b->chunks &&
@@ -278,6 +414,7 @@ int main(void)
 		       why ? ": " : "", why ? why : "");
 	}
 	check_words();
+	check_track();
 
 	return tap_done();
 }

@@ -152,6 +152,7 @@ enum cbw_state {
 	CBW_STATE_SETUP,	/* "setup": loaded, never resumed */
 	CBW_STATE_ACTIVE,	/* "active" */
 	CBW_STATE_BROKEN,	/* "broken:<reason>" */
+	CBW_STATE_NONE,		/* "none": a track-only table, no snapshot */
 };
 
 /* Why a copy failed or the snapshot broke (status fields 9 and 10). */
@@ -182,7 +183,8 @@ enum cbw_policy {
  * @discarded: chunks discarded from the snapshot.
  * @slots_used: COW slots in use.
  * @slots_total: COW slots on the COW device.
- * @state: setup, active or broken.
+ * @state: setup, active or broken; none for a track-only table (change
+ *	   tracking without a snapshot: struct cbw_track_info).
  * @broken: why it broke; CBW_REASON_NONE unless broken.
  * @first_error: the first copy error, CBW_REASON_NONE if none.
  * @policy: the error policy.
@@ -937,6 +939,250 @@ CBW_API int cbw_backup(const char *name, const struct cbw_backup_opts *o,
  */
 CBW_API void cbw_backup_result_free(struct cbw_backup_result *res);
 
+/* Change tracking ("incremental forever") */
+
+/*
+ * A cbw table with the feature "track" marks every chunk that a write,
+ * write-zeroes or discard changes in a "changed" set; nothing is copied.
+ * Under a live device it is put by cbw_track() (a "track-only" table,
+ * cbw DMDEV-real - <chunk> 1 track), and taken away by cbw_untrack().
+ * cbw_track_snapshot() takes a snapshot of exactly the changed set: the
+ * set of generation G becomes the snapshot's (pending) set, tracking goes
+ * on into generation G + 1.  After the backup, cbw_track_commit() forgets
+ * the set (or the part of it backed up) and cbw_release() goes back to the
+ * track-only table; without a commit the set merges back into the changed
+ * set, so no change is lost.  Each tracking history has an identity, a
+ * uuid and a generation number, so that an agent can tell that the set it
+ * gets continues the chain it backed up last time.
+ */
+
+/* A tracking uuid's length: 8-4-4-4-12 lower-case hex digits. */
+#define CBW_TRACK_UUID_LEN	36
+
+/* The tracking set of a track snapshot (status field 22). */
+enum cbw_track_set {
+	CBW_TRACK_SET_NONE,	 /* "-": no snapshot set */
+	CBW_TRACK_SET_PENDING,	 /* "pending:G": merges back unless committed */
+	CBW_TRACK_SET_COMMITTED, /* "committed:G": its rest merges back */
+};
+
+/**
+ * struct cbw_track_info - the change tracking of a cbw device (status
+ * fields 19 to 23 of a track table).
+ * @tracking: the table tracks; the other fields are 0 when it does not.
+ * @snapshot: the table is a track snapshot (it has a COW device); false
+ *	      for a track-only table.
+ * @uuid: the history's identity, CBW_TRACK_UUID_LEN characters.
+ * @generation: the number of the changed set being filled now (>= 1).
+ * @chunk_bytes: the chunk size.
+ * @chunks: chunks in the device.
+ * @size_bytes: the device's size.
+ * @changed: chunks in the changed set.
+ * @changed_bytes: their bytes (the device's last chunk may be partial).
+ * @set: the snapshot's tracking set.
+ * @set_generation: its generation (0 for CBW_TRACK_SET_NONE).
+ * @set_chunks: its chunks still pending (not committed).
+ * @set_bytes: their bytes.
+ */
+struct cbw_track_info {
+	bool tracking;
+	bool snapshot;
+	char uuid[CBW_TRACK_UUID_LEN + 1];
+	uint64_t generation;
+	uint64_t chunk_bytes;
+	uint64_t chunks;
+	uint64_t size_bytes;
+	uint64_t changed;
+	uint64_t changed_bytes;
+	enum cbw_track_set set;
+	uint64_t set_generation;
+	uint64_t set_chunks;
+	uint64_t set_bytes;
+};
+
+/**
+ * cbw_track_info_get() - the change tracking of the cbw device @name.
+ * @name: a device name (a live device under cbw_track() has a cbw table).
+ * @ti: filled on success; @ti->tracking is false for a cbw table that
+ *	does not track.
+ *
+ * The bytes of a set whose device ends with a partial chunk need one
+ * "track_map" (or "map") message, to learn whether that chunk is in it.
+ *
+ * Return: 0, -EINVAL (a bad name, @ti NULL), -ENOENT (no such device, or
+ * its table is not one cbw target), -EIO.
+ */
+CBW_API int cbw_track_info_get(const char *name, struct cbw_track_info *ti);
+
+/**
+ * cbw_track_set_name() - the status word of a tracking set without its
+ * generation.
+ * @set: the set.
+ *
+ * Return: "-", "pending" or "committed"; NULL for a value that is not an
+ * enum cbw_track_set.
+ */
+CBW_API const char *cbw_track_set_name(enum cbw_track_set set);
+
+/**
+ * struct cbw_track_opts - what cbw_track() does.
+ * @dev: the live device-mapper device, as @dev of struct
+ *	 cbw_snapshot_opts.
+ * @chunk_bytes: the tracking chunk size; 0 for CBW_CHUNK_DEFAULT_BYTES.
+ *		 Every track snapshot of the history has this chunk size.
+ * @state_file: NULL, or the state file cbw_untrack() wrote: a clean one of
+ *		this device's size and chunk size continues its history;
+ *		it is then rewritten as active (see cbw_untrack()).
+ * @empty: a new history starts with an empty changed set; by default
+ *	   every chunk is marked changed, so that the first track snapshot
+ *	   of a new history holds the whole device (its backup is a full
+ *	   one, and a chain can never rest on a backup of another history).
+ */
+struct cbw_track_opts {
+	const char *dev;
+	uint64_t chunk_bytes;
+	const char *state_file;
+	bool empty;
+};
+
+/* How cbw_track() began its history. */
+enum cbw_track_start {
+	CBW_TRACK_NEW,		/* no state file, or none yet: a new history */
+	CBW_TRACK_CONTINUED,	/* the state file's history goes on */
+	CBW_TRACK_NEW_UNTRUSTED, /* a state file that cannot be trusted (unclean
+				  * stop, other sizes, damaged): a new history;
+				  * the next backup must be full */
+};
+
+/**
+ * struct cbw_track_result - what cbw_track() did.
+ * @start: how the history began.
+ * @uuid: its uuid.
+ * @generation: its generation.
+ * @restored_chunks: the chunks of the state file marked changed again.
+ * @why_new: for CBW_TRACK_NEW_UNTRUSTED, why the file was not used.
+ */
+struct cbw_track_result {
+	enum cbw_track_start start;
+	char uuid[CBW_TRACK_UUID_LEN + 1];
+	uint64_t generation;
+	uint64_t restored_chunks;
+	char why_new[256];
+};
+
+/**
+ * cbw_track() - start change tracking underneath the live device @o->dev,
+ * without stopping its users: its table moves to the hidden DMDEV-real and
+ * DMDEV gets the track-only table "cbw DMDEV-real - <chunk> 1 track" (the
+ * insertion of cbw_snapshot(), without a snapshot node).
+ * @o: what to do.
+ * @res: filled on success; may be NULL.
+ *
+ * With @o->state_file, a clean state file of this device (its size and
+ * @o->chunk_bytes) continues its history: after the insertion its ranges
+ * are sent ("track_add"), then its identity ("track_id"), and the file is
+ * rewritten as active, so that a stop without cbw_untrack() (a crash)
+ * leaves it active.  A file that is active, of other sizes or damaged
+ * starts a new history (@res->start CBW_TRACK_NEW_UNTRUSTED, and
+ * @res->why_new) and is rewritten as active for it: this is not a
+ * failure, but the next backup must be a full one.  A missing file (the
+ * first time) starts a new history too, as CBW_TRACK_NEW, and is made.  A file that cannot
+ * be rewritten fails the call, after tracking was taken away again.
+ * Signals, memory locking, the test hook (steps track:real, track:load,
+ * track:suspend, track:resume) and undo failures as for cbw_snapshot().
+ *
+ * Return: 0, or a negative errno: -EINVAL (@o NULL, a chunk size),
+ * -ENODEV, -ENOENT, -ENOTBLK, -EBUSY (already tracked or under a
+ * snapshot, a name taken), -ETIMEDOUT (tracking runs; udev's wait
+ * failed), -EIO (the state file could not be written, the kernel
+ * refused).
+ */
+CBW_API int cbw_track(const struct cbw_track_opts *o,
+		      struct cbw_track_result *res);
+
+/**
+ * cbw_untrack() - end the tracking that cbw_track() started under @dev:
+ * DMDEV gets its own table back and DMDEV-real goes.
+ * @dev: as @dev of struct cbw_track_opts.
+ * @state_file: NULL (the changed set is forgotten), or the file to save
+ *		the changed set and its identity to.
+ *
+ * With @state_file, DMDEV's own table is loaded, DMDEV suspended, the
+ * status and the changed set ("track_map") read while no write can reach
+ * it, then DMDEV is resumed with its own table (the set read is exactly
+ * the set at the swap), and only then is the file written (@state_file.tmp,
+ * fsync, rename, the folder's fsync): nothing is written while DMDEV is
+ * suspended, since the file may live on DMDEV.  If the file cannot be
+ * written, DMDEV is released all the same and the call fails with -EIO:
+ * the old file (active) then gives a new history at the next cbw_track().
+ * A device under a track snapshot is refused: cbw_release() it first.
+ * Signals, memory locking and the test hook (untrack:load,
+ * untrack:suspend, untrack:resume) as for cbw_release().
+ *
+ * Return: 0, -EINVAL, -ENOENT (not tracked by cbw_track()), -ENOTBLK,
+ * -ENODEV, -EBUSY (a track snapshot, suspended), -ETIMEDOUT (released;
+ * udev's wait failed), -EIO.
+ */
+CBW_API int cbw_untrack(const char *dev, const char *state_file);
+
+/**
+ * struct cbw_track_snapshot_opts - what cbw_track_snapshot() does.
+ * @dev: the tracked device, as @dev of struct cbw_track_opts.
+ * @cow: the COW block device (path).
+ * @timeout_ms: the copy timeout, 0 for none.
+ * @policy: the error policy.
+ */
+struct cbw_track_snapshot_opts {
+	const char *dev;
+	const char *cow;
+	uint64_t timeout_ms;
+	enum cbw_policy policy;
+};
+
+/**
+ * cbw_track_snapshot() - take a snapshot of the changed set of the device
+ * that cbw_track() tracks: DMDEV's table becomes "cbw DMDEV-real COW
+ * <chunk> [timeout, on_error] track" (the tracking chunk size), whose
+ * first resume turns the changed set into the snapshot's set, and
+ * DMDEV-snap is made.  The snapshot's map is exactly the chunks changed
+ * since the last committed snapshot (since tracking began, for the first).
+ * @o: what to do.
+ * @snap_node: set to the snapshot node's path on success; may be NULL.
+ * @len: the size of @snap_node.
+ *
+ * End it with cbw_release(), after cbw_track_commit() if the backup
+ * succeeded: DMDEV goes back to the track-only table; an uncommitted set
+ * merges back into the changed set.  If the snapshot node cannot be made,
+ * the track-only table is loaded back (the set merges back).  Signals,
+ * memory locking, undo failures and the test hook (the steps of
+ * cbw_snapshot() but snapshot:real) as for cbw_snapshot().
+ *
+ * Return: 0, -EINVAL, -ENODEV (the COW device), -ENOENT (not tracked by
+ * cbw_track()), -ENOTBLK, -EBUSY (already a track snapshot, suspended, a
+ * name taken), -ETIMEDOUT, -EIO.
+ */
+CBW_API int cbw_track_snapshot(const struct cbw_track_snapshot_opts *o,
+			       char *snap_node, size_t len);
+
+/**
+ * cbw_track_commit() - tell the track snapshot of @name that its set, or
+ * part of it, is backed up: those chunks are forgotten instead of merging
+ * back into the changed set at cbw_release() (the "commit" message).
+ * @name: the cbw device (DMDEV).
+ * @runs: the backed-up extents (only their chunk numbers count), or NULL
+ *	  with @count 0 for the whole set.
+ * @count: how many.
+ *
+ * Repeatable.  After a partial commit the generation still goes on at
+ * cbw_release(); the rest of the set merges back.
+ *
+ * Return: 0, -EINVAL (a bad name, @runs NULL with @count), -ENOENT,
+ * -EBUSY (not a track snapshot), -ERANGE (a chunk outside the device),
+ * -EIO.
+ */
+CBW_API int cbw_track_commit(const char *name, const struct cbw_extent *runs,
+			     size_t count);
+
 /* Parsing and formatting, as cbwctl does it */
 
 /**
@@ -1032,7 +1278,7 @@ CBW_API const char *cbw_reason_name(enum cbw_reason reason);
 
 /**
  * cbw_state_format() - the status word of a state: "setup", "active",
- * "broken:io_error" ...
+ * "none", "broken:io_error" ...
  * @st: a status.
  * @buf: where the word goes.
  * @size: the size of @buf; 24 bytes hold any state.
