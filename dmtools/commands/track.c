@@ -19,14 +19,12 @@ struct track_cmd {
 enum {
 	OPT_CHUNK = 256,
 	OPT_STATE,
-	OPT_EMPTY,
 };
 
 static const struct option track_options[] = {
 	{ "chunk", required_argument, NULL, OPT_CHUNK },
 	{ "chunk-size", required_argument, NULL, OPT_CHUNK },
 	{ "state", required_argument, NULL, OPT_STATE },
-	{ "empty", no_argument, NULL, OPT_EMPTY },
 	HELP_OPTION,
 	OPTIONS_END
 };
@@ -52,9 +50,6 @@ static int track_option(const struct command *cmd, void *opts, int opt,
 		if (!*arg)
 			return usage_error(cmd, "--state needs a file name");
 		t->o.state_file = arg;
-		return CBW_EXIT_OK;
-	case OPT_EMPTY:
-		t->o.empty = true;
 		return CBW_EXIT_OK;
 	}
 	return usage_error(cmd, "unhandled option %d", opt);
@@ -97,7 +92,7 @@ static int track_run(const struct command *cmd, void *opts, char **args,
 
 const struct command cmd_track = {
 	.name = "track",
-	.args = "DMDEV [--chunk-size SIZE] [--state FILE] [--empty]",
+	.args = "DMDEV [--chunk-size SIZE] [--state FILE]",
 	.help = "start change tracking under the live dm device DMDEV",
 	.details =
 "Start tracking the changes of DMDEV, a device-mapper device in use,\n"
@@ -129,9 +124,6 @@ const struct command cmd_track = {
 "                     a warning says so, the exit status is 9, and the\n"
 "                     next backup must be a full one.  A missing FILE\n"
 "                     (the first time) starts a new history quietly.\n"
-"  --empty            a new history starts with no chunk changed (for\n"
-"                     tests, or when a full backup of this very moment\n"
-"                     exists by other means)\n"
 "  -h, --help         show this help\n"
 "\n"
 "Exit status 9 (not a failure): tracking runs, with a new history.\n",

@@ -1317,23 +1317,6 @@ static int track_restore(const char *name, const struct track_state *ts)
 	return 0;
 }
 
-/*
- * Mark every chunk of the new history of @name changed (@sectors long, in
- * chunks of @chunk_sectors).  Return 0 or a negative errno after
- * lib_error().
- */
-static int track_mark_all(const char *name, uint64_t sectors,
-			  uint64_t chunk_sectors)
-{
-	struct chunk_run all = {
-		.first = 0,
-		.last = (sectors + chunk_sectors - 1) / chunk_sectors - 1,
-	};
-	struct chunk_runs runs = { .run = &all, .nr = 1, .alloc = 1 };
-
-	return cbw_ranges_send(name, "track_add", &runs);
-}
-
 /* Read the tracking identity of @name into @res.  0 or a negative errno. */
 static int track_identity(const char *name, struct cbw_track_result *res)
 {
@@ -1453,15 +1436,6 @@ int cbw_track(const struct cbw_track_opts *opts, struct cbw_track_result *res)
 			 cbw_get_error());
 		lib_error_reset();
 		cont = false;
-	}
-	if (!cont && !o.empty) {
-		r = track_mark_all(s.dev.name, s.sectors,
-				   o.chunk_bytes >> SECTOR_SHIFT);
-		if (r) {
-			lib_error("%s is tracked, but not every chunk could be marked changed: its first backup would not be full; 'cbwctl untrack %s' and try again",
-				  s.dev.name, s.dev.name);
-			goto out;
-		}
 	}
 	r = track_identity(s.dev.name, rs);
 	if (r) {

@@ -44,7 +44,7 @@ usage() {
 }
 
 echo "TAP version 13"
-help track '^Usage: cbwctl track DMDEV \[--chunk-size SIZE\] \[--state FILE\] \[--empty\]$'
+help track '^Usage: cbwctl track DMDEV \[--chunk-size SIZE\] \[--state FILE\]$'
 help untrack '^Usage: cbwctl untrack DMDEV \[--state FILE\]$'
 help snapshot '^Usage: cbwctl snapshot DMDEV --cow DEV .*\[--incremental\]$'
 help release '^Usage: cbwctl release DMDEV \[--commit\]$'

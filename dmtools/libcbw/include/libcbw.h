@@ -1033,16 +1033,15 @@ CBW_API const char *cbw_track_set_name(enum cbw_track_set set);
  * @state_file: NULL, or the state file cbw_untrack() wrote: a clean one of
  *		this device's size and chunk size continues its history;
  *		it is then rewritten as active (see cbw_untrack()).
- * @empty: a new history starts with an empty changed set; by default
- *	   every chunk is marked changed, so that the first track snapshot
- *	   of a new history holds the whole device (its backup is a full
- *	   one, and a chain can never rest on a backup of another history).
+ *
+ * A new history counts every chunk as changed (the kernel's rule), so its
+ * first track snapshot holds the whole device: its backup is the full one,
+ * and a chain can never rest on a backup of another history.
  */
 struct cbw_track_opts {
 	const char *dev;
 	uint64_t chunk_bytes;
 	const char *state_file;
-	bool empty;
 };
 
 /* How cbw_track() began its history. */
