@@ -50,13 +50,53 @@ jfield() {
 	cbwctl status --json vol | jq -r ".cbw[0].$1"
 }
 
-# same_as_snap IMAGE: the image converts to vol-snap's bytes.
+# same_as_snap IMAGE: the image converts to the point in time of
+# vol-snap.  An incremental snapshot reads only its set (the chunks
+# changed since the last commit), so the reference is the previous point
+# in time ($CBW_TMP/prev.raw, checked the same way before; none for the
+# first, full one) with vol-snap's chunks read over it, chunk run by run
+# from the snapshot's map.  And the files that were on vol when the
+# snapshot was taken (their sums in $CBW_TMP/sums) are in the image.
 same_as_snap() {
+	local from=0 out runs r
 	qemu-img convert -O raw "$1" "$CBW_TMP/conv.raw" ||
 		{ _fail "qemu-img convert $1"; return 1; }
-	cmp -s "$CBW_TMP/conv.raw" /dev/mapper/vol-snap ||
-		_fail "$1 is not vol-snap's image"
-	rm -f "$CBW_TMP/conv.raw"
+	if [ -e "$CBW_TMP/prev.raw" ]; then
+		cp "$CBW_TMP/prev.raw" "$CBW_TMP/ref.raw"
+	else
+		truncate -s $((131072 * 512)) "$CBW_TMP/ref.raw"
+	fi
+	while :; do
+		out=$(dmsetup message vol 0 map $from) || { _fail "map of vol"; return 1; }
+		runs=${out% end}
+		runs=${runs%more *}
+		for r in $runs; do
+			dd if=/dev/mapper/vol-snap of="$CBW_TMP/ref.raw" bs=64k \
+				skip=${r%-*} seek=${r%-*} count=$((${r#*-} - ${r%-*} + 1)) \
+				iflag=direct conv=notrunc status=none ||
+				_fail "read of chunks $r of vol-snap"
+		done
+		[[ $out == *"more "* ]] || break
+		from=${out##*more }
+	done
+	cmp -s "$CBW_TMP/conv.raw" "$CBW_TMP/ref.raw" ||
+		_fail "$1 is not vol-snap's point in time"
+	mkdir -p "$CBW_TMP/img"
+	if mount -o ro,noload,loop "$CBW_TMP/conv.raw" "$CBW_TMP/img"; then
+		(cd "$CBW_TMP/img" && sha256sum --quiet -c "$CBW_TMP/sums") ||
+			_fail "$1: the files of the point in time differ"
+		umount "$CBW_TMP/img"
+	else
+		_fail "$1: its image does not mount"
+	fi
+	mv "$CBW_TMP/conv.raw" "$CBW_TMP/prev.raw"
+	rm -f "$CBW_TMP/ref.raw"
+}
+
+# sums: the checksums of vol's files, before a snapshot (nothing writes
+# files between this and the snapshot).
+sums() {
+	(cd "$MNT" && sha256sum f.*) >"$CBW_TMP/sums" || _fail "sums"
 }
 
 # write_files N: N files of 256 KiB of random data on vol, synced.
@@ -115,6 +155,7 @@ test_main() {
 	_cbwctl_fails 4 "untrack" release vol
 
 	_log "full backup"
+	sums
 	cbwctl snapshot --incremental vol --cow /dev/ram1 >/dev/null ||
 		_die "snapshot --incremental (first)"
 	_expect_eq "$(jfield track_set)" "pending:1" "the first set"
@@ -128,6 +169,7 @@ test_main() {
 
 	_log "first incremental"
 	write_files 8
+	sums
 	cbwctl snapshot --incremental vol --cow /dev/ram1 >/dev/null ||
 		_die "snapshot --incremental (second)"
 	_cbwctl_fails 2 "--incremental" backup vol --to "$CBW_TMP/plain.img"
@@ -144,6 +186,7 @@ test_main() {
 
 	_log "second incremental, --sync never, release --commit"
 	write_files 4
+	sums
 	cbwctl snapshot --incremental vol --cow /dev/ram1 >/dev/null ||
 		_die "snapshot --incremental (third)"
 	_cbwctl_fails 2 "missing from the chain|later generation" \
