@@ -789,6 +789,24 @@ def track():
            'informational, no target: a first write sets its chunk\'s bit '
            'under the history\'s lock (nodes from a reserve that a worker '
            'tops up)'])
+    rows = []
+    for k in keys(w, 'cbw_map', 'map_us'):
+        c, qd = k[2], k[3]
+        rows.append([c, qd] + [absval(measure(w, f, c, qd, 'map_us'))
+                               for f in ('cbw_map', 'linear_map',
+                                         'refill_work')] +
+                    [ratioval(measure(w, 'refill_work', c, qd,
+                                      'calls_per_write'))])
+    table('8d. Change tracking, first writes: the map functions\' own time '
+          'per write and the tracking worker\'s in the last run (us, '
+          'median; the pairs of 8c at qd 1, dm-linear first, '
+          'function_graph on cbw_map, linear_map and refill_work)',
+          ['chunk', 'qd', 'cbw_map', 'linear_map', 'refill_work',
+           'refill_work runs/write'], rows,
+          ['refill_work: the history\'s worker that tops the changed set\'s '
+           'node reserve up, queued by cbw_track_mark() after it set a bit; '
+           'its time is on a kworker, the wake-up and the switch to it are '
+           'on the writer'])
     w = 'track-backup'
     rows, plot_rows = [], []
     cells = sorted({k[2:4] for k in keys(w, 'full', 'read_bytes')},
@@ -817,7 +835,7 @@ def track():
                         [fine(v) for v in vs])
             if sys != 'full':
                 plot_rows.append((f'{c} {label}', vs))
-    table('8d. Change tracking, backups: the full first backup of a history '
+    table('8e. Change tracking, backups: the full first backup of a history '
           '(every chunk changed) and the incremental ones after 4 KiB '
           'writes on 1 % and 10 % of the chunks (direct reads of the track '
           'snapshot\'s map runs, at most 4 MiB each, qd 1)',
