@@ -61,6 +61,12 @@ def fio_value(ref, metric):
         return j['write']['bw_bytes'] / 1e6
     if metric == 'p99_write_us':
         return j['write']['clat_ns']['percentile']['99.000000'] / 1000
+    if metric == 'read_bytes':
+        return j['read']['io_bytes']
+    if metric == 'read_busy_ms':
+        # The reads' summed latency (issue to completion): at qd 1 the
+        # time spent reading, without fio's start and end.
+        return j['read']['lat_ns']['mean'] * j['read']['lat_ns']['N'] / 1e6
     raise ValueError('unknown fio metric ' + metric)
 
 
@@ -173,7 +179,10 @@ for k in keys('overwrites', 'cbw_map', 'map_us'):
 # host's caches when both touch the same memory.
 for w, devs, metric in (('snap-reads-untouched', ('cbw', 'linear'), 'read_ratio'),
                         ('snap-reads-half-copied', ('cbw', 'linear'), 'read_ratio'),
-                        ('overwrites', ('cbw', 'linear-b'), 'write_ratio')):
+                        ('overwrites', ('cbw', 'linear-b'), 'write_ratio'),
+                        ('track-overwrites', ('trk', 'linear-b'),
+                         'write_ratio'),
+                        ('track-first-writes', ('trk',), 'write_ratio')):
     for dev in devs:
         for k in keys(w, dev + '-second', metric):
             _, _, c, qd, _ = k
@@ -197,7 +206,8 @@ def verdict(value, target):
         return None
     op, bound = target
     ok = {'>=': value >= bound, '>': value > bound,
-          '<=': value <= bound, '<': value < bound}[op]
+          '<=': value <= bound, '<': value < bound,
+          '==': value == bound}[op]
     return 'ok' if ok else 'MISS'
 
 
@@ -269,6 +279,16 @@ def ratioval(obj):
     if obj.get('verdict'):
         s += ' ' + obj['verdict']
     return s
+
+
+def count(obj):
+    """A whole number's median (chunks, bytes)."""
+    return '-' if obj is None else f"{obj['median']:.0f}"
+
+
+def fine(obj):
+    """A small ratio's median, three decimals: 0.012."""
+    return '-' if obj is None else f"{obj['median']:.3f}"
 
 
 def spread(obj):
@@ -703,6 +723,144 @@ def qemu():
           'ratio', ['cbw/qemu-cbw', 'qemu-cbw/qemu-plain'], plot_rows, 1.0)
 
 
+def track():
+    target = ('>=', 0.97)
+    w = 'track-overwrites'
+    rows, plot_ow = [], []
+    for k in keys(w, 'trk-paired', 'write_ratio'):
+        c, qd = k[2], k[3]
+        pc = add_result(w, 'trk-paired', c, qd, 'write_ratio', 'x',
+                        SAMPLES[k], target)
+        pa = measure(w, 'linear-b-paired', c, qd, 'write_ratio')
+        orders = [measure(w, s, c, qd, 'write_ratio')
+                  for s in ('trk-second', 'trk-first')]
+        fw = measure('track-first-writes', 'trk-paired', c, qd,
+                     'write_ratio')
+        rows.append([c, qd] + [ratioval(x) for x in orders] +
+                    [ratioval(pc), spread(pc), ratioval(pa), spread(pa)])
+        plot_ow.append((f'{c} qd{qd}', [pc, pa, fw]))
+    changed = [measure(w, 'trk', k[2], k[3], 'changed')
+               for k in keys(w, 'trk', 'changed')]
+    table('8. Change tracking, overwrites, paired: a track-only table (no '
+          'snapshot) and dm-linear written in turn, I/O by I/O, on chunks '
+          'all marked before (IOPS / dm-linear\'s, from the submission '
+          'times)',
+          ['chunk', 'qd', 'trk second', 'trk first', 'trk/linear',
+           'its min-max', 'linear-b/linear', 'its min-max'], rows,
+          ['target: trk/linear >= 0.97 (issue 24: overwrites with tracking '
+           'on, paired, as in table 2c)',
+           'trk: \'cbw ORIGIN - CHUNK 1 track\' whose region (half the '
+           'origin) was written once: every write takes the fast path of '
+           'cbw_track_mark() (one lock-free bitmap search)' +
+           (' (changed chunks after the overwrites: ' +
+            ', '.join(num(x['median']) for x in changed if x) + ')'
+            if changed else ''),
+           'second, first, linear-b/linear: as in table 2c'])
+    rows = []
+    for k in keys(w, 'cbw_map', 'map_us'):
+        c, qd = k[2], k[3]
+        rows.append([c, qd] + [absval(measure(w, f, c, qd, 'map_us'))
+                               for f in ('cbw_map', 'linear_map',
+                                         'cbw-pair')])
+    table('8b. Change tracking, overwrites: the map functions\' own time '
+          'per write in the last run (us, median; track-only and dm-linear '
+          'writes interleaved one by one, function_graph on the two)',
+          ['chunk', 'qd', 'cbw_map', 'linear_map', 'extra'], rows,
+          ['extra: the median over the write pairs of cbw_map - '
+           'linear_map, as in table 2b (cbw_map includes '
+           'cbw_track_mark())'])
+    w = 'track-first-writes'
+    rows = []
+    for k in keys(w, 'trk-paired', 'write_ratio'):
+        c, qd = k[2], k[3]
+        pc = measure(w, 'trk-paired', c, qd, 'write_ratio')
+        orders = [measure(w, s, c, qd, 'write_ratio')
+                  for s in ('trk-second', 'trk-first')]
+        rows.append([c, qd] + [ratioval(x) for x in orders] +
+                    [ratioval(pc), spread(pc)])
+    table('8c. Change tracking, first writes, paired: 4 KiB writes each on '
+          'a chunk not yet marked (a new history for each qd and order) '
+          'and dm-linear writes at the same offsets, in turn, I/O by I/O '
+          '(IOPS / dm-linear\'s, from the submission times)',
+          ['chunk', 'qd', 'trk second', 'trk first', 'trk/linear',
+           'its min-max'], rows,
+          [f'{SETTINGS.get("first_writes", "?")} writes at most per run '
+           f'after {SETTINGS.get("warm_writes", "?")} unmeasured pairs; '
+           'informational, no target: a first write sets its chunk\'s bit '
+           'under the history\'s lock (nodes from a reserve that a worker '
+           'tops up)'])
+    rows = []
+    for k in keys(w, 'cbw_map', 'map_us'):
+        c, qd = k[2], k[3]
+        rows.append([c, qd] + [absval(measure(w, f, c, qd, 'map_us'))
+                               for f in ('cbw_map', 'linear_map',
+                                         'refill_work')] +
+                    [ratioval(measure(w, 'refill_work', c, qd,
+                                      'calls_per_write'))])
+    table('8d. Change tracking, first writes: the map functions\' own time '
+          'per write and the tracking worker\'s in the last run (us, '
+          'median; the pairs of 8c at qd 1, dm-linear first, '
+          'function_graph on cbw_map, linear_map and refill_work)',
+          ['chunk', 'qd', 'cbw_map', 'linear_map', 'refill_work',
+           'refill_work runs/write'], rows,
+          ['refill_work: the history\'s worker that tops the changed set\'s '
+           'node reserve up, queued by cbw_track_mark() after it set a bit; '
+           'its time is on a kworker, the wake-up and the switch to it are '
+           'on the writer'])
+    w = 'track-backup'
+    rows, plot_rows = [], []
+    cells = sorted({k[2:4] for k in keys(w, 'full', 'read_bytes')},
+                   key=lambda x: chunk_order(x[0]))
+    for c, qd in cells:
+        cb = chunk_order(c)
+        for sys in ('full', 'incr-1', 'incr-10'):
+            ch = SAMPLES.get((w, sys, c, qd, 'changed'), {})
+            rb = SAMPLES.get((w, sys, c, qd, 'read_bytes'), {})
+            if not rb:
+                continue
+            SAMPLES[(w, sys, c, qd, 'bytes_vs_changed')] = {
+                r: rb[r] / (ch[r] * cb) for r in rb if ch.get(r)}
+            UNITS['bytes_vs_changed'] = 'x'
+            eq = add_result(w, sys, c, qd, 'bytes_vs_changed', 'x',
+                            SAMPLES[(w, sys, c, qd, 'bytes_vs_changed')],
+                            ('==', 1))
+            vs = [ratio(w, sys, 'full', c, qd, m) if sys != 'full' else None
+                  for m in ('read_bytes', 'read_busy_ms')]
+            label = 'full' if sys == 'full' else sys[5:] + ' %'
+            rows.append([c, label] +
+                        [count(measure(w, sys, c, qd, m))
+                         for m in ('changed', 'map_chunks', 'read_bytes')] +
+                        [ratioval(eq),
+                         absval(measure(w, sys, c, qd, 'read_busy_ms'))] +
+                        [fine(v) for v in vs])
+            if sys != 'full':
+                plot_rows.append((f'{c} {label}', vs))
+    table('8e. Change tracking, backups: the full first backup of a history '
+          '(every chunk changed) and the incremental ones after 4 KiB '
+          'writes on 1 % and 10 % of the chunks (direct reads of the track '
+          'snapshot\'s map runs, at most 4 MiB each, qd 1)',
+          ['chunk', 'backup', 'changed', 'map chunks', 'bytes read',
+           'bytes/(changed x chunk)', 'read ms', 'bytes/full', 'time/full'],
+          rows,
+          ['target: bytes read == changed chunks x chunk size (the set the '
+           'snapshot took, status field 23); bytes/full, time/full: '
+           'informational (expected about 0.01 and 0.10 for the bytes)',
+           'read ms: the reads\' summed latency (fio, issue to '
+           'completion); an incremental read is one read per run of its '
+           'map, so its time per byte is higher than a full read\'s',
+           'the reads are fio replaying an iolog built from the map '
+           '(\'dmsetup message DEV 0 map\', page by page), as a loop of '
+           'dd over the runs would read them: this tree has no '
+           '\'cbwctl backup --incremental\'; the full one reads the whole '
+           'device the same way (as dd bs=4M iflag=direct)'])
+    panel('track-overwrites', 'change tracking: IOPS / dm-linear (paired)',
+          'ratio to dm-linear',
+          ['overwrites (trk)', 'linear-b (A/A)', 'first writes (trk)'],
+          plot_ow, 0.97)
+    panel('track-backup', 'incremental backup / full: bytes and read time',
+          'ratio to the full backup', ['bytes', 'time'], plot_rows)
+
+
 def main():
     LINES.append(f"dm-cbw bench: Linux {SETTINGS.get('kernel', '?')}, "
                  f"{SETTINGS.get('runs', '?')} run(s), "
@@ -718,6 +876,7 @@ def main():
     backup()
     scale()
     qemu()
+    track()
     misses = [r for r in RESULTS if r.get('verdict') == 'MISS']
     oks = [r for r in RESULTS if r.get('verdict') == 'ok']
     LINES.append('')
