@@ -63,7 +63,7 @@ struct cbw_c {
 	bool began;
 	struct workqueue_struct *track_wq;
 	struct work_struct track_work;
-	spinlock_t track_lock;
+	spinlock_t track_lock;		/* @deferred */
 	struct bio_list deferred;
 	unsigned int chunk_shift;
 	sector_t chunk_sectors;
@@ -388,7 +388,6 @@ bad:
 	put_track(cc);
 	return -ENOMEM;
 }
-
 
 /*
  * Construct a cbw target:

@@ -20,8 +20,8 @@
  * struct cbw_track - one tracking history (see dm-cbw-track.h).
  * @changed: the changed set; the pointer changes under @mutex and @lock
  *	     (only in cbw_track_begin()), the bits under @lock.
- * @kref: references: the track tables of @md that hold it; the last put
- *	  takes cbw_registry_lock.
+ * @kref: references: the track tables of @md that hold it; taken and
+ *	  dropped under cbw_registry_lock.
  * @node: entry in cbw_tracks; cbw_registry_lock.
  * @md: the mapped device; constant.
  * @origin: the origin's device number; constant.
@@ -59,8 +59,8 @@ struct cbw_track {
 	sector_t sectors;
 	u64 nr_chunks;
 
-	struct mutex mutex;
-	spinlock_t lock;
+	struct mutex mutex;		/* see the header */
+	spinlock_t lock;		/* see the header */
 	struct cbw_bitmap *pending;
 	int set;
 	u64 set_generation;
@@ -231,14 +231,12 @@ int cbw_track_get(struct dm_target *ti, dev_t origin, sector_t chunk_sectors,
 	return r;
 }
 
-static void track_release(struct kref *kref)
-	__releases(&cbw_registry_lock)
+/* The last reference went: unlink the history.  cbw_registry_lock held. */
+static void track_unlink(struct kref *kref)
 {
 	struct cbw_track *t = container_of(kref, struct cbw_track, kref);
 
 	list_del_init(&t->node);
-	mutex_unlock(&cbw_registry_lock);
-	track_free(t);
 }
 
 /**
@@ -247,11 +245,18 @@ static void track_release(struct kref *kref)
  *
  * The last reference frees the history: its changes are forgotten.
  *
- * Context: process context (the destructor); may take cbw_registry_lock.
+ * Context: process context (the destructor); takes cbw_registry_lock.
  */
 void cbw_track_put(struct cbw_track *t)
 {
-	kref_put_mutex(&t->kref, track_release, &cbw_registry_lock);
+	bool last;
+
+	/* Under the lock: cbw_track_get() takes references under it. */
+	mutex_lock(&cbw_registry_lock);
+	last = kref_put(&t->kref, track_unlink);
+	mutex_unlock(&cbw_registry_lock);
+	if (last)
+		track_free(t);
 }
 
 /**

@@ -87,10 +87,12 @@ run_case() {
 	# A new history counts every chunk as changed: give it a known past
 	# (as a restore does), with no chunk changed yet.
 	_msg trk track_id 01234567-89ab-cdef-0123-456789abcdef 1
+	local set1=()
 	for ((c = 0; c < NCHUNKS; c += 3)); do
+		set1+=("$c")
 		MODEL[$c]=1
 	done
-	_msg trk track_add $(for ((c = 0; c < NCHUNKS; c += 3)); do echo $c; done)
+	_msg trk track_add "${set1[@]}"
 
 	snap="0 $SZ cbw /dev/mapper/fo /dev/mapper/fc $CHUNK 5 track on_error $policy timeout 500"
 	reload trk "$snap" || _fail "$case: snapshot table"
