@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 DESCRIPTION="incremental forever under a live workload: one full and five incremental qcow2 backups of a mounted ext4 volume with a writer running; each chain restored holds the files of its own point in time; the incrementals' sizes follow what changed"
 
-# vol is dm-linear over RAM disk 0 (64 MiB, ext4, mounted); the COW device
+# vol is dm-linear over RAM disk 0 (32 MiB, ext4, mounted); the COW device
 # is RAM disk 1; the restores go to RAM disk 2.
 #
 # A writer adds whole files w/f.N all along (written as tmp.N, fsync'd,
@@ -12,7 +12,7 @@ DESCRIPTION="incremental forever under a live workload: one full and five increm
 # --incremental, backup --incremental over the image of round i - 1
 # (none for round 0: the full one), release (the backup committed the
 # set).  Between rounds the test writes more each time (round i: 2^i
-# times 512 KiB, a file big.i), so the incrementals differ in size.
+# times 256 KiB, a file big.i), so the incrementals differ in size.
 #
 # Checks, for each round's image (its chain restored to RAM disk 2 with
 # cbwctl restore, then mounted read-only):
@@ -113,8 +113,8 @@ test_main() {
 
 	_tmpdir
 	trap teardown EXIT
-	_brd_setup 3 64
-	_dm_create vol "0 131072 linear /dev/ram0 0"
+	_brd_setup 3 32
+	_dm_create vol "0 65536 linear /dev/ram0 0"
 	mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 /dev/mapper/vol || _die "mkfs.ext4"
 	MNT=$CBW_TMP/mnt
 	mkdir -p "$MNT" "$CBW_TMP/img"
@@ -143,9 +143,9 @@ test_main() {
 		sizes+=("$size")
 		_log "round $r: ${changed[-1]} chunks changed, image $size bytes, writer $lo..$hi"
 		check_image "$r" "$lo" "$hi"
-		# More for the next round: 2^r times 512 KiB.
+		# More for the next round: 2^r times 256 KiB.
 		for ((i = 0; i < (1 << r); i++)); do
-			head -c 512k /dev/urandom
+			head -c 256k /dev/urandom
 		done >"$CBW_TMP/big.$r"
 		cp "$CBW_TMP/big.$r" "$MNT/big.$r" && sync
 	done
