@@ -371,7 +371,7 @@ static int get_track(struct cbw_c *cc)
 	spin_lock_init(&cc->track_lock);
 	bio_list_init(&cc->deferred);
 	INIT_WORK(&cc->track_work, track_work);
-	cc->track_wq = alloc_workqueue("kcbw_mark", WQ_MEM_RECLAIM, 1);
+	cc->track_wq = alloc_workqueue("kcbw_mark", WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
 	if (!cc->track_wq) {
 		ti->error = "Cannot allocate workqueue";
 		goto bad;

@@ -153,7 +153,7 @@ static struct cbw_track *track_new(struct dm_target *ti, dev_t origin,
 	t->all = true;
 	INIT_WORK(&t->refill, refill_work);
 	t->changed = cbw_bitmap_create(t->nr_chunks, false, GFP_KERNEL);
-	t->wq = alloc_workqueue("kcbw_track", WQ_MEM_RECLAIM, 1);
+	t->wq = alloc_workqueue("kcbw_track", WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
 	if (!t->changed || !t->wq || cbw_bitmap_refill(t->changed, GFP_KERNEL)) {
 		if (t->wq)
 			destroy_workqueue(t->wq);
