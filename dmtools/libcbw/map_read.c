@@ -9,13 +9,15 @@
 #include "map_message.h"
 #include "map_read.h"
 
-int cbw_map_read(const char *name, uint64_t chunks, struct chunk_runs *out)
+int map_read_verb(const char *name, const char *verb, uint64_t chunks,
+		  struct chunk_runs *out)
 {
 	struct snapmap m;
 	struct chunk_run run;
 	int got, r = 0;
 
 	snapmap_init(&m, name, chunks);
+	m.verb = verb;
 	while ((got = snapmap_next(&m, &run)) > 0) {
 		/* Runs come in order: runs_add() merges those that touch. */
 		if (!runs_add(out, run.first, run.last)) {
@@ -28,4 +30,9 @@ int cbw_map_read(const char *name, uint64_t chunks, struct chunk_runs *out)
 		r = got;	/* snapmap_next() said why */
 	snapmap_release(&m);
 	return r;
+}
+
+int cbw_map_read(const char *name, uint64_t chunks, struct chunk_runs *out)
+{
+	return map_read_verb(name, "map", chunks, out);
 }

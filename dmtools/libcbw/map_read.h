@@ -36,4 +36,18 @@
  */
 int cbw_map_read(const char *name, uint64_t chunks, struct chunk_runs *out);
 
+/**
+ * map_read_verb() - cbw_map_read() with another message of the same
+ * replies.
+ * @name: as for cbw_map_read().
+ * @verb: the message (struct snapmap): "map", or "track_map" for the
+ *	  changed set of a track table (track_map_read()).
+ * @chunks: as for cbw_map_read().
+ * @out: as for cbw_map_read().
+ *
+ * Return: as for cbw_map_read().
+ */
+int map_read_verb(const char *name, const char *verb, uint64_t chunks,
+		  struct chunk_runs *out);
+
 #endif /* CBWCTL_MAP_H */

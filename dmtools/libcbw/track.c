@@ -22,6 +22,7 @@
 #include "dm.h"
 #include "error.h"
 #include "map_message.h"
+#include "map_read.h"
 #include "track.h"
 
 #define SECTOR_SHIFT	9
@@ -159,21 +160,5 @@ out:
 
 int track_map_read(const char *name, uint64_t chunks, struct chunk_runs *out)
 {
-	struct snapmap m;
-	struct chunk_run run;
-	int got, r = 0;
-
-	snapmap_init(&m, name, chunks);
-	m.verb = "track_map";
-	while ((got = snapmap_next(&m, &run)) > 0) {
-		if (!runs_add(out, run.first, run.last)) {
-			lib_error("out of memory");
-			r = -ENOMEM;
-			break;
-		}
-	}
-	if (got < 0)
-		r = got;	/* snapmap_next() said why */
-	snapmap_release(&m);
-	return r;
+	return map_read_verb(name, "track_map", chunks, out);
 }
