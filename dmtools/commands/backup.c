@@ -21,6 +21,7 @@
 #include "incremental.h"
 #include "msg.h"
 #include "progress.h"
+#include "stop_signals.h"
 
 /* Print at most this many failed ranges; the rest as a count. */
 #define MAX_FAILED_LINES	100
@@ -60,27 +61,6 @@ struct backup {
 };
 
 static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	interrupted = sig;
-}
-
-/* Catch SIGINT, SIGTERM and SIGHUP (to clean up), ignore SIGPIPE. */
-static void set_signals(bool on)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
-	struct sigaction sa;
-	size_t i;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sa.sa_handler = !on ? SIG_DFL :
-				sigs[i] == SIGPIPE ? SIG_IGN : on_signal;
-		sigaction(sigs[i], &sa, NULL);
-	}
-}
 
 /* Print the failed ranges, one line each, and the partial summary. */
 static void report_failed(const struct backup *b)
@@ -146,7 +126,7 @@ static void progress(enum cbw_progress_event ev, const struct cbw_progress *p,
 		progress_start(&b->bar, on, b->label, p->total);
 		b->start_ns = now_ns();
 		b->started = true;
-		set_signals(true);
+		stop_signals(&interrupted);
 		break;
 	case CBW_PROGRESS_READ:
 		progress_update(&b->bar, p->done);
@@ -169,7 +149,7 @@ static int backup(const char *name, struct backup_opts *o)
 	o->o.stop = &interrupted;
 	r = cbw_backup(name, &o->o, &b.res);
 	if (b.started)
-		set_signals(false);
+		stop_signals(NULL);
 	r = msg_lib_error(r);
 	if (!r && b.res.nr_failed) {
 		report_failed(&b);

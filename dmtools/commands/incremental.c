@@ -42,6 +42,7 @@
 #include "msg.h"
 #include "nbdimg.h"
 #include "progress.h"
+#include "stop_signals.h"
 
 /* Zero detection works on blocks of this size. */
 #define ZERO_BLOCK	4096
@@ -71,26 +72,6 @@ struct incr {
 };
 
 static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	interrupted = sig;
-}
-
-static void set_signals(bool on)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
-	struct sigaction sa;
-	size_t i;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sa.sa_handler = !on ? SIG_DFL :
-				sigs[i] == SIGPIPE ? SIG_IGN : on_signal;
-		sigaction(sigs[i], &sa, NULL);
-	}
-}
 
 const char *incr_sync_name(enum incr_sync s)
 {
@@ -501,12 +482,12 @@ int incr_backup(const char *name, const struct incr_opts *o)
 	on = o->progress == INCR_PROGRESS_ON ||
 	     (o->progress == INCR_PROGRESS_AUTO && isatty(STDERR_FILENO));
 	interrupted = 0;
-	set_signals(true);
+	stop_signals(&interrupted);
 	progress_start(&b.bar, on, b.label, b.map_bytes);
 	r = copy_all(&b);
 	progress_update(&b.bar, b.done);
 	progress_end(&b.bar);
-	set_signals(false);
+	stop_signals(NULL);
 	if (!r && close_image(&b, true))
 		r = -1;
 	/* A snapshot that broke during the reads may have given old data. */
