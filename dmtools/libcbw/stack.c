@@ -585,26 +585,175 @@ static int check_cow(struct stack *s, const struct cbw_snapshot_opts *o,
 	return 0;
 }
 
-/* How far cbwctl snapshot got, for snapshot_undo(). */
-enum snapshot_step {
-	SNAP_NOTHING,		/* nothing changed yet */
-	SNAP_REAL,		/* -real exists */
-	SNAP_LOADED,		/* the cbw table is in DMDEV's inactive slot */
-	SNAP_SUSPENDED,		/* DMDEV may be suspended */
-	SNAP_RESUMED,		/* the cbw table may be live in DMDEV */
+/*
+ * How far the steps of a command got, for its undo.  Each command takes
+ * the steps it needs, in this order.
+ */
+enum step {
+	STEP_NOTHING,		/* nothing changed yet */
+	STEP_REAL,		/* -real exists (snapshot, track) */
+	STEP_LOADED,		/* the new table is in DMDEV's inactive slot */
+	STEP_SNAP_GONE,		/* the snapshot node is removed (release) */
+	STEP_SUSPENDED,		/* DMDEV may be suspended */
+	STEP_RESUMED,		/* the resume that swaps the tables was tried:
+				 * the new table may be live */
 };
+
+/* The test hook's names of one command's steps (see hook()). */
+struct step_hooks {
+	const char *real, *load, *suspend, *resume;
+};
+
+static const struct step_hooks snapshot_hooks = {
+	.real = "snapshot:real", .load = "snapshot:load",
+	.suspend = "snapshot:suspend", .resume = "snapshot:resume",
+};
+
+static const struct step_hooks track_hooks = {
+	.real = "track:real", .load = "track:load",
+	.suspend = "track:suspend", .resume = "track:resume",
+};
+
+static const struct step_hooks release_hooks = {
+	.load = "release:load",
+	.suspend = "release:suspend", .resume = "release:resume",
+};
+
+static const struct step_hooks untrack_hooks = {
+	.load = "untrack:load",
+	.suspend = "untrack:suspend", .resume = "untrack:resume",
+};
+
+/*
+ * Create -real with DMDEV's table; udev leaves it alone
+ * (CBWDM_UDEV_LAYER).  Its device number goes into @real.  Return false
+ * after fail().
+ */
+static bool real_step(struct stack *s, const struct step_hooks *h,
+		      dev_t *real)
+{
+	uint32_t maj, min;
+
+	if (hook(h->real) ||
+	    !cbwdm_create_table(s->real_name, s->real_uuid, &s->table,
+				CBWDM_UDEV_LAYER, &s->cookie, &maj, &min)) {
+		fail(s, "cannot create %s: %s", s->real_name, why(true));
+		return false;
+	}
+	*real = makedev(maj, min);
+	return true;
+}
+
+/*
+ * Suspend DMDEV, its memory locked first (see lock_memory()).  Return
+ * false after fail().
+ */
+static bool suspend_step(struct stack *s, const struct step_hooks *h)
+{
+	lock_memory(s);
+	if (hook(h->suspend) || !cbwdm_suspend(s->dev.name)) {
+		fail(s, "cannot suspend %s: %s", s->dev.name, why(false));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Resume DMDEV: the table loaded into it, @table in the error line ("the
+ * cbw table"), goes live; then its memory is unlocked.  Return false
+ * after fail(), the memory still locked for the undo.
+ */
+static bool resume_step(struct stack *s, const struct step_hooks *h,
+			const char *table)
+{
+	if (hook(h->resume) ||
+	    !cbwdm_resume(s->dev.name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		fail(s, "cannot resume %s with %s: %s", s->dev.name, table,
+		     why(true));
+		return false;
+	}
+	unlock_memory(s);
+	return true;
+}
+
+/*
+ * Suspend and resume DMDEV: the table loaded into it goes live.  @done
+ * records how far it got.  Return false after fail().
+ */
+static bool suspend_resume(struct stack *s, const struct step_hooks *h,
+			   const char *table, enum step *done)
+{
+	*done = STEP_SUSPENDED;
+	if (!suspend_step(s, h))
+		return false;
+	*done = STEP_RESUMED;
+	return resume_step(s, h, table);
+}
+
+/*
+ * Swap DMDEV's live table for one cbw target with @params: load it (the
+ * kernel checks it while DMDEV still works), suspend DMDEV, resume it.
+ * @table names the new table in the error line; @done records how far it
+ * got.  Return false after fail().
+ */
+static bool swap_table(struct stack *s, const char *params, const char *table,
+		       const struct step_hooks *h, enum step *done)
+{
+	struct cbwdm_target target = {
+		.start = 0, .length = s->sectors,
+		.type = CBW_TARGET, .params = (char *)params,
+	};
+	struct cbwdm_table cbw = { .targets = &target, .count = 1 };
+
+	if (hook(h->load) || !cbwdm_load(s->dev.name, &cbw)) {
+		fail(s, "cannot load %s into %s: %s", table, s->dev.name,
+		     why(true));
+		return false;
+	}
+	*done = STEP_LOADED;
+	return suspend_resume(s, h, table, done);
+}
+
+/*
+ * Make the snapshot-access node @node (uuid @uuid, @sectors long) on
+ * DMDEV.  Return false on failure (see cbwdm_error()).
+ */
+static bool make_snap_node(struct stack *s, const char *node, const char *uuid,
+			   uint64_t sectors)
+{
+	uint32_t maj, min;
+	char access[32];
+
+	snprintf(access, sizeof(access), "%u:%u", s->dev.major, s->dev.minor);
+	return cbwdm_create(node, uuid, false, sectors, ACCESS_TARGET, access,
+			    CBWDM_UDEV_SNAPSHOT, &s->cookie, &maj, &min);
+}
+
+/*
+ * The last step of a snapshot: its node s->snap_name, which needs the
+ * live cbw table.  Return false after fail().
+ */
+static bool snap_step(struct stack *s)
+{
+	if (hook("snapshot:snap") ||
+	    !make_snap_node(s, s->snap_name, s->snap_uuid, s->sectors)) {
+		fail(s, "cannot create %s: %s", s->snap_name, why(true));
+		return false;
+	}
+	return true;
+}
 
 /*
  * Undo what cbwctl snapshot did up to @done and add the outcome to the
  * error line.  The snapshot node is the last step: if it failed,
  * libdevmapper removed it again, so it is never left to undo.
  */
-static void snapshot_undo(struct stack *s, enum snapshot_step done)
+static void snapshot_undo(struct stack *s, enum step done)
 {
 	const char *name = s->dev.name;
 	bool busy;
 
-	if (done >= SNAP_RESUMED) {
+	if (done >= STEP_RESUMED) {
 		/*
 		 * The cbw table may be live (the resume swapped it in, then
 		 * failed or the snapshot node did): DMDEV's own table goes
@@ -620,7 +769,7 @@ static void snapshot_undo(struct stack *s, enum snapshot_step done)
 				     cbwdm_error());
 			return;
 		}
-	} else if (done >= SNAP_LOADED && !cbwdm_clear(name)) {
+	} else if (done >= STEP_LOADED && !cbwdm_clear(name)) {
 		note(s, "undoing it failed: cannot drop the cbw table loaded into %s: %s; drop it with 'dmsetup clear %s', then 'dmsetup remove %s'",
 		     name, cbwdm_error(), name, s->real_name);
 		if (is_suspended(name) &&
@@ -628,19 +777,46 @@ static void snapshot_undo(struct stack *s, enum snapshot_step done)
 			note(s, "%s is still suspended: %s", name, cbwdm_error());
 		return;
 	}
-	if ((done >= SNAP_RESUMED || (done >= SNAP_SUSPENDED && is_suspended(name))) &&
+	if ((done >= STEP_RESUMED || (done >= STEP_SUSPENDED && is_suspended(name))) &&
 	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
 		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s' and 'dmsetup table %s'",
 		     name, cbwdm_error(), name, name);
 		return;
 	}
-	if (done >= SNAP_REAL && !cbwdm_remove(s->real_name, &s->cookie, &busy)) {
+	if (done >= STEP_REAL && !cbwdm_remove(s->real_name, &s->cookie, &busy)) {
 		note(s, "%s has its table back, but %s could not be removed: %s; remove it with 'dmsetup remove %s'",
 		     name, s->real_name, busy ? "it is in use" : cbwdm_error(),
 		     s->real_name);
 		return;
 	}
 	note(s, "%s was left as it was", name);
+}
+
+/*
+ * The insertion of cbwctl snapshot and track: create -real, then swap
+ * DMDEV's table for @t over it (@table in the error line), then make the
+ * snapshot node if @node.  Return 0 or -EIO; the error line is in s->err.
+ */
+static int insert_steps(struct stack *s, struct cbw_table *t,
+			const char *table, const struct step_hooks *h,
+			bool node)
+{
+	char params[CBW_TABLE_PARAMS_LEN];
+	enum step done = STEP_NOTHING;
+
+	if (!real_step(s, h, &t->origin))
+		goto undo;
+	done = STEP_REAL;
+	cbw_table_params(t, params);
+	if (!swap_table(s, params, table, h, &done) ||
+	    (node && !snap_step(s)))
+		goto undo;
+	return 0;
+
+undo:
+	snapshot_undo(s, done);
+	unlock_memory(s);
+	return -EIO;
 }
 
 /*
@@ -680,66 +856,12 @@ static void snapshot_undo(struct stack *s, enum snapshot_step done)
 static int snapshot_steps(struct stack *s, const struct cbw_snapshot_opts *o,
 			  const struct blockdev *cow)
 {
-	char params[CBW_TABLE_PARAMS_LEN], access[32];
-	struct cbwdm_target target = {
-		.start = 0, .length = s->sectors,
-		.type = CBW_TARGET, .params = params,
+	struct cbw_table t = {
+		.cow = cow->rdev, .chunk_bytes = o->chunk_bytes,
+		.timeout_ms = o->timeout_ms, .policy = o->policy,
 	};
-	struct cbwdm_table cbw = { .targets = &target, .count = 1 };
-	enum snapshot_step done = SNAP_NOTHING;
-	uint32_t maj, min;
-	const char *name = s->dev.name;
 
-	if (hook("snapshot:real") ||
-	    !cbwdm_create_table(s->real_name, s->real_uuid, &s->table,
-				CBWDM_UDEV_LAYER, &s->cookie, &maj, &min)) {
-		fail(s, "cannot create %s: %s", s->real_name, why(true));
-		goto undo;
-	}
-	done = SNAP_REAL;
-
-	cbw_table_params(&(struct cbw_table){ .origin = makedev(maj, min),
-					      .cow = cow->rdev,
-					      .chunk_bytes = o->chunk_bytes,
-					      .timeout_ms = o->timeout_ms,
-					      .policy = o->policy },
-			 params);
-	if (hook("snapshot:load") || !cbwdm_load(name, &cbw)) {
-		fail(s, "cannot load the cbw table into %s: %s", name,
-		     why(true));
-		goto undo;
-	}
-	done = SNAP_LOADED;
-
-	lock_memory(s);
-	done = SNAP_SUSPENDED;
-	if (hook("snapshot:suspend") || !cbwdm_suspend(name)) {
-		fail(s, "cannot suspend %s: %s", name, why(false));
-		goto undo;
-	}
-	done = SNAP_RESUMED;
-	if (hook("snapshot:resume") ||
-	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
-		fail(s, "cannot resume %s with the cbw table: %s",
-		     name, why(true));
-		goto undo;
-	}
-	unlock_memory(s);
-
-	snprintf(access, sizeof(access), "%u:%u", s->dev.major, s->dev.minor);
-	if (hook("snapshot:snap") ||
-	    !cbwdm_create(s->snap_name, s->snap_uuid, false, s->sectors,
-			  ACCESS_TARGET, access, CBWDM_UDEV_SNAPSHOT,
-			  &s->cookie, &maj, &min)) {
-		fail(s, "cannot create %s: %s", s->snap_name, why(true));
-		goto undo;
-	}
-	return 0;
-
-undo:
-	snapshot_undo(s, done);
-	unlock_memory(s);
-	return -EIO;
+	return insert_steps(s, &t, "the cbw table", &snapshot_hooks, true);
 }
 
 /* The arguments of cbw_snapshot() that cbwctl checks on its command line. */
@@ -922,26 +1044,13 @@ static int release_checks(struct stack *s, struct release *rel)
 /* Make the snapshot node again, as it was; add the outcome to s->err. */
 static void remake_snap(struct stack *s, const struct release *rel)
 {
-	uint32_t maj, min;
-	char access[32];
-
 	if (!rel->has_snap)
 		return;
-	snprintf(access, sizeof(access), "%u:%u", s->dev.major, s->dev.minor);
-	if (!cbwdm_create(rel->snap.name, rel->snap.uuid, false,
-			  rel->snap.length, ACCESS_TARGET, access,
-			  CBWDM_UDEV_SNAPSHOT, &s->cookie, &maj, &min))
+	if (!make_snap_node(s, rel->snap.name, rel->snap.uuid,
+			    rel->snap.length))
 		note(s, "cannot make %s again: %s; the snapshot is still there: run 'cbwctl release %s' again",
 		     rel->snap.name, cbwdm_error(), s->dev.name);
 }
-
-/* How far cbwctl release got, for release_undo(). */
-enum release_step {
-	REL_LOADED,		/* DMDEV's own table is in its inactive slot */
-	REL_SNAP_GONE,		/* the snapshot node is removed */
-	REL_SUSPENDED,		/* DMDEV may be suspended */
-	REL_RESUMED,		/* the resume that swaps the tables failed */
-};
 
 /*
  * Undo what cbwctl release did up to @done: DMDEV gets the cbw table back
@@ -949,7 +1058,7 @@ enum release_step {
  * snapshot node is made again.  Add the outcome to the error line.
  */
 static void release_undo(struct stack *s, const struct release *rel,
-			 enum release_step done)
+			 enum step done)
 {
 	const char *name = s->dev.name;
 	struct cbwdm_dev now;
@@ -961,19 +1070,19 @@ static void release_undo(struct stack *s, const struct release *rel,
 		     name, cbwdm_error(), name);
 		return;
 	}
-	if (done >= REL_SUSPENDED && is_suspended(name) &&
+	if (done >= STEP_SUSPENDED && is_suspended(name) &&
 	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
 		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s'",
 		     name, cbwdm_error(), name);
 		return;
 	}
-	if (done >= REL_RESUMED && rel->track) {
+	if (done >= STEP_RESUMED && rel->track) {
 		if (still_tracked(name) != 2) {
 			note(s, "%s may be back on its track table: see 'cbwctl status --track %s'",
 			     name, name);
 			return;
 		}
-	} else if (done >= REL_RESUMED) {
+	} else if (done >= STEP_RESUMED) {
 		r = cbwdm_status(name, NULL, &now);
 		r = r == CBWDM_FOUND ? stack_is_snapshotted(&now) : CBWDM_ERROR;
 		if (r == CBWDM_FOUND)
@@ -984,9 +1093,42 @@ static void release_undo(struct stack *s, const struct release *rel,
 			return;
 		}
 	}
-	if (done >= REL_SNAP_GONE)
+	if (done >= STEP_SNAP_GONE)
 		remake_snap(s, rel);
 	note(s, "the snapshot of %s goes on", name);
+}
+
+/*
+ * Load s->table, DMDEV's @kind ("own") table, back into it.  Return false
+ * after fail().
+ */
+static bool load_back_step(struct stack *s, const struct step_hooks *h,
+			   const char *kind)
+{
+	if (hook(h->load) || !cbwdm_load(s->dev.name, &s->table)) {
+		fail(s, "cannot load %s's %s table back into it: %s",
+		     s->dev.name, kind, why(true));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The last step of release and untrack: remove -real, which nothing uses
+ * now.  @done says what DMDEV is ("released").  Return 0 or -EIO after
+ * fail().
+ */
+static int remove_real_step(struct stack *s, const char *done)
+{
+	bool busy = false;
+
+	if (!cbwdm_remove(s->real_name, &s->cookie, &busy)) {
+		fail(s, "%s is %s, but %s could not be removed: %s; remove it with 'dmsetup remove %s'",
+		     s->dev.name, done, s->real_name,
+		     busy ? "it is in use" : cbwdm_error(), s->real_name);
+		return -EIO;
+	}
+	return 0;
 }
 
 /*
@@ -1001,17 +1143,17 @@ static void release_undo(struct stack *s, const struct release *rel,
 static int release_steps(struct stack *s, const struct release *rel)
 {
 	const char *name = s->dev.name;
-	enum release_step done;
+	const char *kind = rel->track ? "track" : "own";
+	const char *table = rel->track ? "its track table" : "its own table";
+	enum step done;
 	bool busy = false;
 	int r = -EIO;
 
-	if (hook("release:load") || !cbwdm_load(name, &s->table)) {
-		fail(s, "cannot load %s's %s table back into it: %s",
-		     name, rel->track ? "track" : "own", why(true));
+	if (!load_back_step(s, &release_hooks, kind)) {
 		note(s, "the snapshot of %s goes on", name);
 		return -EIO;
 	}
-	done = REL_LOADED;
+	done = STEP_LOADED;
 
 	if (rel->has_snap &&
 	    (hook("release:snap") || !cbwdm_remove(s->snap_name, &s->cookie, &busy))) {
@@ -1020,32 +1162,13 @@ static int release_steps(struct stack *s, const struct release *rel)
 		r = busy ? -EBUSY : -EIO;
 		goto undo;
 	}
-	done = REL_SNAP_GONE;
+	done = STEP_SNAP_GONE;
 
-	lock_memory(s);
-	done = REL_SUSPENDED;
-	if (hook("release:suspend") || !cbwdm_suspend(name)) {
-		fail(s, "cannot suspend %s: %s", name, why(false));
+	if (!suspend_resume(s, &release_hooks, table, &done))
 		goto undo;
-	}
-	done = REL_RESUMED;
-	if (hook("release:resume") ||
-	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
-		fail(s, "cannot resume %s with its %s table: %s",
-		     name, rel->track ? "track" : "own", why(true));
-		goto undo;
-	}
-	unlock_memory(s);
 	if (rel->track)
 		return 0;	/* tracking goes on over -real */
-
-	if (!cbwdm_remove(s->real_name, &s->cookie, &busy)) {
-		fail(s, "%s is released, but %s could not be removed: %s; remove it with 'dmsetup remove %s'",
-		     name, s->real_name, busy ? "it is in use" : cbwdm_error(),
-		     s->real_name);
-		return -EIO;
-	}
-	return 0;
+	return remove_real_step(s, "released");
 
 undo:
 	release_undo(s, rel, done);
@@ -1243,55 +1366,11 @@ static bool state_usable(const struct track_state *ts, const struct stack *s,
  */
 static int track_steps(struct stack *s, uint64_t chunk_bytes)
 {
-	char params[CBW_TABLE_PARAMS_LEN];
-	struct cbwdm_target target = {
-		.start = 0, .length = s->sectors,
-		.type = CBW_TARGET, .params = params,
+	struct cbw_table t = {
+		.no_cow = true, .track = true, .chunk_bytes = chunk_bytes,
 	};
-	struct cbwdm_table cbw = { .targets = &target, .count = 1 };
-	enum snapshot_step done = SNAP_NOTHING;
-	const char *name = s->dev.name;
-	uint32_t maj, min;
 
-	if (hook("track:real") ||
-	    !cbwdm_create_table(s->real_name, s->real_uuid, &s->table,
-				CBWDM_UDEV_LAYER, &s->cookie, &maj, &min)) {
-		fail(s, "cannot create %s: %s", s->real_name, why(true));
-		goto undo;
-	}
-	done = SNAP_REAL;
-
-	cbw_table_params(&(struct cbw_table){ .origin = makedev(maj, min),
-					      .no_cow = true, .track = true,
-					      .chunk_bytes = chunk_bytes },
-			 params);
-	if (hook("track:load") || !cbwdm_load(name, &cbw)) {
-		fail(s, "cannot load the track table into %s: %s", name,
-		     why(true));
-		goto undo;
-	}
-	done = SNAP_LOADED;
-
-	lock_memory(s);
-	done = SNAP_SUSPENDED;
-	if (hook("track:suspend") || !cbwdm_suspend(name)) {
-		fail(s, "cannot suspend %s: %s", name, why(false));
-		goto undo;
-	}
-	done = SNAP_RESUMED;
-	if (hook("track:resume") ||
-	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
-		fail(s, "cannot resume %s with the track table: %s", name,
-		     why(true));
-		goto undo;
-	}
-	unlock_memory(s);
-	return 0;
-
-undo:
-	snapshot_undo(s, done);
-	unlock_memory(s);
-	return -EIO;
+	return insert_steps(s, &t, "the track table", &track_hooks, false);
 }
 
 /*
@@ -1556,19 +1635,14 @@ static int still_tracked(const char *name)
 static int untrack_steps(struct stack *s, struct track_state *ts)
 {
 	const char *name = s->dev.name;
-	bool busy = false, swapped = false;
+	bool swapped = false;
 
-	if (hook("untrack:load") || !cbwdm_load(name, &s->table)) {
-		fail(s, "cannot load %s's own table back into it: %s", name,
-		     why(true));
+	if (!load_back_step(s, &untrack_hooks, "own")) {
 		note(s, "the tracking of %s goes on", name);
 		return -EIO;
 	}
-	lock_memory(s);
-	if (hook("untrack:suspend") || !cbwdm_suspend(name)) {
-		fail(s, "cannot suspend %s: %s", name, why(false));
+	if (!suspend_step(s, &untrack_hooks))
 		goto undo;
-	}
 	/* Its errors go into the error line only: DMDEV is suspended. */
 	lib_log_hold(true);
 	if (ts && untrack_read(name, s->sectors, ts)) {
@@ -1579,21 +1653,11 @@ static int untrack_steps(struct stack *s, struct track_state *ts)
 		goto undo;
 	}
 	lib_log_hold(false);
-	if (hook("untrack:resume") ||
-	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
-		fail(s, "cannot resume %s with its own table: %s", name,
-		     why(true));
+	if (!resume_step(s, &untrack_hooks, "its own table")) {
 		swapped = true;
 		goto undo;
 	}
-	unlock_memory(s);
-	if (!cbwdm_remove(s->real_name, &s->cookie, &busy)) {
-		fail(s, "%s is untracked, but %s could not be removed: %s; remove it with 'dmsetup remove %s'",
-		     name, s->real_name, busy ? "it is in use" : cbwdm_error(),
-		     s->real_name);
-		return -EIO;
-	}
-	return 0;
+	return remove_real_step(s, "untracked");
 
 undo:
 	if (!cbwdm_clear(name)) {
@@ -1702,25 +1766,17 @@ out:
 	return lib_end(r);
 }
 
-/* How far cbwctl snapshot --incremental got, for track_snapshot_undo(). */
-enum track_snap_step {
-	TSNAP_NOTHING,		/* nothing changed yet */
-	TSNAP_LOADED,		/* the track snapshot's table is in the inactive slot */
-	TSNAP_SUSPENDED,	/* DMDEV may be suspended */
-	TSNAP_RESUMED,		/* the track snapshot's table may be live */
-};
-
 /*
  * Undo what cbwctl snapshot --incremental did up to @done: DMDEV gets its
  * track-only table back (s->table, as it was): if the track snapshot's
  * table went live, its set merges back into the changed set (it was never
  * committed).  Add the outcome to the error line.
  */
-static void track_snapshot_undo(struct stack *s, enum track_snap_step done)
+static void track_snapshot_undo(struct stack *s, enum step done)
 {
 	const char *name = s->dev.name;
 
-	if (done >= TSNAP_RESUMED) {
+	if (done >= STEP_RESUMED) {
 		if (!cbwdm_load(name, &s->table)) {
 			note(s, "undoing it failed: cannot load the track table back into %s: %s; run 'cbwctl release %s'",
 			     name, cbwdm_error(), name);
@@ -1730,7 +1786,7 @@ static void track_snapshot_undo(struct stack *s, enum track_snap_step done)
 				     cbwdm_error());
 			return;
 		}
-	} else if (done >= TSNAP_LOADED && !cbwdm_clear(name)) {
+	} else if (done >= STEP_LOADED && !cbwdm_clear(name)) {
 		note(s, "undoing it failed: cannot drop the table loaded into %s: %s; drop it with 'dmsetup clear %s'",
 		     name, cbwdm_error(), name);
 		if (is_suspended(name) &&
@@ -1738,8 +1794,8 @@ static void track_snapshot_undo(struct stack *s, enum track_snap_step done)
 			note(s, "%s is still suspended: %s", name, cbwdm_error());
 		return;
 	}
-	if ((done >= TSNAP_RESUMED ||
-	     (done >= TSNAP_SUSPENDED && is_suspended(name))) &&
+	if ((done >= STEP_RESUMED ||
+	     (done >= STEP_SUSPENDED && is_suspended(name))) &&
 	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
 		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s' and 'dmsetup table %s'",
 		     name, cbwdm_error(), name, name);
@@ -1757,48 +1813,11 @@ static void track_snapshot_undo(struct stack *s, enum track_snap_step done)
  */
 static int track_snapshot_steps(struct stack *s, const char *params)
 {
-	struct cbwdm_target target = {
-		.start = 0, .length = s->sectors,
-		.type = CBW_TARGET, .params = (char *)params,
-	};
-	struct cbwdm_table cbw = { .targets = &target, .count = 1 };
-	enum track_snap_step done = TSNAP_NOTHING;
-	const char *name = s->dev.name;
-	uint32_t maj, min;
-	char access[32];
+	enum step done = STEP_NOTHING;
 
-	if (hook("snapshot:load") || !cbwdm_load(name, &cbw)) {
-		fail(s, "cannot load the track snapshot's table into %s: %s",
-		     name, why(true));
-		goto undo;
-	}
-	done = TSNAP_LOADED;
-	lock_memory(s);
-	done = TSNAP_SUSPENDED;
-	if (hook("snapshot:suspend") || !cbwdm_suspend(name)) {
-		fail(s, "cannot suspend %s: %s", name, why(false));
-		goto undo;
-	}
-	done = TSNAP_RESUMED;
-	if (hook("snapshot:resume") ||
-	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
-		fail(s, "cannot resume %s with the track snapshot's table: %s",
-		     name, why(true));
-		goto undo;
-	}
-	unlock_memory(s);
-
-	snprintf(access, sizeof(access), "%u:%u", s->dev.major, s->dev.minor);
-	if (hook("snapshot:snap") ||
-	    !cbwdm_create(s->snap_name, s->snap_uuid, false, s->sectors,
-			  ACCESS_TARGET, access, CBWDM_UDEV_SNAPSHOT,
-			  &s->cookie, &maj, &min)) {
-		fail(s, "cannot create %s: %s", s->snap_name, why(true));
-		goto undo;
-	}
-	return 0;
-
-undo:
+	if (swap_table(s, params, "the track snapshot's table",
+		       &snapshot_hooks, &done) && snap_step(s))
+		return 0;
 	track_snapshot_undo(s, done);
 	unlock_memory(s);
 	return -EIO;
