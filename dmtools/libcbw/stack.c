@@ -744,6 +744,68 @@ static bool snap_step(struct stack *s)
 }
 
 /*
+ * After an undo step failed: resume DMDEV if it is suspended, so that it
+ * is not left frozen; add a failure to the error line.
+ */
+static void resume_if_suspended(struct stack *s)
+{
+	const char *name = s->dev.name;
+
+	if (is_suspended(name) &&
+	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie))
+		note(s, "%s is still suspended: %s", name, cbwdm_error());
+}
+
+/*
+ * Give DMDEV its old table (s->table) back after a swap_table() that got
+ * as far as @done, and resume DMDEV if the swap may have left it
+ * suspended.  @own: the old table is DMDEV's own and -real is left to
+ * remove (snapshot, track), not the track-only table (snapshot
+ * --incremental); the error line says so.  Return true if DMDEV runs its
+ * old table again; else the error line says what was left.
+ */
+static bool undo_swap(struct stack *s, enum step done, bool own)
+{
+	const char *name = s->dev.name;
+
+	if (done >= STEP_RESUMED) {
+		/*
+		 * The new table may be live (the resume swapped it in, then
+		 * failed or the snapshot node did): the old table goes back.
+		 * A resume with a loaded table suspends the device first
+		 * (freezing its filesystem) if it is not.
+		 */
+		if (!cbwdm_load(name, &s->table)) {
+			if (own)
+				note(s, "undoing it failed: cannot load %s's own table back: %s; run 'cbwctl release %s'",
+				     name, cbwdm_error(), name);
+			else
+				note(s, "undoing it failed: cannot load the track table back into %s: %s; run 'cbwctl release %s'",
+				     name, cbwdm_error(), name);
+			resume_if_suspended(s);
+			return false;
+		}
+	} else if (done >= STEP_LOADED && !cbwdm_clear(name)) {
+		if (own)
+			note(s, "undoing it failed: cannot drop the cbw table loaded into %s: %s; drop it with 'dmsetup clear %s', then 'dmsetup remove %s'",
+			     name, cbwdm_error(), name, s->real_name);
+		else
+			note(s, "undoing it failed: cannot drop the table loaded into %s: %s; drop it with 'dmsetup clear %s'",
+			     name, cbwdm_error(), name);
+		resume_if_suspended(s);
+		return false;
+	}
+	if ((done >= STEP_RESUMED ||
+	     (done >= STEP_SUSPENDED && is_suspended(name))) &&
+	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s' and 'dmsetup table %s'",
+		     name, cbwdm_error(), name, name);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Undo what cbwctl snapshot did up to @done and add the outcome to the
  * error line.  The snapshot node is the last step: if it failed,
  * libdevmapper removed it again, so it is never left to undo.
@@ -753,36 +815,8 @@ static void snapshot_undo(struct stack *s, enum step done)
 	const char *name = s->dev.name;
 	bool busy;
 
-	if (done >= STEP_RESUMED) {
-		/*
-		 * The cbw table may be live (the resume swapped it in, then
-		 * failed or the snapshot node did): DMDEV's own table goes
-		 * back.  A resume with a loaded table suspends the device
-		 * first (freezing its filesystem) if it is not.
-		 */
-		if (!cbwdm_load(name, &s->table)) {
-			note(s, "undoing it failed: cannot load %s's own table back: %s; run 'cbwctl release %s'",
-			     name, cbwdm_error(), name);
-			if (is_suspended(name) &&
-			    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie))
-				note(s, "%s is still suspended: %s", name,
-				     cbwdm_error());
-			return;
-		}
-	} else if (done >= STEP_LOADED && !cbwdm_clear(name)) {
-		note(s, "undoing it failed: cannot drop the cbw table loaded into %s: %s; drop it with 'dmsetup clear %s', then 'dmsetup remove %s'",
-		     name, cbwdm_error(), name, s->real_name);
-		if (is_suspended(name) &&
-		    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie))
-			note(s, "%s is still suspended: %s", name, cbwdm_error());
+	if (!undo_swap(s, done, true))
 		return;
-	}
-	if ((done >= STEP_RESUMED || (done >= STEP_SUSPENDED && is_suspended(name))) &&
-	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
-		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s' and 'dmsetup table %s'",
-		     name, cbwdm_error(), name, name);
-		return;
-	}
 	if (done >= STEP_REAL && !cbwdm_remove(s->real_name, &s->cookie, &busy)) {
 		note(s, "%s has its table back, but %s could not be removed: %s; remove it with 'dmsetup remove %s'",
 		     name, s->real_name, busy ? "it is in use" : cbwdm_error(),
@@ -1053,6 +1087,30 @@ static void remake_snap(struct stack *s, const struct release *rel)
 }
 
 /*
+ * The first undo of release and untrack: drop what is left in DMDEV's
+ * inactive slot (it must not go live), then resume DMDEV if it may have
+ * been @suspended by the steps and is.  Return true if that worked; else
+ * the error line says what was left.
+ */
+static bool undo_load(struct stack *s, bool suspended)
+{
+	const char *name = s->dev.name;
+
+	if (!cbwdm_clear(name)) {
+		note(s, "undoing it failed: cannot drop the table loaded into %s: %s; see 'dmsetup info %s'",
+		     name, cbwdm_error(), name);
+		return false;
+	}
+	if (suspended && is_suspended(name) &&
+	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
+		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s'",
+		     name, cbwdm_error(), name);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Undo what cbwctl release did up to @done: DMDEV gets the cbw table back
  * (it is still live unless the failed resume swapped the tables), and the
  * snapshot node is made again.  Add the outcome to the error line.
@@ -1064,18 +1122,8 @@ static void release_undo(struct stack *s, const struct release *rel,
 	struct cbwdm_dev now;
 	int r;
 
-	/* Whatever is left in the inactive slot must not go live. */
-	if (!cbwdm_clear(name)) {
-		note(s, "undoing it failed: cannot drop the table loaded into %s: %s; see 'dmsetup info %s'",
-		     name, cbwdm_error(), name);
+	if (!undo_load(s, done >= STEP_SUSPENDED))
 		return;
-	}
-	if (done >= STEP_SUSPENDED && is_suspended(name) &&
-	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
-		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s'",
-		     name, cbwdm_error(), name);
-		return;
-	}
 	if (done >= STEP_RESUMED && rel->track) {
 		if (still_tracked(name) != 2) {
 			note(s, "%s may be back on its track table: see 'cbwctl status --track %s'",
@@ -1660,18 +1708,12 @@ static int untrack_steps(struct stack *s, struct track_state *ts)
 	return remove_real_step(s, "untracked");
 
 undo:
-	if (!cbwdm_clear(name)) {
-		note(s, "undoing it failed: cannot drop the table loaded into %s: %s; see 'dmsetup info %s'",
-		     name, cbwdm_error(), name);
-	} else if (is_suspended(name) &&
-		   !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
-		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s'",
-		     name, cbwdm_error(), name);
-	} else if (swapped && still_tracked(name) != 1) {
-		note(s, "%s may have its own table back: see 'dmsetup table %s'; %s is left",
-		     name, name, s->real_name);
-	} else {
-		note(s, "the tracking of %s goes on", name);
+	if (undo_load(s, true)) {
+		if (swapped && still_tracked(name) != 1)
+			note(s, "%s may have its own table back: see 'dmsetup table %s'; %s is left",
+			     name, name, s->real_name);
+		else
+			note(s, "the tracking of %s goes on", name);
 	}
 	unlock_memory(s);
 	return -EIO;
@@ -1774,34 +1816,9 @@ out:
  */
 static void track_snapshot_undo(struct stack *s, enum step done)
 {
-	const char *name = s->dev.name;
-
-	if (done >= STEP_RESUMED) {
-		if (!cbwdm_load(name, &s->table)) {
-			note(s, "undoing it failed: cannot load the track table back into %s: %s; run 'cbwctl release %s'",
-			     name, cbwdm_error(), name);
-			if (is_suspended(name) &&
-			    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie))
-				note(s, "%s is still suspended: %s", name,
-				     cbwdm_error());
-			return;
-		}
-	} else if (done >= STEP_LOADED && !cbwdm_clear(name)) {
-		note(s, "undoing it failed: cannot drop the table loaded into %s: %s; drop it with 'dmsetup clear %s'",
-		     name, cbwdm_error(), name);
-		if (is_suspended(name) &&
-		    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie))
-			note(s, "%s is still suspended: %s", name, cbwdm_error());
-		return;
-	}
-	if ((done >= STEP_RESUMED ||
-	     (done >= STEP_SUSPENDED && is_suspended(name))) &&
-	    !cbwdm_resume(name, CBWDM_UDEV_DEFAULT, &s->cookie)) {
-		note(s, "undoing it failed: cannot resume %s: %s; see 'dmsetup info %s' and 'dmsetup table %s'",
-		     name, cbwdm_error(), name, name);
-		return;
-	}
-	note(s, "%s is tracked as before (no change is lost)", name);
+	if (undo_swap(s, done, false))
+		note(s, "%s is tracked as before (no change is lost)",
+		     s->dev.name);
 }
 
 /*
