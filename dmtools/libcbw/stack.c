@@ -88,15 +88,32 @@ static void vappend(struct stack *s, const char *fmt, va_list ap)
 		vsnprintf(s->err + len, sizeof(s->err) - len, fmt, ap);
 }
 
+/* Append to the error line. */
+__attribute__((format(printf, 2, 3)))
+static void append(struct stack *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vappend(s, fmt, ap);
+	va_end(ap);
+}
+
 /* Start the error line with the failure that stops the command. */
+__attribute__((format(printf, 2, 0)))
+static void vfail(struct stack *s, const char *fmt, va_list ap)
+{
+	s->err[0] = '\0';
+	vappend(s, fmt, ap);
+}
+
 __attribute__((format(printf, 2, 3)))
 static void fail(struct stack *s, const char *fmt, ...)
 {
 	va_list ap;
 
-	s->err[0] = '\0';
 	va_start(ap, fmt);
-	vappend(s, fmt, ap);
+	vfail(s, fmt, ap);
 	va_end(ap);
 }
 
@@ -178,6 +195,42 @@ static void block_signals(struct stack *s)
 static void unblock_signals(struct stack *s)
 {
 	pthread_sigmask(SIG_SETMASK, &s->old_mask, NULL);
+}
+
+/*
+ * Before the first change: one udev cookie for all of them, and the
+ * signals blocked.  Return 0 or -EIO after lib_error().
+ */
+static int changes_begin(struct stack *s)
+{
+	if (!cbwdm_udev_begin(&s->cookie)) {
+		lib_error("cannot start udev synchronisation: %s", cbwdm_error());
+		return -EIO;
+	}
+	block_signals(s);
+	return 0;
+}
+
+/*
+ * After the last change: the signals come again, then the wait for udev
+ * (only now: udev may read DMDEV, which would hang while it is
+ * suspended).  If the steps succeeded (@r is 0) but the wait fails, the
+ * error line says "<@done>, but waiting for udev failed".  Return false
+ * then; the change stays (libcbw.h).
+ */
+__attribute__((format(printf, 3, 4)))
+static bool changes_end(struct stack *s, int r, const char *done, ...)
+{
+	va_list ap;
+
+	unblock_signals(s);
+	if (cbwdm_udev_wait(s->cookie) || r)
+		return true;
+	va_start(ap, done);
+	vfail(s, done, ap);
+	va_end(ap);
+	append(s, ", but waiting for udev failed: %s", cbwdm_error());
+	return false;
 }
 
 /* cbw_set_mlock(): lock memory around the suspend (the default). */
@@ -945,19 +998,12 @@ int cbw_snapshot(const struct cbw_snapshot_opts *opts, char *snap_node,
 	    (r = check_cow(&s, o, &cow)))
 		goto out;
 
-	if (!cbwdm_udev_begin(&s.cookie)) {
-		lib_error("cannot start udev synchronisation: %s", cbwdm_error());
-		r = -EIO;
+	r = changes_begin(&s);
+	if (r)
 		goto out;
-	}
-	block_signals(&s);
 	r = snapshot_steps(&s, o, &cow);
-	unblock_signals(&s);
-	if (!cbwdm_udev_wait(s.cookie) && !r) {
-		fail(&s, "the snapshot of %s was made, but waiting for udev failed: %s",
-		     s.dev.name, cbwdm_error());
+	if (!changes_end(&s, r, "the snapshot of %s was made", s.dev.name))
 		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
-	}
 	if (r)
 		lib_error("%s", s.err);
 	else if (snap_node)
@@ -1310,19 +1356,12 @@ int cbw_release(const char *dev)
 	if (r)
 		goto out;
 
-	if (!cbwdm_udev_begin(&s.cookie)) {
-		lib_error("cannot start udev synchronisation: %s", cbwdm_error());
-		r = -EIO;
+	r = changes_begin(&s);
+	if (r)
 		goto out;
-	}
-	block_signals(&s);
 	r = release_steps(&s, &rel);
-	unblock_signals(&s);
-	if (!cbwdm_udev_wait(s.cookie) && !r) {
-		fail(&s, "%s was released, but waiting for udev failed: %s",
-		     s.dev.name, cbwdm_error());
+	if (!changes_end(&s, r, "%s was released", s.dev.name))
 		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
-	}
 	if (r)
 		lib_error("%s", s.err);
 out:
@@ -1537,20 +1576,13 @@ int cbw_track(const struct cbw_track_opts *opts, struct cbw_track_result *res)
 		}
 	}
 
-	if (!cbwdm_udev_begin(&s.cookie)) {
-		lib_error("cannot start udev synchronisation: %s", cbwdm_error());
-		r = -EIO;
+	r = changes_begin(&s);
+	if (r)
 		goto out;
-	}
-	block_signals(&s);
 	r = track_steps(&s, o.chunk_bytes);
-	unblock_signals(&s);
-	if (!cbwdm_udev_wait(s.cookie) && !r) {
-		/* Tracking runs: its set is made whole all the same. */
-		fail(&s, "%s is tracked, but waiting for udev failed: %s",
-		     s.dev.name, cbwdm_error());
+	/* Tracking runs: its set is made whole all the same. */
+	if (!changes_end(&s, r, "%s is tracked", s.dev.name))
 		timed_out = true;
-	}
 	if (r) {
 		lib_error("%s", s.err);
 		goto out;
@@ -1770,19 +1802,12 @@ int cbw_untrack(const char *dev, const char *state_file)
 		goto out;
 	}
 
-	if (!cbwdm_udev_begin(&s.cookie)) {
-		lib_error("cannot start udev synchronisation: %s", cbwdm_error());
-		r = -EIO;
+	r = changes_begin(&s);
+	if (r)
 		goto out;
-	}
-	block_signals(&s);
 	r = untrack_steps(&s, state_file ? &ts : NULL);
-	unblock_signals(&s);
-	if (!cbwdm_udev_wait(s.cookie) && !r) {
-		fail(&s, "%s was untracked, but waiting for udev failed: %s",
-		     s.dev.name, cbwdm_error());
+	if (!changes_end(&s, r, "%s was untracked", s.dev.name))
 		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
-	}
 	if (r && r != -ETIMEDOUT) {
 		lib_error("%s", s.err);
 		goto out;
@@ -1967,19 +1992,12 @@ int cbw_track_snapshot(const struct cbw_track_snapshot_opts *o,
 	if (r)
 		goto out;
 
-	if (!cbwdm_udev_begin(&s.cookie)) {
-		lib_error("cannot start udev synchronisation: %s", cbwdm_error());
-		r = -EIO;
+	r = changes_begin(&s);
+	if (r)
 		goto out;
-	}
-	block_signals(&s);
 	r = track_snapshot_steps(&s, params);
-	unblock_signals(&s);
-	if (!cbwdm_udev_wait(s.cookie) && !r) {
-		fail(&s, "the track snapshot of %s was made, but waiting for udev failed: %s",
-		     s.dev.name, cbwdm_error());
+	if (!changes_end(&s, r, "the track snapshot of %s was made", s.dev.name))
 		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
-	}
 	if (r)
 		lib_error("%s", s.err);
 	else if (snap_node)
