@@ -511,6 +511,24 @@ static void already_cbw(const struct stack *s)
 			  name, name);
 }
 
+/*
+ * DMDEV must not be in the middle of a change (by another tool, or a
+ * failed undo): suspended, or with a table loaded.  Return 0 or -EBUSY.
+ */
+static int check_not_changing(const struct cbwdm_dev *dev)
+{
+	if (dev->suspended) {
+		lib_error("%s is suspended; resume it first", dev->name);
+		return -EBUSY;
+	}
+	if (dev->inactive_table) {
+		lib_error("%s has a table loaded in its inactive slot (is another tool changing it?); see 'dmsetup info %s'",
+			  dev->name, dev->name);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 /* The checks on DMDEV's state and table.  Return 0 or a negative errno. */
 static int check_dmdev(struct stack *s)
 {
@@ -523,15 +541,9 @@ static int check_dmdev(struct stack *s)
 			  name, s->dev.uuid);
 		return -EBUSY;
 	}
-	if (s->dev.suspended) {
-		lib_error("%s is suspended; resume it first", name);
-		return -EBUSY;
-	}
-	if (s->dev.inactive_table) {
-		lib_error("%s has a table loaded in its inactive slot (is another tool changing it?); see 'dmsetup info %s'",
-			  name, name);
-		return -EBUSY;
-	}
+	r = check_not_changing(&s->dev);
+	if (r)
+		return r;
 
 	r = cbwdm_table_get(name, &s->table);
 	if (r != CBWDM_FOUND) {
@@ -602,6 +614,22 @@ static int check_names(struct stack *s)
 	return 0;
 }
 
+/* DMDEV's logical block size into @lbs.  Return 0 or -EIO after lib_error(). */
+static int dmdev_block_size(const struct stack *s, unsigned int *lbs)
+{
+	int r;
+
+	r = sysblock_logical_block_size(SYSBLOCK_SYSFS,
+					makedev(s->dev.major, s->dev.minor),
+					lbs);
+	if (r) {
+		lib_error("cannot read the logical block size of %s: %s",
+			  s->dev.name, strerror(-r));
+		return -EIO;
+	}
+	return 0;
+}
+
 /* The checks on the COW device and the chunk size.  Return 0 or a negative errno. */
 static int check_cow(struct stack *s, const struct cbw_snapshot_opts *o,
 		     struct blockdev *cow)
@@ -617,14 +645,9 @@ static int check_cow(struct stack *s, const struct cbw_snapshot_opts *o,
 	if (r)
 		return r;
 
-	r = sysblock_logical_block_size(SYSBLOCK_SYSFS,
-					makedev(s->dev.major, s->dev.minor),
-					&lbs);
-	if (r) {
-		lib_error("cannot read the logical block size of %s: %s",
-			  s->dev.name, strerror(-r));
-		return -EIO;
-	}
+	r = dmdev_block_size(s, &lbs);
+	if (r)
+		return r;
 	if (o->chunk_bytes < lbs || o->chunk_bytes < (uint64_t)cow->block_size) {
 		bool dm = lbs >= (unsigned int)cow->block_size;
 
@@ -1050,16 +1073,26 @@ static int not_snapshotted(const struct cbwdm_dev *dev)
 }
 
 /*
+ * The snapshot node's uuid into s->snap_uuid, from the uuid @real_uuid of
+ * -real (is_real_uuid()): CBW-X-real gives CBW-X-snap.
+ */
+static void snap_uuid_of(struct stack *s, const char *real_uuid)
+{
+	size_t len = strlen(real_uuid) - strlen(CBW_REAL_SUFFIX);
+
+	snprintf(s->snap_uuid, sizeof(s->snap_uuid), "%.*s" CBW_SNAP_SUFFIX,
+		 (int)len, real_uuid);
+}
+
+/*
  * Find the snapshot node by the uuid of -real (CBW-X-real: CBW-X-snap, X
  * being DMDEV's name when the snapshot was made).  Return 0 or a negative errno.
  */
 static int find_snap_node(struct stack *s, struct release *rel)
 {
-	size_t len = strlen(rel->real.uuid) - strlen(CBW_REAL_SUFFIX);
 	int r;
 
-	snprintf(s->snap_uuid, sizeof(s->snap_uuid), "%.*s" CBW_SNAP_SUFFIX,
-		 (int)len, rel->real.uuid);
+	snap_uuid_of(s, rel->real.uuid);
 	r = cbwdm_status(NULL, s->snap_uuid, &rel->snap);
 	if (r == CBWDM_NOTFOUND)
 		return 0;	/* already gone: release the rest */
@@ -1109,15 +1142,9 @@ static int release_checks(struct stack *s, struct release *rel)
 	}
 	s->sectors = cbwdm_table_sectors(&s->table);
 
-	if (s->dev.suspended) {
-		lib_error("%s is suspended; resume it first", name);
-		return -EBUSY;
-	}
-	if (s->dev.inactive_table) {
-		lib_error("%s has a table loaded in its inactive slot (is another tool changing it?); see 'dmsetup info %s'",
-			  name, name);
-		return -EBUSY;
-	}
+	r = check_not_changing(&s->dev);
+	if (r)
+		return r;
 	return find_snap_node(s, rel);
 }
 
@@ -1400,14 +1427,9 @@ static int check_track_chunk(struct stack *s, uint64_t chunk_bytes)
 	unsigned int lbs;
 	int r;
 
-	r = sysblock_logical_block_size(SYSBLOCK_SYSFS,
-					makedev(s->dev.major, s->dev.minor),
-					&lbs);
-	if (r) {
-		lib_error("cannot read the logical block size of %s: %s",
-			  s->dev.name, strerror(-r));
-		return -EIO;
-	}
+	r = dmdev_block_size(s, &lbs);
+	if (r)
+		return r;
 	if (chunk_bytes < lbs) {
 		lib_error("chunk size %s is smaller than the logical block size of %s (%s)",
 			  cbw_size_format(chunk_bytes, a, sizeof(a)), s->dev.name,
@@ -1882,7 +1904,6 @@ static int track_snapshot_checks(struct stack *s,
 	struct cbwdm_dev real;
 	struct cbw_status st;
 	dev_t real_dev;
-	size_t len;
 	int r;
 
 	r = live_tracking(&s->dev, &st, &tr);
@@ -1898,15 +1919,9 @@ static int track_snapshot_checks(struct stack *s,
 			  name, name);
 		return -EBUSY;
 	}
-	if (s->dev.suspended) {
-		lib_error("%s is suspended; resume it first", name);
-		return -EBUSY;
-	}
-	if (s->dev.inactive_table) {
-		lib_error("%s has a table loaded in its inactive slot (is another tool changing it?); see 'dmsetup info %s'",
-			  name, name);
-		return -EBUSY;
-	}
+	r = check_not_changing(&s->dev);
+	if (r)
+		return r;
 	r = find_real(name, &real);
 	if (r == CBWDM_ERROR) {
 		lib_error("cannot read the table of %s or its origin: %s", name,
@@ -1919,9 +1934,7 @@ static int track_snapshot_checks(struct stack *s,
 		return -ENOENT;
 	}
 	/* The snapshot node's uuid follows -real's, as release finds it. */
-	len = strlen(real.uuid) - strlen(CBW_REAL_SUFFIX);
-	snprintf(s->snap_uuid, sizeof(s->snap_uuid), "%.*s" CBW_SNAP_SUFFIX,
-		 (int)len, real.uuid);
+	snap_uuid_of(s, real.uuid);
 	snprintf(s->real_name, sizeof(s->real_name), "%s", real.name);
 	snprintf(s->snap_name, sizeof(s->snap_name), "%s" CBW_SNAP_SUFFIX,
 		 name);
