@@ -88,17 +88,6 @@ static void vappend(struct stack *s, const char *fmt, va_list ap)
 		vsnprintf(s->err + len, sizeof(s->err) - len, fmt, ap);
 }
 
-/* Append to the error line. */
-__attribute__((format(printf, 2, 3)))
-static void append(struct stack *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vappend(s, fmt, ap);
-	va_end(ap);
-}
-
 /* Start the error line with the failure that stops the command. */
 __attribute__((format(printf, 2, 0)))
 static void vfail(struct stack *s, const char *fmt, va_list ap)
@@ -221,6 +210,7 @@ static int changes_begin(struct stack *s)
 __attribute__((format(printf, 3, 4)))
 static bool changes_end(struct stack *s, int r, const char *done, ...)
 {
+	size_t len;
 	va_list ap;
 
 	unblock_signals(s);
@@ -229,7 +219,9 @@ static bool changes_end(struct stack *s, int r, const char *done, ...)
 	va_start(ap, done);
 	vfail(s, done, ap);
 	va_end(ap);
-	append(s, ", but waiting for udev failed: %s", cbwdm_error());
+	len = strlen(s->err);
+	snprintf(s->err + len, sizeof(s->err) - len,
+		 ", but waiting for udev failed: %s", cbwdm_error());
 	return false;
 }
 
@@ -974,6 +966,20 @@ static int snapshot_steps(struct stack *s, const struct cbw_snapshot_opts *o,
 	return insert_steps(s, &t, "the cbw table", &snapshot_hooks, true);
 }
 
+/*
+ * The end of snapshot and snapshot --incremental: the error line if they
+ * failed (@r), else the snapshot node's path into @snap_node (@len bytes),
+ * if it is not NULL.
+ */
+static void snapshot_done(const struct stack *s, int r, char *snap_node,
+			  size_t len)
+{
+	if (r)
+		lib_error("%s", s->err);
+	else if (snap_node)
+		snprintf(snap_node, len, "%s/%s", cbwdm_dir(), s->snap_name);
+}
+
 /* The arguments of cbw_snapshot() that cbwctl checks on its command line. */
 static int check_snapshot_args(const struct cbw_snapshot_opts *o)
 {
@@ -1027,10 +1033,7 @@ int cbw_snapshot(const struct cbw_snapshot_opts *opts, char *snap_node,
 	r = snapshot_steps(&s, o, &cow);
 	if (!changes_end(&s, r, "the snapshot of %s was made", s.dev.name))
 		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
-	if (r)
-		lib_error("%s", s.err);
-	else if (snap_node)
-		snprintf(snap_node, len, "%s/%s", cbwdm_dir(), s.snap_name);
+	snapshot_done(&s, r, snap_node, len);
 out:
 	stack_release(&s);
 	return lib_end(r);
@@ -2011,10 +2014,7 @@ int cbw_track_snapshot(const struct cbw_track_snapshot_opts *o,
 	r = track_snapshot_steps(&s, params);
 	if (!changes_end(&s, r, "the track snapshot of %s was made", s.dev.name))
 		r = -ETIMEDOUT;	/* the change stays (libcbw.h) */
-	if (r)
-		lib_error("%s", s.err);
-	else if (snap_node)
-		snprintf(snap_node, len, "%s/%s", cbwdm_dir(), s.snap_name);
+	snapshot_done(&s, r, snap_node, len);
 out:
 	stack_release(&s);
 	return lib_end(r);
