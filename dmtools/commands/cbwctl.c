@@ -69,6 +69,20 @@ int check_name(const struct command *cmd, const char *name, bool for_create)
 	return CBW_EXIT_OK;
 }
 
+int chunk_option(const struct command *cmd, const char *arg, uint64_t *bytes)
+{
+	const char *why;
+	uint64_t n;
+
+	why = cbw_size_parse(arg, &n);
+	if (!why)
+		why = cbw_chunk_size_check(n);
+	if (why)
+		return usage_error(cmd, "invalid chunk size '%s': %s", arg, why);
+	*bytes = n;
+	return CBW_EXIT_OK;
+}
+
 static const struct command *const commands[] = {
 	&cmd_create,
 	&cmd_snapshot,

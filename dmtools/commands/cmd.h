@@ -75,6 +75,17 @@ int usage_error(const struct command *cmd, const char *fmt, ...)
 int check_name(const struct command *cmd, const char *name, bool for_create);
 
 /**
+ * chunk_option() - parse the value of a chunk size option (--chunk,
+ * --chunk-size): a size that cbw_chunk_size_check() accepts.
+ * @cmd: the command.
+ * @arg: the value.
+ * @bytes: set on success.
+ *
+ * Return: CBW_EXIT_OK, or CBW_EXIT_USAGE after usage_error().
+ */
+int chunk_option(const struct command *cmd, const char *arg, uint64_t *bytes);
+
+/**
  * format_option() - parse the value of a bitmap format option (--format,
  * --bitmap-format): "ranges", "raw" or "era".
  * @cmd: the command.

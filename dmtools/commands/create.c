@@ -85,8 +85,6 @@ static int create_option(const struct command *cmd, void *opts,
 			 int opt, const char *arg)
 {
 	struct create_args *c = opts;
-	const char *why;
-	uint64_t bytes;
 
 	switch (opt) {
 	case OPT_ORIGIN:
@@ -97,14 +95,7 @@ static int create_option(const struct command *cmd, void *opts,
 		*(opt == OPT_ORIGIN ? &c->o.origin : &c->o.cow) = arg;
 		return CBW_EXIT_OK;
 	case OPT_CHUNK:
-		why = cbw_size_parse(arg, &bytes);
-		if (!why)
-			why = cbw_chunk_size_check(bytes);
-		if (why)
-			return usage_error(cmd, "invalid chunk size '%s': %s",
-					   arg, why);
-		c->o.chunk_bytes = bytes;
-		return CBW_EXIT_OK;
+		return chunk_option(cmd, arg, &c->o.chunk_bytes);
 	}
 	return create_feature_option(cmd, c, opt, arg);
 }

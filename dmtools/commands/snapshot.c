@@ -73,13 +73,8 @@ static int snapshot_option(const struct command *cmd, void *opts, int opt,
 		o->cow = arg;
 		return CBW_EXIT_OK;
 	case OPT_CHUNK:
-		why = cbw_size_parse(arg, &n);
-		if (!why)
-			why = cbw_chunk_size_check(n);
-		if (why)
-			return usage_error(cmd, "invalid chunk size '%s': %s",
-					   arg, why);
-		o->chunk_bytes = n;
+		if (chunk_option(cmd, arg, &o->chunk_bytes))
+			return CBW_EXIT_USAGE;
 		c->chunk_given = true;
 		return CBW_EXIT_OK;
 	case OPT_TIMEOUT:

@@ -33,19 +33,10 @@ static int track_option(const struct command *cmd, void *opts, int opt,
 			const char *arg)
 {
 	struct track_cmd *t = opts;
-	const char *why;
-	uint64_t n;
 
 	switch (opt) {
 	case OPT_CHUNK:
-		why = cbw_size_parse(arg, &n);
-		if (!why)
-			why = cbw_chunk_size_check(n);
-		if (why)
-			return usage_error(cmd, "invalid chunk size '%s': %s",
-					   arg, why);
-		t->o.chunk_bytes = n;
-		return CBW_EXIT_OK;
+		return chunk_option(cmd, arg, &t->o.chunk_bytes);
 	case OPT_STATE:
 		if (!*arg)
 			return usage_error(cmd, "--state needs a file name");
