@@ -663,8 +663,7 @@ enum step {
 	STEP_LOADED,		/* the new table is in DMDEV's inactive slot */
 	STEP_SNAP_GONE,		/* the snapshot node is removed (release) */
 	STEP_SUSPENDED,		/* DMDEV may be suspended */
-	STEP_RESUMED,		/* the resume that swaps the tables was tried:
-				 * the new table may be live */
+	STEP_RESUMED,		/* resumed or tried: the new table may be live */
 };
 
 /* The test hook's names of one command's steps (see hook()). */
@@ -1413,8 +1412,8 @@ out:
  *                   DMDEV-real  as above
  *                   DMDEV-snap  as under cbw_snapshot()
  *
- * cbw_track() is cbw_snapshot()'s insertion with the track-only table and
- * no snapshot node (its undo is snapshot_undo()); cbw_untrack() is
+ * cbw_track() is cbw_snapshot()'s insertion (insert_steps()) with the
+ * track-only table and no snapshot node; cbw_untrack() is
  * cbw_release() without the node, which can read the changed set while
  * DMDEV is suspended.  cbw_track_snapshot() and the release of a track
  * snapshot only swap DMDEV's table between the track-only table and the
