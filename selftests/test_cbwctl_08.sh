@@ -108,26 +108,12 @@ write_files() {
 	sync
 }
 
-# Take vol apart, whatever state it is in, then the usual clean-up.
-teardown() {
-	local d
-	[ -z "$MNT" ] || umount "$MNT" 2>/dev/null
-	MNT=''
-	cbwctl release vol >/dev/null 2>&1
-	cbwctl untrack vol >/dev/null 2>&1
-	for d in vol-snap vol vol-real; do
-		dmsetup info "$d" >/dev/null 2>&1 &&
-			dmsetup remove --retry "$d" >/dev/null 2>&1
-		_dm_forget "$d"
-	done
-	_cleanup
-}
 
 test_main() {
 	local state out uuid gen rc size0 size1 table
 
 	_tmpdir
-	trap teardown EXIT
+	trap _vol_teardown EXIT
 	_brd_setup 3 64
 	state=$CBW_TMP/vol.state
 	_dm_create vol "0 131072 linear /dev/ram0 0"

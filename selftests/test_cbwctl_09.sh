@@ -57,20 +57,10 @@ writer() {
 count() { cat "$CBW_TMP/count" 2>/dev/null || echo 0; }
 
 teardown() {
-	local d
 	touch "$CBW_TMP/stop"
 	wait
 	umount "$CBW_TMP/img" 2>/dev/null
-	[ -z "$MNT" ] || umount "$MNT" 2>/dev/null
-	MNT=''
-	cbwctl release vol >/dev/null 2>&1
-	cbwctl untrack vol >/dev/null 2>&1
-	for d in vol-snap vol vol-real; do
-		dmsetup info "$d" >/dev/null 2>&1 &&
-			dmsetup remove --retry "$d" >/dev/null 2>&1
-		_dm_forget "$d"
-	done
-	_cleanup
+	_vol_teardown
 }
 
 # check_image ROUND BEFORE AFTER: restore round ROUND's chain and check

@@ -463,3 +463,37 @@ _wait_pid() {
 		sleep 0.05
 	done
 }
+
+# _runs_of ARRAY: the keys of the associative array ARRAY (chunk numbers)
+# as the runs of a map reply: "0-1 4-4 end".
+_runs_of() {
+	local -n _runs_set=$1
+	local c s=-1 prev=-2 out=()
+	for c in $(printf '%s\n' "${!_runs_set[@]}" | sort -n); do
+		if [ "$c" != $((prev + 1)) ]; then
+			[ "$s" -ge 0 ] && out+=("$s-$prev")
+			s=$c
+		fi
+		prev=$c
+	done
+	[ "$s" -ge 0 ] && out+=("$s-$prev")
+	out+=(end)
+	echo "${out[*]}"
+}
+
+# _vol_teardown: take apart a volume "vol" that a cbwctl test tracked or
+# snapshotted (mounted on $MNT, if set), whatever state it is in, then the
+# usual clean-up.
+_vol_teardown() {
+	local d
+	[ -z "${MNT:-}" ] || umount "$MNT" 2>/dev/null
+	MNT=''
+	cbwctl release vol >/dev/null 2>&1
+	cbwctl untrack vol >/dev/null 2>&1
+	for d in vol-snap vol vol-real; do
+		dmsetup info "$d" >/dev/null 2>&1 &&
+			dmsetup remove --retry "$d" >/dev/null 2>&1
+		_dm_forget "$d"
+	done
+	_cleanup
+}

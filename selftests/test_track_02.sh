@@ -30,28 +30,13 @@ model_dirty() {
 	done
 }
 
-# model_runs: the model as the runs of a map reply ("0-1 4-4 end").
-model_runs() {
-	local c s=-1 prev=-2 out=()
-	for c in $(printf '%s\n' "${!MODEL[@]}" | sort -n); do
-		if [ "$c" != $((prev + 1)) ]; then
-			[ "$s" -ge 0 ] && out+=("$s-$prev")
-			s=$c
-		fi
-		prev=$c
-	done
-	[ "$s" -ge 0 ] && out+=("$s-$prev")
-	out+=(end)
-	echo "${out[*]}"
-}
-
 # track_is GEN SET: the track group's generation, changed count and set
 # word match; the changed set's runs match the model.
 track_is() {
 	local -a w
 	read -ra w <<<"$(dmsetup status trk)"
 	_expect_eq "${w[*]:22:3}" "$1 ${#MODEL[@]} $2" "$CASE: generation, changed chunks, set"
-	_msg trk track_map && _expect_eq "$CBW_MSG_OUT" "$(model_runs)" "$CASE: changed chunks"
+	_msg trk track_map && _expect_eq "$CBW_MSG_OUT" "$(_runs_of MODEL)" "$CASE: changed chunks"
 }
 
 # copy_dev DEV FILE: DEV's data, past the page cache (the writes through

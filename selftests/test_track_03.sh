@@ -38,20 +38,6 @@ writes() {
 	return 0
 }
 
-model_runs() {
-	local c s=-1 prev=-2 out=()
-	for c in $(printf '%s\n' "${!MODEL[@]}" | sort -n); do
-		if [ "$c" != $((prev + 1)) ]; then
-			[ "$s" -ge 0 ] && out+=("$s-$prev")
-			s=$c
-		fi
-		prev=$c
-	done
-	[ "$s" -ge 0 ] && out+=("$s-$prev")
-	out+=(end)
-	echo "${out[*]}"
-}
-
 reload() {
 	dmsetup suspend "$1" && dmsetup load "$1" --table "$2" &&
 		dmsetup resume "$1"
@@ -143,7 +129,7 @@ run_case() {
 	local -a w
 	read -ra w <<<"$(dmsetup status trk)"
 	_expect_eq "${w[*]:22:3}" "1 ${#MODEL[@]} -" "$case: generation, changed chunks, set"
-	_msg trk track_map && _expect_eq "$CBW_MSG_OUT" "$(model_runs)" "$case: changed chunks"
+	_msg trk track_map && _expect_eq "$CBW_MSG_OUT" "$(_runs_of MODEL)" "$case: changed chunks"
 	_dm_remove trk
 	_dm_remove fc
 	_dm_remove fo
