@@ -850,9 +850,10 @@ def track():
            'map, so its time per byte is higher than a full read\'s',
            'the reads are fio replaying an iolog built from the map '
            '(\'dmsetup message DEV 0 map\', page by page), as a loop of '
-           'dd over the runs would read them: this tree has no '
-           '\'cbwctl backup --incremental\'; the full one reads the whole '
-           'device the same way (as dd bs=4M iflag=direct)'])
+           'dd over the runs would read them (the reads alone: '
+           '\'cbwctl backup --incremental\' also writes a qcow2 image); '
+           'the full one reads the whole device the same way (as dd '
+           'bs=4M iflag=direct)'])
     panel('track-overwrites', 'change tracking: IOPS / dm-linear (paired)',
           'ratio to dm-linear',
           ['overwrites (trk)', 'linear-b (A/A)', 'first writes (trk)'],
