@@ -629,6 +629,12 @@ static const char *state_word(const struct cbw_snap_stats *st)
 	return broken[st->broken];
 }
 
+/* The chunks of the table, the last one may be partial. */
+static u64 table_chunks(struct cbw_c *cc)
+{
+	return DIV_ROUND_UP_SECTOR_T(cc->ti->len, cc->chunk_sectors);
+}
+
 /* The track group of the status: see cbw_status(). */
 static void emit_track(const struct cbw_track_stats *ts, char *result,
 		       unsigned int maxlen, unsigned int *szp)
@@ -683,8 +689,7 @@ static void cbw_status(struct dm_target *ti, status_type_t type,
 		if (cc->snap)
 			cbw_snap_get_stats(cc->snap, &st);
 		else
-			st.chunks = DIV_ROUND_UP_SECTOR_T(ti->len,
-							  cc->chunk_sectors);
+			st.chunks = table_chunks(cc);
 		if (cc->track)
 			cbw_track_get_stats(cc->track, &ts);
 		DMEMIT("%llu %llu %llu %llu %llu %llu %llu %llu/%llu %s %s %s %u",
@@ -722,12 +727,6 @@ static void cbw_status(struct dm_target *ti, status_type_t type,
 		break;
 #endif
 	}
-}
-
-/* The chunks of the table, the last one may be partial. */
-static u64 table_chunks(struct cbw_c *cc)
-{
-	return DIV_ROUND_UP_SECTOR_T(cc->ti->len, cc->chunk_sectors);
 }
 
 /*
