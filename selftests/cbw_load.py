@@ -56,6 +56,16 @@ Checks (failures print "FAIL: ...", the exit status is 1):
      the slack, or the end of an operation on the same chunks it may wait
      for plus the slack, or (where the documentation lets it wait for the
      fault) the lifting of the fault plus the slack.
+ (e) with --track (a track table: a new history, so its first snapshot
+     took every chunk): the changed set (track_map) holds every chunk of
+     every write begun after the live snapshot's point in time (the
+     reload's resume, else the start), failed or not, and no chunk that
+     no write touched; the status has generation 2, pending:1 and every
+     chunk still pending, whatever the fault and the policy did to the
+     snapshot.  Then the backup is taken to have failed half-way: a
+     partial commit of the lower half, and a track-only table in its
+     place; its changed set must be exactly the upper half (merged back)
+     and the changed set before, in generation 2 with no pending set.
 """
 
 import argparse
@@ -88,6 +98,8 @@ CBW_FIELDS = ("chunk_sectors", "chunks", "in_snapshot", "copied", "to_copy",
               "dropped", "discarded", "slots", "state", "first_error",
               "policy", "timeout", "copies", "copy_errors", "timeouts",
               "waited", "wait_ms", "bytes")
+# The fields a track table adds.
+TRACK_FIELDS = ("uuid", "generation", "changed", "set", "set_chunks")
 
 
 def block(seed, blk, gen):
@@ -321,13 +333,17 @@ def status_file(d, what):
 
 def cbw_status(line):
     w = line.split()[3:]
-    return dict(zip(CBW_FIELDS, w)) if len(w) == len(CBW_FIELDS) else None
+    if len(w) not in (len(CBW_FIELDS), len(CBW_FIELDS) + len(TRACK_FIELDS)):
+        return None
+    return dict(zip(CBW_FIELDS + TRACK_FIELDS, w))
 
 
-def readable_chunks(name):
+def chunk_runs(name, msg="map"):
+    """The chunks that message msg (map, track_map) of device name lists,
+    or None if it fails."""
     got, start = set(), 0
     while True:
-        rc, out = dm("message", name, "0", "map", str(start))
+        rc, out = dm("message", name, "0", msg, str(start))
         if rc != 0:
             return None
         w = out.split()
@@ -437,6 +453,75 @@ class Checker:
                 self.fail("%s %s blocks %d+%d took %d ms (%s), beyond its bound by %d ms" %
                           (o.w, o.kind, o.off, o.n, ms, o.res, (o.t1 - b) * 1000))
         return worst
+
+    # (e)
+    def check_track(self):
+        a = self.a
+        chunks = a.blocks // self.cb
+        take = self.ev.get("reload_end", 0)
+        written, after = set(), set()
+        for o in self.ops:
+            if o.kind == "W":
+                written.update(o.chunks(self.cb))
+                if o.t0 > take:
+                    after.update(o.chunks(self.cb))
+        got = chunk_runs(a.cbw_name, "track_map")
+        if got is None:
+            self.fail("track_map failed")
+            return
+        if after - got:
+            self.fail("%d chunks written after the point in time are not in the "
+                      "changed set: %s" % (len(after - got), sorted(after - got)[:8]))
+        if got - written:
+            self.fail("changed set has %d chunks that no write touched: %s" %
+                      (len(got - written), sorted(got - written)[:8]))
+        want = {"generation": "2", "changed": str(len(got)),
+                "set": "pending:1", "set_chunks": str(chunks)}
+        self.track_status("track snapshot", want)
+        # The backup failed after it had written the lower half.
+        half = chunks // 2
+        rc, out = dm("message", a.cbw_name, "0", "commit", "0-%d" % (half - 1))
+        if rc != 0:
+            self.fail("commit 0-%d: %s" % (half - 1, out))
+        want.update({"set": "committed:1", "set_chunks": str(chunks - half)})
+        self.track_status("after the partial commit", want)
+        rc, table = dm("table", a.cbw_name)
+        w = table.split()
+        if rc != 0 or len(w) < 6 or w[2] != "cbw":
+            self.fail("table of %s: %s" % (a.cbw_name, table))
+            return
+        w[4:] = ["-", w[5], "1", "track"]
+        for cmd in (("suspend", a.cbw_name),
+                    ("load", a.cbw_name, "--table", " ".join(w)),
+                    ("resume", a.cbw_name)):
+            rc, out = dm(*cmd)
+            if rc != 0:
+                self.fail("%s: %s" % (" ".join(cmd), out))
+                return
+        merged = got | set(range(half, chunks))
+        got2 = chunk_runs(a.cbw_name, "track_map")
+        if got2 != merged:
+            self.fail("after the merge-back: changed set of %s chunks, expected %d "
+                      "(missing %s, extra %s)" %
+                      (got2 and len(got2), len(merged),
+                       got2 is not None and sorted(merged - got2)[:8],
+                       got2 is not None and sorted(got2 - merged)[:8]))
+        self.track_status("track-only table after the merge-back",
+                          {"generation": "2", "changed": str(len(merged)),
+                           "set": "-", "set_chunks": "0"})
+        print("%s: tracking: %d chunks changed after the point in time, "
+              "%d merged back" % (a.case, len(got), len(merged)), flush=True)
+
+    def track_status(self, label, want):
+        rc, out = dm("status", self.a.cbw_name)
+        st = cbw_status(out) if rc == 0 else None
+        if not st or "uuid" not in st:
+            self.fail("%s: status %s" % (label, out))
+            return
+        bad = {k: st[k] for k in want if st[k] != want[k]}
+        if bad:
+            self.fail("%s: status %s, expected %s" %
+                      (label, bad, {k: want[k] for k in bad}))
 
     # (a)
     def check_origin(self):
@@ -657,7 +742,7 @@ def check(a, hung, bad, t_start):
     acc = {1: every.get(a.snap_name)}
     if reload:
         acc[2] = every.get(a.snap2_name)
-    readable = readable_chunks(a.cbw_name)
+    readable = chunk_runs(a.cbw_name)
     dbg("status and map")
 
     broke = {}
@@ -727,6 +812,9 @@ def check(a, hung, bad, t_start):
     dbg("origin")
     worst = c.check_bounds()
     dbg("bounds")
+    if a.track:
+        c.check_track()
+        dbg("track")
 
     def count(kind, pred=lambda o: True):
         return sum(1 for o in ops if o.kind == kind and pred(o))
@@ -784,6 +872,8 @@ def main():
     p.add_argument("--policy", choices=("fail", "break", "drop"), required=True)
     p.add_argument("--timeout-ms", type=int, default=0)
     p.add_argument("--slack-ms", type=int, default=2500)
+    p.add_argument("--track", action="store_true",
+                   help="the cbw table tracks changes: check (e)")
     p.add_argument("--grace", type=float, default=30)
     p.add_argument("--go-wait", type=float, default=180)
     a = p.parse_args()

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-DESCRIPTION="fault matrix: six device faults x three error policies under a seeded load of guest writes, snapshot reads and discards, with a suspend (and in some cases a reload) in the middle: successful writes are on the origin, successful snapshot reads are frozen data, the counters add up, nothing hangs"
+DESCRIPTION="fault matrix: six device faults x three error policies under a seeded load of guest writes, snapshot reads and discards, with a suspend (and in some cases a reload) in the middle, some with change tracking: successful writes are on the origin, successful snapshot reads are frozen data, the counters add up, the changed set holds every write and a failed backup merges back, nothing hangs"
 
 # Documentation/dm-cbw.rst: Guest writes, Snapshot reads, Snapshot
 # discards, Copy timeouts, Error policies, Break, Errors, Status, Suspend
@@ -45,10 +45,19 @@ DESCRIPTION="fault matrix: six device faults x three error policies under a seed
 # two per policy, reload (origin/fail, cow_write/drop, cow_read/break,
 # slow/fail, full/drop, stuck/break).
 #
-# CBW_FAULT_FULL=1 runs each case with and without a reload, with steps of
-# 2.5 s, 3 writers, 3 readers and 2 discarders, plus the stuck cases
-# without a copy timeout.  CBW_FAULT_SEED=N changes the seeds (default 1;
-# each case prints its own).  CBW_FAULT_ONLY="cow_read/drop stuck/break/reload"
+# Change tracking (Documentation/dm-cbw.rst: Change tracking): 6 other
+# cases, one per fault and two per policy (origin/break, cow_write/fail,
+# cow_read/drop, slow/break, full/fail, stuck/drop), run with the track
+# feature, once as they are and once with the reload (a second track
+# snapshot takes the set): 24 cases in all.  A new history counts every
+# chunk as changed, so the snapshot is a whole one, as in the other cases,
+# and cbw_load.py checks (e) the changed set of the next generation
+# against the writes, then a failed backup's merge-back.
+#
+# CBW_FAULT_FULL=1 runs each case with and without a reload and with and
+# without tracking, with steps of 2.5 s, 3 writers, 3 readers and 2
+# discarders, plus the stuck cases without a copy timeout.  CBW_FAULT_SEED=N changes the seeds (default 1;
+# each case prints its own).  CBW_FAULT_ONLY="cow_read/drop stuck/break/reload cow_read/drop/track"
 # runs only those cases, with the seeds they have in the whole run.
 # CBW_FAULT_DEBUG=1 logs when each step happened.  The guest does not see
 # the host's environment: scripts/vm run -- env CBW_FAULT_FULL=1
@@ -224,9 +233,10 @@ suspend_fb() {
 	dmsetup status fb >"$DIR/status_$1"
 }
 
-# one FAULT POLICY RELOAD TIMEOUT SEED
+# one FAULT POLICY RELOAD TIMEOUT SEED TRACK
 one() {
-	local reload=$3 tmo=$4 seed=$5 stall=0 ebusy=0 pid rc i table line label
+	local reload=$3 tmo=$4 seed=$5 track=$6 stall=0 ebusy=0 pid rc i table line label
+	local features="4 on_error $2 timeout $4"
 	FAULT=$1 POLICY=$2 DIR=$CBW_TMP/case$seed CASE_S=$(_now_ms)
 	mkdir -p "$DIR"
 	: >"$DIR/events"
@@ -250,11 +260,12 @@ one() {
 		_die "cannot fill the origin"
 	calibrate
 	dbg "origin filled; a dmsetup call takes $CAL ms: bounds $BOUND ms, slack $SLACK ms"
-	table="0 $SZ cbw /dev/mapper/fo /dev/mapper/fc $CHUNK 4 on_error $POLICY timeout $tmo"
+	[ -z "$track" ] || features="5 on_error $POLICY timeout $tmo track"
+	table="0 $SZ cbw /dev/mapper/fo /dev/mapper/fc $CHUNK $features"
 	_dm_create fb "$table"
 	_dm_create fb-snap "0 $SZ snapshot-access /dev/mapper/fb"
 
-	label=$FAULT/$POLICY${reload:+/reload}
+	label=$FAULT/$POLICY${reload:+/reload}${track:+/track}
 	[ "$FAULT" != stuck ] || [ "$tmo" != 0 ] || label+=/notimeout
 	python3 "$CBW_ROOT/selftests/cbw_load.py" run --case "$label" \
 		--dir "$DIR" --seed "$seed" --stop "$DIR/stop" \
@@ -263,7 +274,7 @@ one() {
 		--snap2 /dev/mapper/fb-snap2 --snap2-flag "$DIR/snap2" \
 		--origin /dev/ram0 --cbw-name fb --snap-name fb-snap --snap2-name fb-snap2 \
 		--fault "$FAULT" --policy "$POLICY" --timeout-ms "$tmo" --slack-ms $SLACK \
-		--grace 30 >"$DIR/out" 2>&1 &
+		--grace 30 ${track:+--track} >"$DIR/out" 2>&1 &
 	pid=$!
 	for ((i = 0; i < 600; i++)); do
 		[ -e "$DIR/started" ] && break
@@ -343,7 +354,7 @@ resume_if_suspended() {
 
 test_main() {
 	local faults=(origin cow_write cow_read slow full stuck) policies=(fail break drop)
-	local i j f p r tmo t0 reloads c cases=() seeds=()
+	local i j f p r t sd tmo t0 reloads tracks c cases=() seeds=()
 	_tmpdir
 	_brd_setup 2 4
 	_dm_create fo "$FO_LINEAR"
@@ -360,8 +371,8 @@ test_main() {
 		_log "origin fault: this dm-flakey has no error_reads: reads and writes fail"
 	fi
 
-	# The cases, "FAULT POLICY RELOAD TIMEOUT SEED"; the seed follows from
-	# the case, whatever CBW_FAULT_ONLY picks.
+	# The cases, "FAULT POLICY RELOAD TIMEOUT SEED TRACK" ('-' for no); the
+	# seed follows from the case, whatever CBW_FAULT_ONLY picks.
 	for i in "${!faults[@]}"; do
 		f=${faults[$i]}
 		tmo=0
@@ -370,36 +381,46 @@ test_main() {
 		for j in "${!policies[@]}"; do
 			p=${policies[$j]}
 			if [ "$FULL" = 1 ]; then
-				reloads=(- 1)
+				reloads=(- 1) tracks=(- 1)
 			elif [ $(((i + j) % 3)) = 0 ]; then
-				reloads=(1)
+				reloads=(1) tracks=(-)
+			elif [ $(((i + j) % 3)) = 1 ]; then
+				reloads=(- 1) tracks=(1)
 			else
-				reloads=(-)
+				reloads=(-) tracks=(-)
 			fi
-			for r in "${reloads[@]}"; do
-				c=$f/$p
-				[ "$r" = - ] || c+=/reload
-				[ -z "$ONLY" ] || [[ " $ONLY " == *" $c "* ]] || continue
-				cases+=("$f $p $r $tmo $((SEED * 1000 + i * 100 + j * 10 + ${r/#-/0}))")
-				if [ "$FULL" = 1 ] && [ "$f" = stuck ] && [ "$r" = - ]; then
-					cases+=("$f $p - 0 $((SEED * 1000 + i * 100 + j * 10 + 2))")
-				fi
+			for t in "${tracks[@]}"; do
+				for r in "${reloads[@]}"; do
+					c=$f/$p
+					[ "$r" = - ] || c+=/reload
+					[ "$t" = - ] || c+=/track
+					[ -z "$ONLY" ] || [[ " $ONLY " == *" $c "* ]] || continue
+					sd=$((SEED * 1000 + i * 100 + j * 10 + ${r/#-/0} + 4 * ${t/#-/0}))
+					cases+=("$f $p $r $tmo $sd $t")
+					if [ "$FULL" = 1 ] && [ "$f" = stuck ] && [ "$r" = - ]; then
+						cases+=("$f $p - 0 $((sd + 2)) $t")
+					fi
+				done
 			done
 		done
 	done
 	[ ${#cases[@]} -gt 0 ] || _die "no case matches CBW_FAULT_ONLY='$ONLY'"
-	for c in "${cases[@]}"; do seeds+=("${c##* }"); done
+	for c in "${cases[@]}"; do
+		read -r _ _ _ _ i _ <<<"$c"
+		seeds+=("$i")
+	done
 	mkdir -p "$CBW_TMP/pat"
 	python3 "$CBW_ROOT/selftests/cbw_load.py" patterns "$CBW_TMP/pat" $BLOCKS "${seeds[@]}" ||
 		_die "cannot make the patterns"
 
 	for c in "${cases[@]}"; do
-		read -r f p r tmo i <<<"$c"
+		read -r f p r tmo i t <<<"$c"
 		[ "$r" = - ] && r=
+		[ "$t" = - ] && t=
 		t0=$(_now_ms)
-		one "$f" "$p" "$r" "$tmo" "$i"
+		one "$f" "$p" "$r" "$tmo" "$i" "$t"
 		rm -f "$CBW_TMP/pat/$i.img"
-		_log "case $f/$p${r:+/reload} timeout $tmo: seed $i, $(($(_now_ms) - t0)) ms"
+		_log "case $f/$p${r:+/reload}${t:+/track} timeout $tmo: seed $i, $(($(_now_ms) - t0)) ms"
 	done
 	_dm_remove fc
 	_dm_remove fo
