@@ -117,7 +117,7 @@ extern "C" {
  * library is libcbw.so.MAJOR (its soname), file libcbw.so.MAJOR.MINOR.PATCH.
  */
 #define LIBCBW_VERSION_MAJOR	0
-#define LIBCBW_VERSION_MINOR	1
+#define LIBCBW_VERSION_MINOR	2
 #define LIBCBW_VERSION_PATCH	0
 
 #define CBW_API	__attribute__((visibility("default")))
@@ -327,7 +327,7 @@ CBW_API void cbw_set_log(cbw_log_fn fn, void *data);
 
 /**
  * cbw_version() - the version of the library the program runs with,
- * "MAJOR.MINOR.PATCH" ("0.1.0"): that of the dm-cbw release it comes
+ * "MAJOR.MINOR.PATCH" ("0.2.0"): that of the dm-cbw release it comes
  * from, whose libcbw.h has the same LIBCBW_VERSION_* numbers.
  *
  * Return: a static string.
