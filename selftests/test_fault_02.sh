@@ -133,13 +133,17 @@ gap() { sleep "$(printf '%d.%03d' $((GAP / 1000)) $((GAP % 1000)))"; }
 # must end within BOUND ms of that.  With STALL=0 a CMD that overruns is a
 # failure, and the fault is lifted so that the test goes on; STALL=-1 (a
 # table switch of fo or fc, which the fault does not hold) lifts nothing.
-# CMD's output in BOUNDED_OUT; its status.
+# CMD's output in BOUNDED_OUT; its status.  Each call has an output file
+# of its own: the lift may run a bounded command while CMD still runs.
 BOUNDED_OUT=
+BOUNDED_N=0
 bounded() {
-	local what=$1 stall=$2 pid t0 rc
+	local what=$1 stall=$2 pid t0 rc out
 	shift 2
 	t0=$(_now_ms)
-	"$@" >"$DIR/cmd.out" 2>&1 &
+	BOUNDED_N=$((BOUNDED_N + 1))
+	out=$DIR/cmd.$BOUNDED_N.out
+	"$@" >"$out" 2>&1 &
 	pid=$!
 	if ! _wait_pid $pid $BOUND; then
 		_log "$what: $BOUND ms, kernel stack: $(tr '\n' ' ' </proc/$pid/stack 2>/dev/null)"
@@ -156,7 +160,8 @@ bounded() {
 	fi
 	wait $pid
 	rc=$?
-	BOUNDED_OUT=$(<"$DIR/cmd.out")
+	BOUNDED_OUT=$(<"$out")
+	rm -f "$out"
 	[ $(($(_now_ms) - t0)) -le $BOUND ] ||
 		_log "$what took $(($(_now_ms) - t0)) ms"
 	return $rc
