@@ -90,6 +90,25 @@ static blk_status_t reason_status(enum cbw_reason reason)
 	}
 }
 
+/* The -errno of a failure, for the events. */
+static int reason_errno(enum cbw_reason reason)
+{
+	switch (reason) {
+	case CBW_OK:
+		return 0;
+	case CBW_IO_ERROR:
+		return -EIO;
+	case CBW_TIMEOUT:
+		return -ETIMEDOUT;
+	case CBW_COW_FULL:
+		return -ENOSPC;
+	case CBW_NOMEM:
+		return -ENOMEM;
+	default:
+		return -ECANCELED;
+	}
+}
+
 /**
  * __cbw_release_range() - take a busy interval out of the busy tree.
  * @snap: the snapshot.
@@ -413,6 +432,7 @@ static bool drop_chunks(struct cbw_snap *snap, u64 first, u64 last)
 			broke = cbw_snap_do_break(snap, CBW_NOMEM);
 			break;
 		}
+		trace_cbw_drop(snap, s, e - 1, r);
 		n += r;
 	}
 	if (n)
@@ -490,6 +510,69 @@ static bool apply_policy(struct cbw_snap *snap, struct cbw_copy *copy,
 	return false;
 }
 
+/* Sectors of a run (the device's last chunk may be partial). */
+static sector_t run_sectors(struct cbw_snap *snap, struct cbw_run *run)
+{
+	sector_t first = chunk_to_sector(snap, run->chunk);
+
+	return min(chunk_to_sector(snap, run->chunk + run->count),
+		   snap->sectors) - first;
+}
+
+/* The bytes a copy moves, for its events. */
+static u64 copy_bytes(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	u64 bytes = 0;
+	unsigned int i;
+
+	for (i = 0; i < copy->nr_runs; i++)
+		bytes += (u64)run_sectors(snap, &copy->runs[i]) << SECTOR_SHIFT;
+	return bytes;
+}
+
+/* The first run's first slot, 0 if the copy has no runs. */
+static u64 copy_slot(struct cbw_copy *copy)
+{
+	return copy->nr_runs ? copy->runs[0].slot : 0;
+}
+
+/**
+ * cbw_trace_copy_start() - a copy starts, one of its events is on.
+ * @snap: the snapshot.
+ * @copy: the copy, planned, its interval final.
+ *
+ * Takes the start time of the cbw_copy_end event's latency if that event
+ * is on, and fires cbw_copy_start.  Called by trace_copy_start().
+ *
+ * Context: any, engine held; does not sleep.
+ */
+void cbw_trace_copy_start(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	if (trace_cbw_copy_end_enabled())
+		copy->start_ns = cbw_clock_ns();
+	trace_cbw_copy_start(snap, copy->range.start, copy->range.last,
+			     copy_slot(copy), copy->nr_runs,
+			     copy_bytes(snap, copy));
+}
+
+/*
+ * A copy ends, with @error (0, or the -errno of its failure): the
+ * cbw_copy_end event.  Its latency is 0 if the event was off when the
+ * copy started.  Before the copy is freed, and before its runs are.
+ * Engine held.
+ */
+static void trace_copy_end(struct cbw_snap *snap, struct cbw_copy *copy,
+			   int error)
+{
+	if (!trace_cbw_copy_end_enabled())
+		return;
+	trace_cbw_copy_end(snap, copy->range.start, copy->range.last,
+			   copy_slot(copy), copy->nr_runs,
+			   copy_bytes(snap, copy),
+			   copy->start_ns ? cbw_clock_since(copy->start_ns) : 0,
+			   error);
+}
+
 /*
  * The copy is ending: its deadline no longer queues it for the worker, and
  * any such event already queued is dropped.
@@ -520,11 +603,13 @@ static void mark_finished(struct cbw_snap *snap, struct cbw_copy *copy)
 bool cbw_finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	enum cbw_reason reason = copy->reason;
-	bool event = false;
+	bool event = false, thrown = false;
 	unsigned int i;
 
 	mark_finished(snap, copy);
 	if (copy->detached) {
+		trace_copy_end(snap, copy,
+			       copy->timed_out ? -ETIMEDOUT : -ECANCELED);
 		/* The policy was applied at the timeout; throw the data away. */
 		free_run_slots(snap, copy);
 		cbw_free_copy(snap, copy);
@@ -543,11 +628,16 @@ bool cbw_finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 				if (reason == CBW_OK)
 					reason = run->error == -ENOMEM ?
 						 CBW_NOMEM : CBW_IO_ERROR;
+			} else {
+				thrown = true;
 			}
 			cbw_cow_free(snap->store, run->slot, run->count);
 		}
 	}
 	cbw_snap_check_low_water(snap);
+	/* Data thrown away because the snapshot broke: -ECANCELED. */
+	trace_copy_end(snap, copy, reason != CBW_OK ? reason_errno(reason) :
+				   thrown ? -ECANCELED : 0);
 
 	/* A copy that timed out under CBW_FAIL_WRITE has no writes left. */
 	if (reason != CBW_OK && !copy->timed_out)
@@ -595,6 +685,8 @@ static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 	atomic64_inc(&snap->copy_errors);
 	DMERR_LIMIT("copy of chunks %llu-%llu timed out",
 		    copy->range.start, copy->range.last);
+	trace_cbw_timeout(snap, copy->range.start, copy->range.last,
+			  READ_ONCE(snap->timeout_ms));
 	event = apply_policy(snap, copy, CBW_TIMEOUT, &keep_busy);
 	if (keep_busy)
 		return event;
@@ -605,15 +697,6 @@ static bool copy_timed_out(struct cbw_snap *snap, struct cbw_copy *copy)
 	if (wake)
 		cbw_snap_wake(snap);
 	return event;
-}
-
-/* Sectors of a run (the device's last chunk may be partial). */
-static sector_t run_sectors(struct cbw_snap *snap, struct cbw_run *run)
-{
-	sector_t first = chunk_to_sector(snap, run->chunk);
-
-	return min(chunk_to_sector(snap, run->chunk + run->count),
-		   snap->sectors) - first;
 }
 
 /**
@@ -822,6 +905,7 @@ bool cbw_start_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 	atomic64_add(copy->nr_runs, &snap->copies);
 	if (timeout_ms)
 		mod_timer(&copy->timer, jiffies + msecs_to_jiffies(timeout_ms));
+	trace_copy_start(snap, copy);
 	/* As if an empty round had just been written. */
 	copy->stage = COPY_WRITE;
 	return run_copy(snap, copy);
@@ -923,6 +1007,7 @@ static bool finish_oneshot(struct cbw_snap *snap, struct cbw_copy *copy)
 
 	/* Copied: a deadline that passes from now on is ignored. */
 	mark_finished(snap, copy);
+	trace_copy_end(snap, copy, 0);
 
 	spin_lock_irqsave(&snap->lock, flags);
 	snap->copied++;

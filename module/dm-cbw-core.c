@@ -45,6 +45,10 @@
 #include "dm-cbw-snap.h"
 #include "dm-cbw-track.h"
 
+/* The tracepoints are defined here, and only here. */
+#define CREATE_TRACE_POINTS
+#include "dm-cbw-trace.h"
+
 #define MIN_COPY_JOBS	16
 
 /* Copy bios kept in reserve: a copy step needs one per run to go on. */
@@ -252,6 +256,7 @@ bool cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason)
 	spin_unlock_irqrestore(&snap->lock, flags);
 	if (now) {
 		DMERR("snapshot broken: %s", cbw_reason_name(reason));
+		trace_cbw_break(snap, reason);
 		/* It detaches the copies that writes wait on. */
 		cbw_snap_wake(snap);
 	}

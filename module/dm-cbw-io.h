@@ -136,6 +136,7 @@
 
 #include "compat.h"
 #include "dm-cbw-snap.h"
+#include "dm-cbw-trace.h"
 
 /* Runs in one copy step; a step ends early when they run out. */
 #define MAX_RUNS		8
@@ -206,6 +207,8 @@ enum copy_stage {
  *	      the snapshot broke, or at a suspend (no write waits on the
  *	      copy); the stage in flight ends in the background and the
  *	      data is thrown away (engine; see __detach_copy()).
+ * @start_ns: cbw_clock_ns() at the copy's start if the cbw_copy_end
+ *	      event was on then, else 0: the event's latency (engine).
  */
 struct cbw_copy {
 	struct cbw_range range;
@@ -225,6 +228,7 @@ struct cbw_copy {
 	bool expired;
 	bool timed_out;
 	bool detached;
+	u64 start_ns;
 };
 
 /*
@@ -289,6 +293,7 @@ enum cbw_reason cbw_plan_copy(struct cbw_snap *snap, struct cbw_copy *copy);
 bool cbw_start_copy(struct cbw_snap *snap, struct cbw_copy *copy);
 struct cbw_copy *cbw_alloc_copy(struct cbw_snap *snap);
 void cbw_put_unstarted_copy(struct cbw_snap *snap, struct cbw_copy *copy);
+void cbw_trace_copy_start(struct cbw_snap *snap, struct cbw_copy *copy);
 
 /* dm-cbw-write.c */
 u64 cbw_next_to_copy(struct cbw_snap *snap, u64 from, u64 last);
@@ -371,6 +376,18 @@ static __always_inline bool any_to_copy(struct cbw_snap *snap, u64 first,
 		return !cbw_map_test(snap->map, first) &&
 		       bm_test(snap->readable, first);
 	return cbw_next_to_copy(snap, first, last) <= last;
+}
+
+/*
+ * A copy starts: the cbw_copy_start event, and the start time of the
+ * cbw_copy_end event's latency.  A test of two static keys while both
+ * events are off.  Engine held.
+ */
+static inline void trace_copy_start(struct cbw_snap *snap,
+				    struct cbw_copy *copy)
+{
+	if (trace_cbw_copy_start_enabled() || trace_cbw_copy_end_enabled())
+		cbw_trace_copy_start(snap, copy);
 }
 
 /* Submit a bio to a device picked outside the map function. */

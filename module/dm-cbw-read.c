@@ -326,6 +326,7 @@ static void process_discard(struct cbw_snap *snap, struct bio *bio,
 		end_access(bio, BLK_STS_IOERR);
 		return;
 	}
+	trace_cbw_snap_discard(snap, first, last, n);
 
 	/* The plug lets the block layer merge the COW discards. */
 	blk_start_plug(&plug);

@@ -165,15 +165,24 @@ u64 cbw_to_copy_end(struct cbw_snap *snap, u64 from, u64 last)
 	return e > from ? cbw_map_next_mapped(snap->map, from, e - 1) : e;
 }
 
-/* The end of a guest bio's slow path: count its wait. */
-static void account_write(struct cbw_snap *snap, struct bio *bio)
+/*
+ * The end of a guest bio's slow path, going to the origin (@error 0) or
+ * failing with @error: count its wait, and fire cbw_write_wait.
+ */
+static void account_write(struct cbw_snap *snap, struct bio *bio, int error)
 {
 	struct cbw_write_io *wio = dm_per_bio_data(bio, sizeof(*wio));
+	u64 ns, first, last;
 
 	if (wio->waited) {
+		ns = cbw_clock_since(wio->start_ns);
 		atomic64_inc(&snap->waited);
-		atomic64_add(cbw_clock_since(wio->start_ns), &snap->wait_ns);
+		atomic64_add(ns, &snap->wait_ns);
 		wio->waited = false;
+		if (trace_cbw_write_wait_enabled()) {
+			bio_chunks(snap, bio, &first, &last);
+			trace_cbw_write_wait(snap, first, last, ns, error);
+		}
 	}
 }
 
@@ -195,7 +204,7 @@ void cbw_submit_write(struct cbw_snap *snap, struct bio *bio)
 
 	bio_chunks(snap, bio, &first, &last);
 	ahead_check(snap, first, last);
-	account_write(snap, bio);
+	account_write(snap, bio, 0);
 	remap_submit(bio, snap->origin->bdev);
 }
 
@@ -221,7 +230,7 @@ static __always_inline int pass_write(struct cbw_snap *snap, struct bio *bio,
  */
 void cbw_fail_write(struct cbw_snap *snap, struct bio *bio, blk_status_t status)
 {
-	account_write(snap, bio);
+	account_write(snap, bio, blk_status_to_errno(status));
 	bio->bi_status = status;
 	bio_endio(bio);
 }
@@ -492,6 +501,7 @@ static bool start_oneshot(struct cbw_snap *snap, struct bio *bio, u64 chunk)
 	atomic64_inc(&snap->copies);
 	if (timeout_ms)
 		mod_timer(&copy->timer, jiffies + msecs_to_jiffies(timeout_ms));
+	trace_copy_start(snap, copy);
 
 	fill_piece_bio(snap, read, run, COPY_READ);
 	copy->stage = COPY_READ;
