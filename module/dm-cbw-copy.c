@@ -635,9 +635,17 @@ bool cbw_finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 		}
 	}
 	cbw_snap_check_low_water(snap);
-	/* Data thrown away because the snapshot broke: -ECANCELED. */
-	trace_copy_end(snap, copy, reason != CBW_OK ? reason_errno(reason) :
-				   thrown ? -ECANCELED : 0);
+	/*
+	 * Data thrown away because the snapshot broke: as if the break had
+	 * detached the copy first (see the detached case above).
+	 */
+	if (reason != CBW_OK)
+		trace_copy_end(snap, copy, reason_errno(reason));
+	else if (thrown)
+		trace_copy_end(snap, copy,
+			       copy->timed_out ? -ETIMEDOUT : -ECANCELED);
+	else
+		trace_copy_end(snap, copy, 0);
 
 	/* A copy that timed out under CBW_FAIL_WRITE has no writes left. */
 	if (reason != CBW_OK && !copy->timed_out)
