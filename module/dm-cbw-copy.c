@@ -550,9 +550,26 @@ void cbw_trace_copy_start(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	if (trace_cbw_copy_end_enabled())
 		copy->start_ns = cbw_clock_ns();
-	trace_cbw_copy_start(snap, copy->range.start, copy->range.last,
-			     copy_slot(copy), copy->nr_runs,
-			     copy_bytes(snap, copy));
+	if (trace_cbw_copy_start_enabled())
+		trace_cbw_copy_start(snap, copy->range.start, copy->range.last,
+				     copy_slot(copy), copy->nr_runs,
+				     copy_bytes(snap, copy));
+}
+
+/*
+ * The outcome of a copy whose data is thrown away (detached, or ended
+ * after a break): the error of a run that failed, whether the copy was
+ * detached before its I/O ended or after; else -ETIMEDOUT if it timed
+ * out, -ECANCELED if not.
+ */
+static int thrown_errno(struct cbw_copy *copy)
+{
+	unsigned int i;
+
+	for (i = 0; i < copy->nr_runs; i++)
+		if (copy->runs[i].error)
+			return copy->runs[i].error == -ENOMEM ? -ENOMEM : -EIO;
+	return copy->timed_out ? -ETIMEDOUT : -ECANCELED;
 }
 
 /*
@@ -608,8 +625,7 @@ bool cbw_finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 
 	mark_finished(snap, copy);
 	if (copy->detached) {
-		trace_copy_end(snap, copy,
-			       copy->timed_out ? -ETIMEDOUT : -ECANCELED);
+		trace_copy_end(snap, copy, thrown_errno(copy));
 		/* The policy was applied at the timeout; throw the data away. */
 		free_run_slots(snap, copy);
 		cbw_free_copy(snap, copy);
@@ -637,15 +653,13 @@ bool cbw_finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 	cbw_snap_check_low_water(snap);
 	/*
 	 * Data thrown away because the snapshot broke: as if the break had
-	 * detached the copy first (see the detached case above).
+	 * detached the copy first (see the detached case above), where an
+	 * I/O error of a run wins too.
 	 */
 	if (reason != CBW_OK)
 		trace_copy_end(snap, copy, reason_errno(reason));
-	else if (thrown)
-		trace_copy_end(snap, copy,
-			       copy->timed_out ? -ETIMEDOUT : -ECANCELED);
 	else
-		trace_copy_end(snap, copy, 0);
+		trace_copy_end(snap, copy, thrown ? thrown_errno(copy) : 0);
 
 	/* A copy that timed out under CBW_FAIL_WRITE has no writes left. */
 	if (reason != CBW_OK && !copy->timed_out)

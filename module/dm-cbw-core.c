@@ -252,11 +252,12 @@ bool cbw_snap_do_break(struct cbw_snap *snap, enum cbw_reason reason)
 		if (snap->first_error == CBW_OK && reason != CBW_USER)
 			snap->first_error = reason;
 		now = true;
+		/* Before any copy's end that the break throws away. */
+		trace_cbw_break(snap, reason);
 	}
 	spin_unlock_irqrestore(&snap->lock, flags);
 	if (now) {
 		DMERR("snapshot broken: %s", cbw_reason_name(reason));
-		trace_cbw_break(snap, reason);
 		/* It detaches the copies that writes wait on. */
 		cbw_snap_wake(snap);
 	}

@@ -59,7 +59,7 @@ TRACE_EVENT(cbw_copy_start,
 		__entry->bytes	= bytes;
 	),
 
-	TP_printk("dev=%d,%d chunks=%llu-%llu slot=%llu runs=%u bytes=%llu",
+	TP_printk("dev=%u,%u chunks=%llu-%llu slot=%llu runs=%u bytes=%llu",
 		  MAJOR(__entry->dev), MINOR(__entry->dev),
 		  __entry->first, __entry->last, __entry->slot,
 		  __entry->runs, __entry->bytes)
@@ -94,7 +94,7 @@ TRACE_EVENT(cbw_copy_end,
 		__entry->error		= error;
 	),
 
-	TP_printk("dev=%d,%d chunks=%llu-%llu slot=%llu runs=%u bytes=%llu latency_ns=%llu error=%d",
+	TP_printk("dev=%u,%u chunks=%llu-%llu slot=%llu runs=%u bytes=%llu latency_ns=%llu error=%d",
 		  MAJOR(__entry->dev), MINOR(__entry->dev),
 		  __entry->first, __entry->last, __entry->slot,
 		  __entry->runs, __entry->bytes, __entry->latency_ns,
@@ -124,7 +124,7 @@ TRACE_EVENT(cbw_write_wait,
 		__entry->error		= error;
 	),
 
-	TP_printk("dev=%d,%d chunks=%llu-%llu wait_ns=%llu error=%d",
+	TP_printk("dev=%u,%u chunks=%llu-%llu wait_ns=%llu error=%d",
 		  MAJOR(__entry->dev), MINOR(__entry->dev),
 		  __entry->first, __entry->last, __entry->wait_ns,
 		  __entry->error)
@@ -151,7 +151,7 @@ TRACE_EVENT(cbw_timeout,
 		__entry->timeout_ms	= timeout_ms;
 	),
 
-	TP_printk("dev=%d,%d chunks=%llu-%llu timeout_ms=%u",
+	TP_printk("dev=%u,%u chunks=%llu-%llu timeout_ms=%u",
 		  MAJOR(__entry->dev), MINOR(__entry->dev),
 		  __entry->first, __entry->last, __entry->timeout_ms)
 );
@@ -172,7 +172,7 @@ TRACE_EVENT(cbw_break,
 		__entry->reason	= reason;
 	),
 
-	TP_printk("dev=%d,%d reason=%s",
+	TP_printk("dev=%u,%u reason=%s",
 		  MAJOR(__entry->dev), MINOR(__entry->dev),
 		  show_cbw_reason(__entry->reason))
 );
@@ -198,7 +198,7 @@ DECLARE_EVENT_CLASS(cbw_chunks_class,
 		__entry->count	= count;
 	),
 
-	TP_printk("dev=%d,%d chunks=%llu-%llu count=%llu",
+	TP_printk("dev=%u,%u chunks=%llu-%llu count=%llu",
 		  MAJOR(__entry->dev), MINOR(__entry->dev),
 		  __entry->first, __entry->last, __entry->count)
 );
