@@ -69,7 +69,7 @@ static int track_run(const struct command *cmd, void *opts, char **args,
 	case CBW_TRACK_NEW_UNTRUSTED:
 		fprintf(stderr,
 			"cbwctl: track: warning: %s\n"
-			"cbwctl: track: warning: %s starts a NEW tracking history %s: the next backup must be a FULL one (cbwctl backup without --incremental)\n",
+			"cbwctl: track: warning: %s starts a NEW tracking history %s: the next backup must be a FULL one (cbwctl backup --incremental without --prev)\n",
 			res.why_new, args[0], res.uuid);
 		printf("%s: tracking, new history %s at generation %llu\n",
 		       args[0], res.uuid, (unsigned long long)res.generation);
