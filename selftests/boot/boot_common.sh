@@ -21,6 +21,10 @@ CBW_BOOT_TIMEOUT=${CBW_BOOT_TIMEOUT:-300}
 CBW_BOOT_MARKER=ready-to-die
 CBW_BOOT_DISKS=()
 
+# Kernel reports that fail a killed boot, found on its console (warnings
+# and worse reach it); scripts/vm scans the whole log of a boot that ends.
+CBW_BOOT_PROBLEMS='BUG:|WARNING:|Oops|KASAN|UBSAN|general protection fault|possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|blocked for more than|Kernel panic'
+
 # Host: _boot_disk NAME SIZE: a new sparse disk file NAME.img of SIZE
 # (truncate's sizes) in the scratch folder, attached to every later boot
 # in the order of the calls (/dev/vda, /dev/vdb ...).
@@ -67,7 +71,8 @@ _boot() {
 # guest wrote its marker (_boot_ready), qemu gets SIGKILL (no shutdown, no
 # flush of the guest's page cache); scripts/vm must then exit 125 (the
 # guest stopped without reporting a status).  The test fails if the
-# marker does not come.
+# marker does not come, or if the kernel reported a problem on the
+# console (the guest leaves no kernel log for scripts/vm to scan).
 _boot_kill() {
 	local out=$CBW_BOOT_DIR/vm-$1 pid
 	CBW_BOOT_T0=$SECONDS
@@ -89,6 +94,9 @@ _boot_kill() {
 		kill "$CBW_BOOT_PID" 2>/dev/null
 	fi
 	_boot_end "$1" 125
+	if grep -Eq "$CBW_BOOT_PROBLEMS" "$out.log"; then
+		_fail "boot $1: the kernel reported a problem on the console"
+	fi
 }
 
 # Guest: _boot_ready: tell the host it may kill the VM now, and wait for
