@@ -36,7 +36,7 @@ case_() {
 }
 
 echo "TAP version 13"
-echo "1..6"
+echo "1..7"
 case_ pass ok 'test_main() { :; }'
 case_ fail "not ok" 'test_main() { _fail "wrong"; }'
 case_ skip "ok # SKIP" 'requires() { _skip_reason "no"; return 1; }
@@ -46,4 +46,17 @@ case_ middle "not ok" 'helper() { :; }
 if then fi
 test_main() { :; }'
 case_ nomain "not ok" 'main() { :; }'
+
+# A glob runs every test it matches, each once, and no test_common.sh.
+n=$((n + 1))
+rm -f "$tmp"/test_*.sh
+for t in ga gb; do echo 'test_main() { :; }' >"$tmp/test_${t}_01.sh"; done
+echo 'test_main() { _fail "not a test"; }' >"$tmp/test_common.sh"
+out=$(bash "$RUN" "$tmp/test_g*" "$tmp/test_ga_01.sh" 2>/dev/null)
+if grep -qx '1\.\.2' <<<"$out" && grep -q '^# Totals: pass:2 fail:0' <<<"$out"; then
+	echo "ok $n - a glob: both tests, once each"
+else
+	echo "not ok $n - a glob: $(grep -E '^(1\.\.|# Totals)' <<<"$out" | tr '\n' ' ')"
+	failed=$((failed + 1))
+fi
 [ $failed = 0 ]
