@@ -70,11 +70,15 @@ def fio_value(ref, metric):
     raise ValueError('unknown fio metric ' + metric)
 
 
-# SAMPLES[(workload, system, chunk, qd, metric)] = {run: value}
-SAMPLES = defaultdict(dict)
+# DEVICES[kind][(workload, system, chunk, qd, metric)] = {run: value}, the
+# kind ram for the samples without a 9th column; SAMPLES: those of the
+# kind being reported (DEVICE).
+DEVICES = defaultdict(lambda: defaultdict(dict))
 UNITS = {}
 for row in read_tsv('samples.tsv'):
-    w, system, chunk, qd, metric, unit, value, run = row
+    if len(row) == 8:
+        row.append('ram')
+    w, system, chunk, qd, metric, unit, value, run, device = row
     if value in ('-', '?', ''):
         continue
     try:
@@ -82,8 +86,21 @@ for row in read_tsv('samples.tsv'):
     except (OSError, KeyError, StopIteration, ValueError) as e:
         print(f'bench-report: {row}: {e!r}', file=sys.stderr)
         continue
-    SAMPLES[(w, system, chunk, qd, metric)][int(run)] = v
+    DEVICES[device][(w, system, chunk, qd, metric)][int(run)] = v
     UNITS[metric] = unit
+
+
+def device_order(d):
+    """ram first, then null_blk by completion time."""
+    if d == 'ram':
+        return (0, 0)
+    digits = ''.join(ch for ch in d if ch.isdigit())
+    return (1, int(digits) if digits else 0)
+
+
+DEVICE_KINDS = sorted(DEVICES, key=device_order) or ['ram']
+DEVICE = DEVICE_KINDS[0]
+SAMPLES = DEVICES[DEVICE]
 
 
 def keys(workload, system=None, metric=None):
@@ -124,72 +141,76 @@ def derive_limit(workload, metric, parts, part_metrics, chunk_of=None):
     UNITS[metric] = UNITS.get(metric, '')
 
 
-derive_limit('first-writes', 'write_iops',
-             ['raw:read_origin', 'raw:write_cow', 'raw:write_origin'],
-             ['read_iops', 'write_iops', 'write_iops'])
-SEQ_CHUNKS = sorted({k[2] for k in keys('seq-writes', 'cbw')}, key=chunk_order)
-derive_limit('seq-writes', 'write_MBps',
-             ['raw:read_origin', 'raw:write_cow', 'raw:write_origin'],
-             ['read_MBps', 'write_MBps', 'write_MBps'],
-             chunk_of=lambda c: SEQ_CHUNKS)
+def derive():
+    """The derived samples of the current device kind (SAMPLES)."""
+    derive_limit('first-writes', 'write_iops',
+                 ['raw:read_origin', 'raw:write_cow', 'raw:write_origin'],
+                 ['read_iops', 'write_iops', 'write_iops'])
+    seq_chunks = sorted({k[2] for k in keys('seq-writes', 'cbw')},
+                        key=chunk_order)
+    derive_limit('seq-writes', 'write_MBps',
+                 ['raw:read_origin', 'raw:write_cow', 'raw:write_origin'],
+                 ['read_MBps', 'write_MBps', 'write_MBps'],
+                 chunk_of=lambda c: seq_chunks)
 
-# scale: the kernel's part of the creation, and cbw's extra kernel memory
-# over a dm-linear device created the same way.
-for k in keys('scale', 'cbw', 'ctr_us'):
-    _, _, size, qd, _ = k
-    parts = [SAMPLES.get(('scale', 'cbw', size, qd, m), {})
-             for m in ('ctr_us', 'preresume_us', 'resume_us')]
-    common = set.intersection(*(set(p) for p in parts))
-    SAMPLES[('scale', 'cbw', size, qd, 'kernel_create_ms')] = {
-        r: sum(p[r] for p in parts) / 1000 for r in common}
-    UNITS['kernel_create_ms'] = 'ms'
-for metric, new in (('kmem_bytes', 'kmem_extra_bytes'),
-                    ('create_ms', 'create_extra_ms')):
-    for k in keys('scale', 'cbw', metric):
+    # scale: the kernel's part of the creation, and cbw's extra kernel memory
+    # over a dm-linear device created the same way.
+    for k in keys('scale', 'cbw', 'ctr_us'):
         _, _, size, qd, _ = k
-        ref = SAMPLES.get(('scale', 'linear', size, qd, metric), {})
-        own = SAMPLES[k]
-        SAMPLES[('scale', 'cbw', size, qd, new)] = {
-            r: own[r] - ref[r] for r in own if r in ref}
-        UNITS[new] = UNITS[metric]
+        parts = [SAMPLES.get(('scale', 'cbw', size, qd, m), {})
+                 for m in ('ctr_us', 'preresume_us', 'resume_us')]
+        common = set.intersection(*(set(p) for p in parts))
+        SAMPLES[('scale', 'cbw', size, qd, 'kernel_create_ms')] = {
+            r: sum(p[r] for p in parts) / 1000 for r in common}
+        UNITS['kernel_create_ms'] = 'ms'
+    for metric, new in (('kmem_bytes', 'kmem_extra_bytes'),
+                        ('create_ms', 'create_extra_ms')):
+        for k in keys('scale', 'cbw', metric):
+            _, _, size, qd, _ = k
+            ref = SAMPLES.get(('scale', 'linear', size, qd, metric), {})
+            own = SAMPLES[k]
+            SAMPLES[('scale', 'cbw', size, qd, new)] = {
+                r: own[r] - ref[r] for r in own if r in ref}
+            UNITS[new] = UNITS[metric]
 
 
-# overwrites: cbw_map's extra time per write, as a share of a dm-linear
-# write of the same run, and the IOPS ratio that implies.  The extra is
-# the median of the differences of the interleaved write pairs
-# (cbw-pair); results from before the bench recorded it fall back to the
-# difference of the two medians.
-for k in keys('overwrites', 'cbw_map', 'map_us'):
-    _, _, c, qd, _ = k
-    a = SAMPLES[k]
-    b = SAMPLES.get(('overwrites', 'linear_map', c, qd, 'map_us'), {})
-    lin = SAMPLES.get(('overwrites', 'linear', c, qd, 'write_iops'), {})
-    extra = SAMPLES.get(('overwrites', 'cbw-pair', c, qd, 'map_us')) or \
-        {r: a[r] - b[r] for r in a if r in b}
-    share = {r: extra[r] * lin[r] / 1e6 for r in extra if r in lin}
-    SAMPLES[('overwrites', 'cbw-extra', c, qd, 'us')] = extra
-    SAMPLES[('overwrites', 'cbw-extra', c, qd, 'share')] = share
-    SAMPLES[('overwrites', 'cbw-implied', c, qd, 'write_iops_ratio')] = {
-        r: 1 / (1 + x) for r, x in share.items()}
+    # overwrites: cbw_map's extra time per write, as a share of a dm-linear
+    # write of the same run, and the IOPS ratio that implies.  The extra is
+    # the median of the differences of the interleaved write pairs
+    # (cbw-pair); results from before the bench recorded it fall back to the
+    # difference of the two medians.
+    for k in keys('overwrites', 'cbw_map', 'map_us'):
+        _, _, c, qd, _ = k
+        a = SAMPLES[k]
+        b = SAMPLES.get(('overwrites', 'linear_map', c, qd, 'map_us'), {})
+        lin = SAMPLES.get(('overwrites', 'linear', c, qd, 'write_iops'), {})
+        extra = SAMPLES.get(('overwrites', 'cbw-pair', c, qd, 'map_us')) or \
+            {r: a[r] - b[r] for r in a if r in b}
+        share = {r: extra[r] * lin[r] / 1e6 for r in extra if r in lin}
+        SAMPLES[('overwrites', 'cbw-extra', c, qd, 'us')] = extra
+        SAMPLES[('overwrites', 'cbw-extra', c, qd, 'share')] = share
+        SAMPLES[('overwrites', 'cbw-implied', c, qd, 'write_iops_ratio')] = {
+            r: 1 / (1 + x) for r, x in share.items()}
 
 
-# paired runs (snapshot reads, overwrites): the ratio of a run is the
-# geometric mean of the two orders (the device second, then first, in
-# each pair), which cancels what the second I/O of a pair gains from the
-# host's caches when both touch the same memory.
-for w, devs, metric in (('snap-reads-untouched', ('cbw', 'linear'), 'read_ratio'),
-                        ('snap-reads-half-copied', ('cbw', 'linear'), 'read_ratio'),
-                        ('overwrites', ('cbw', 'linear-b'), 'write_ratio'),
-                        ('track-overwrites', ('trk', 'linear-b'),
-                         'write_ratio'),
-                        ('track-first-writes', ('trk',), 'write_ratio')):
-    for dev in devs:
-        for k in keys(w, dev + '-second', metric):
-            _, _, c, qd, _ = k
-            a = SAMPLES[k]
-            b = SAMPLES.get((w, dev + '-first', c, qd, metric), {})
-            SAMPLES[(w, dev + '-paired', c, qd, metric)] = {
-                r: math.sqrt(a[r] * b[r]) for r in a if r in b}
+    # paired runs (snapshot reads, overwrites): the ratio of a run is the
+    # geometric mean of the two orders (the device second, then first, in
+    # each pair), which cancels what the second I/O of a pair gains from the
+    # host's caches when both touch the same memory.
+    for w, devs, metric in (('snap-reads-untouched', ('cbw', 'linear'), 'read_ratio'),
+                            ('snap-reads-half-copied', ('cbw', 'linear'), 'read_ratio'),
+                            ('overwrites', ('cbw', 'linear-b'), 'write_ratio'),
+                            ('track-overwrites', ('trk', 'linear-b'),
+                             'write_ratio'),
+                            ('track-first-writes', ('trk',), 'write_ratio')):
+        for dev in devs:
+            for k in keys(w, dev + '-second', metric):
+                _, _, c, qd, _ = k
+                a = SAMPLES[k]
+                b = SAMPLES.get((w, dev + '-first', c, qd, metric), {})
+                SAMPLES[(w, dev + '-paired', c, qd, metric)] = {
+                    r: math.sqrt(a[r] * b[r]) for r in a if r in b}
+
 
 # --- statistics and verdicts ---------------------------------------------
 
@@ -216,8 +237,8 @@ def add_result(workload, system, chunk, qd, metric, unit, samples,
     s = stats(samples)
     if s is None:
         return None
-    obj = {'workload': workload, 'system': system, 'chunk': chunk,
-           'qd': int(qd) if str(qd).isdigit() else None,
+    obj = {'device': DEVICE, 'workload': workload, 'system': system,
+           'chunk': chunk, 'qd': int(qd) if str(qd).isdigit() else None,
            'metric': metric, 'unit': unit, **s}
     if target:
         obj['target'] = f'{target[0]} {target[1]:g}'
@@ -232,8 +253,8 @@ def measure(workload, system, chunk, qd, metric):
     if not samples:
         return None
     for r in RESULTS:
-        if (r['workload'], r['system'], r['chunk'], r['metric']) == \
-                (workload, system, chunk, metric) and \
+        if (r['device'], r['workload'], r['system'], r['chunk'],
+                r['metric']) == (DEVICE, workload, system, chunk, metric) and \
                 r['qd'] == (int(qd) if qd.isdigit() else None):
             return r
     return add_result(workload, system, chunk, qd, metric, UNITS[metric],
@@ -301,6 +322,10 @@ def spread(obj):
 def table(title, header, rows, notes=()):
     if not rows:
         return
+    if DEVICE not in (None, 'ram'):
+        # "1. First writes..." -> "1. [nullblk-20us] First writes..."
+        head, rest = title.split(' ', 1)
+        title = f'{head} [{DEVICE}] {rest}'
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     LINES.append('')
     LINES.append(title)
@@ -316,8 +341,15 @@ def table(title, header, rows, notes=()):
 PANELS = []
 
 
-def panel(name, title, ylabel, series, rows, hline=None):
-    """A histogram panel: ROWS of (label, [result object per series])."""
+def panel(name, title, ylabel, series, rows, hline=None, always=False):
+    """A histogram panel: ROWS of (label, [result object per series]).
+    The workloads' own panels are drawn for the first device kind only
+    (ram if measured); the others are in the side-by-side panels
+    (ALWAYS)."""
+    if DEVICE not in (None, DEVICE_KINDS[0]) and not always:
+        return
+    if DEVICE not in (None, 'ram') and not always:
+        title = f'{title} [{DEVICE}]'
     # A series with no data at all (an older results folder) is left out.
     keep = [i for i in range(len(series))
             if any(objs[i] is not None for _, objs in rows)]
@@ -349,7 +381,8 @@ def write_gnuplot():
         "set output '../bench.png'",
         f"set multiplot layout {nrows},{cols} title \"dm-cbw bench: "
         f"Linux {SETTINGS.get('kernel', '?')}, {SETTINGS.get('runs', '?')} "
-        "run(s), QEMU/TCG guest, brd RAM disks; bars: median, whiskers: "
+        f"run(s), QEMU/TCG guest, {devices_words(gnuplot=True)}; bars: "
+        "median, whiskers: "
         "min and max; dashed: the target\"",
         "set style data histograms",
         "set style histogram errorbars gap 1 lw 1",
@@ -405,7 +438,9 @@ def first_writes():
           ['targets: cbw/limit >= 0.90; cbw ahead of snap-N and snap-P '
            '(> 1.00)',
            'limit = 1/(1/chunk reads of the origin + 1/chunk writes to the '
-           'COW + 1/4 KiB writes to the origin), raw RAM disks, same qd'])
+           'COW + 1/4 KiB writes to the origin), raw ' +
+           ('RAM disks' if DEVICE == 'ram' else 'null_blk devices') +
+           ', same qd'])
     # dm-linear (no copies, some times the limit) is in the table only.
     panel(w, 'first writes: IOPS / I/O limit', 'ratio to the limit',
           ['cbw', 'snap-N', 'snap-P'], plot_rows, 0.9)
@@ -590,7 +625,14 @@ def backup():
                 t = ('<=', 0.5) if s.startswith('cbw') else None
                 vs.append(ratio(w, s, ref, c, qd, 'p99_write_us', t)
                           if s != ref else None)
-            rows.append([c, s, absval(iops), absval(p99), absval(bw)] +
+            # The backup's own speed: cbwctl backup against dd reading
+            # the same snapshot device, with --discard-behind against
+            # the same backup without it.
+            ref, t = {'cbw': ('cbw-dd', ('>=', 0.9)),
+                      'cbw-discard': ('cbw', ('>=', 0.8))}.get(s, (None, None))
+            speed = ratio(w, s, ref, c, qd, 'backup_MBps', t) if ref else None
+            rows.append([c, s, absval(iops), absval(p99), absval(bw),
+                         (f'{ratioval(speed)} (/{ref})' if speed else '-')] +
                         [ratioval(v) for v in vs])
         plot_rows.append((f'{c} qd{qd}',
                           [ratio(w, s, 'snap-N', c, qd, 'p99_write_us')
@@ -599,8 +641,10 @@ def backup():
     table(f'5. Backup under load: 4 KiB random writes at qd '
           f'{SETTINGS.get("backup_qd", "?")} while the whole snapshot is read',
           ['chunk', 'system', 'write IOPS', 'p99 write us', 'backup MB/s',
-           'p99/snap-N', 'p99/snap-P'], rows,
-          ['target: cbw p99 <= 0.5 x dm-snapshot p99 (both N and P)',
+           'backup speed', 'p99/snap-N', 'p99/snap-P'], rows,
+          ['targets: cbw p99 <= 0.5 x dm-snapshot p99 (both N and P); '
+           'backup speed: cbw >= 0.90 x cbw-dd (dd reading the same '
+           'snapshot device), cbw-discard >= 0.80 x cbw (issue 25)',
            'cbw: cbwctl backup --to - >/dev/null; cbw-discard: cbwctl '
            'backup --discard-behind into an image file (tmpfs); cbw-dd, '
            'snap-N, snap-P: dd bs=4M iflag=direct of=/dev/null',
@@ -862,26 +906,150 @@ def track():
           'ratio to the full backup', ['bytes', 'time'], plot_rows)
 
 
+# --- the device kinds side by side ----------------------------------------
+
+# (workload, system, metric, what): the ratios of cbw that the issue sets
+# targets on, for every device kind.
+SIDE_BY_SIDE = [
+    ('first-writes', 'cbw', 'write_iops_ratio_vs_limit', 'first writes',
+     'cbw/limit'),
+    ('first-writes', 'cbw', 'write_iops_ratio_vs_snap-N', 'first writes',
+     'cbw/snap-N'),
+    ('first-writes', 'cbw', 'write_iops_ratio_vs_snap-P', 'first writes',
+     'cbw/snap-P'),
+    ('seq-writes', 'cbw', 'write_MBps_ratio_vs_limit', 'seq writes',
+     'cbw/limit'),
+    ('seq-writes', 'cbw', 'write_MBps_ratio_vs_snap-N', 'seq writes',
+     'cbw/snap-N'),
+    ('seq-writes', 'cbw', 'write_MBps_ratio_vs_snap-P', 'seq writes',
+     'cbw/snap-P'),
+    ('snap-reads-untouched', 'cbw-paired', 'read_ratio', 'snap reads',
+     'cbw/origin (paired)'),
+    ('backup', 'cbw', 'backup_MBps_ratio_vs_cbw-dd', 'backup',
+     'cbw/dd MB/s'),
+    ('backup', 'cbw-discard', 'backup_MBps_ratio_vs_cbw', 'backup',
+     'discard/cbw MB/s'),
+    ('backup', 'cbw', 'p99_write_us_ratio_vs_snap-N', 'backup',
+     'cbw p99/snap-N'),
+    ('backup', 'cbw', 'p99_write_us_ratio_vs_snap-P', 'backup',
+     'cbw p99/snap-P'),
+]
+
+# (spec index, panel name, title, target) of the side-by-side panels.
+SIDE_PANELS = [
+    (0, 'kinds-first-writes', 'first writes: cbw IOPS / I/O limit', 0.9),
+    (3, 'kinds-seq-writes', 'sequential writes: cbw MB/s / I/O limit', 0.9),
+    (6, 'kinds-snap-reads', 'snapshot reads: cbw / origin (paired)', 0.95),
+    (7, 'kinds-backup', 'backup: cbwctl backup MB/s / dd of the snapshot',
+     0.9),
+]
+
+
+def find(device, workload, system, chunk, qd, metric):
+    for r in RESULTS:
+        if (r['device'], r['workload'], r['system'], r['chunk'], r['qd'],
+                r['metric']) == (device, workload, system, chunk, qd, metric):
+            return r
+    return None
+
+
+def spec_cells(spec):
+    """The (chunk, qd) cells of a SIDE_BY_SIDE line, any device kind."""
+    w, system, metric = spec[:3]
+    cells = {(r['chunk'], r['qd']) for r in RESULTS
+             if (r['workload'], r['system'], r['metric']) ==
+             (w, system, metric)}
+    return sorted(cells, key=lambda x: (chunk_order(x[0]), x[1] or 0))
+
+
+def side_by_side():
+    global DEVICE
+    DEVICE = None               # the table and panels of every kind
+    kinds = DEVICE_KINDS
+    rows = []
+    for spec in SIDE_BY_SIDE:
+        for c, qd in spec_cells(spec):
+            rows.append([spec[3], c, '-' if qd is None else qd, spec[4]] +
+                        [ratioval(find(d, spec[0], spec[1], c, qd, spec[2]))
+                         for d in kinds])
+    table('9. Device kinds side by side: cbw\'s ratios with a target, per '
+          'device kind (median over the runs; the tables above per kind)',
+          ['workload', 'chunk', 'qd', 'ratio'] + kinds, rows,
+          ['ram: brd RAM disks, each I/O completes inside its submission; '
+           'nullblk-Nus: memory-backed null_blk, each I/O completes N us '
+           'after its submission from a timer interrupt (irqmode=2)',
+           'the limits come from the raw runs on the same devices at the '
+           'same queue depth; targets as in tables 1, 3, 4b and 5'])
+    for i, name, title, hline in SIDE_PANELS:
+        spec = SIDE_BY_SIDE[i]
+        prow = [(f'{c} qd{qd}' if qd is not None else c,
+                 [find(d, spec[0], spec[1], c, qd, spec[2]) for d in kinds])
+                for c, qd in spec_cells(spec)]
+        panel(name, f'{title}, by device kind', 'ratio', kinds, prow, hline,
+              always=True)
+
+
+def devices_words(gnuplot=False):
+    """The devices of the run, for the headers (GNUPLOT: its _ escaped)."""
+    nb = [d for d in DEVICE_KINDS if d != 'ram']
+    words = []
+    if 'ram' in DEVICE_KINDS:
+        words.append('brd RAM disks')
+    if nb:
+        words.append(('null\\\\_blk' if gnuplot else 'null_blk') +
+                     ' (' + ', '.join(nb) + ')')
+    return ' and '.join(words)
+
+
 def main():
-    LINES.append(f"dm-cbw bench: Linux {SETTINGS.get('kernel', '?')}, "
-                 f"{SETTINGS.get('runs', '?')} run(s), "
-                 f"{SETTINGS.get('cpus', '?')} guest CPUs under QEMU/TCG, "
-                 f"brd RAM disks of {SETTINGS.get('disk_mib', '?')} MiB "
-                 f"(origin, COW)")
+    global DEVICE, SAMPLES
+    if 'ram' in DEVICE_KINDS:
+        LINES.append(f"dm-cbw bench: Linux {SETTINGS.get('kernel', '?')}, "
+                     f"{SETTINGS.get('runs', '?')} run(s), "
+                     f"{SETTINGS.get('cpus', '?')} guest CPUs under "
+                     f"QEMU/TCG, brd RAM disks of "
+                     f"{SETTINGS.get('disk_mib', '?')} MiB (origin, COW)")
+    else:
+        LINES.append(f"dm-cbw bench: Linux {SETTINGS.get('kernel', '?')}, "
+                     f"{SETTINGS.get('runs', '?')} run(s), "
+                     f"{SETTINGS.get('cpus', '?')} guest CPUs under "
+                     f"QEMU/TCG")
+    nb = [d for d in DEVICE_KINDS if d != 'ram']
+    if nb:
+        LINES.append(f"null_blk: memory-backed devices of "
+                     f"{SETTINGS.get('disk_mib', '?')} MiB (origin, COW), "
+                     f"blk-mq, each I/O completed by a timer "
+                     f"(irqmode=2) after {', '.join(nb)}: tables 1, 3, 4, "
+                     f"4b and 5 once per kind, marked [kind]; table 9 "
+                     f"puts the kinds side by side")
+        if SETTINGS.get('nullblk_lacks'):
+            LINES.append('null_blk: this kernel lacks (left at their '
+                         'defaults): ' + SETTINGS['nullblk_lacks'])
     LINES.append('median ±half the min-max range over the runs; ratios per '
                  'run, median; ok/MISS: the team\'s target')
-    first_writes()
-    overwrites()
-    seq_writes()
-    snap_reads()
-    backup()
-    scale()
-    qemu()
-    track()
+    for DEVICE in DEVICE_KINDS:
+        SAMPLES = DEVICES[DEVICE]
+        derive()
+        first_writes()
+        overwrites()
+        seq_writes()
+        snap_reads()
+        backup()
+        scale()
+        qemu()
+        track()
+    if len(DEVICE_KINDS) > 1:
+        side_by_side()
     misses = [r for r in RESULTS if r.get('verdict') == 'MISS']
     oks = [r for r in RESULTS if r.get('verdict') == 'ok']
     LINES.append('')
     LINES.append(f'targets: {len(oks)} ok, {len(misses)} MISS')
+    if len(DEVICE_KINDS) > 1:
+        for d in DEVICE_KINDS:
+            v = [r['verdict'] for r in RESULTS
+                 if r['device'] == d and r.get('verdict')]
+            LINES.append(f"  {d}: {v.count('ok')} ok, {v.count('MISS')} "
+                         f"MISS")
     text = '\n'.join(LINES) + '\n'
     sys.stdout.write(text)
     with open(os.path.join(OUT, 'table.txt'), 'w') as f:
