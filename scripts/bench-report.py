@@ -197,8 +197,10 @@ def derive():
     # geometric mean of the two orders (the device second, then first, in
     # each pair), which cancels what the second I/O of a pair gains from the
     # host's caches when both touch the same memory.
-    for w, devs, metric in (('snap-reads-untouched', ('cbw', 'linear'), 'read_ratio'),
-                            ('snap-reads-half-copied', ('cbw', 'linear'), 'read_ratio'),
+    for w, devs, metric in (('snap-reads-untouched', ('cbw', 'linear'),
+                             'read_ratio'),
+                            ('snap-reads-half-copied', ('cbw', 'linear'),
+                             'read_ratio'),
                             ('overwrites', ('cbw', 'linear-b'), 'write_ratio'),
                             ('track-overwrites', ('trk', 'linear-b'),
                              'write_ratio'),
