@@ -3,12 +3,17 @@
 """bench-report.py DIR: the table, results.json and plot data of 'make bench'.
 
 Reads DIR/samples.tsv (written by scripts/bench-guest: one sample per line,
-"workload system chunk qd metric unit value run", the value a number or
-@raw/FILE.json#JOB for an fio result) and DIR/settings.tsv.  Writes
-DIR/table.txt (also to stdout), DIR/results.json (one object per
-measurement: workload, system, chunk, qd, metric, unit, median, min, max,
-samples, and target and verdict where the team set one) and DIR/plot/
-(bench.gp and its data; gnuplot draws DIR/bench.png).
+"workload system chunk qd metric unit value run [device]", the value a
+number or @raw/FILE.json#JOB for an fio result, the device kind ram when
+absent, else nullblk-USECus) and DIR/settings.tsv.  Writes DIR/table.txt
+(also to stdout), DIR/results.json (one object per measurement: device,
+workload, system, chunk, qd, metric, unit, median, min, max, samples, and
+target and verdict where the team set one) and DIR/plot/ (bench.gp and
+its data; gnuplot draws DIR/bench.png).
+
+Each device kind is reported on its own, with the same derivations,
+tables (titled [kind] unless ram) and targets; with more than one kind,
+table 9 and the "by device kind" panels put them side by side.
 
 Statistics: each measurement ran once per run, the systems interleaved
 within a run.  A ratio is taken per run (system and reference of the same
