@@ -35,12 +35,12 @@
 #include <sys/stat.h>
 
 #include <libcbw.h>
-#include <libnbd.h>
 
 #include "imgtag.h"
 #include "incremental.h"
 #include "msg.h"
 #include "nbdimg.h"
+#include "nbdlib.h"
 #include "progress.h"
 #include "stop_signals.h"
 
@@ -280,15 +280,15 @@ static int put(struct incr *b, uint64_t off, size_t len)
 			end += n;
 		}
 		if (zero) {
-			r = nbd_zero(b->nbd, end - pos, off + pos, 0);
+			r = nbdlib.zero(b->nbd, end - pos, off + pos, 0);
 			b->zero += end - pos;
 		} else {
-			r = nbd_pwrite(b->nbd, p + pos, end - pos, off + pos, 0);
+			r = nbdlib.pwrite(b->nbd, p + pos, end - pos, off + pos, 0);
 		}
 		if (r == -1) {
 			msg_error("cannot write to the image at byte %llu: %s",
 				  (unsigned long long)(off + pos),
-				  nbd_get_error());
+				  nbdlib.get_error());
 			return -1;
 		}
 		pos = end;
@@ -368,12 +368,12 @@ static int close_image(struct incr *b, bool flush)
 
 	if (!b->nbd)
 		return 0;
-	if (flush && nbd_flush(b->nbd, 0) == -1) {
-		msg_error("cannot flush the image: %s", nbd_get_error());
+	if (flush && nbdlib.flush(b->nbd, 0) == -1) {
+		msg_error("cannot flush the image: %s", nbdlib.get_error());
 		r = -1;
 	}
-	nbd_shutdown(b->nbd, 0);
-	nbd_close(b->nbd);
+	nbdlib.shutdown(b->nbd, 0);
+	nbdlib.close(b->nbd);
 	b->nbd = NULL;
 	return r;
 }
@@ -446,7 +446,7 @@ static int failed(struct incr *b)
 static void incr_free(struct incr *b)
 {
 	if (b->nbd)
-		nbd_close(b->nbd);
+		nbdlib.close(b->nbd);
 	if (b->fd >= 0)
 		close(b->fd);
 	if (b->tmp) {

@@ -14,9 +14,9 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#include <libnbd.h>
 
 #include "nbdimg.h"
+#include "nbdlib.h"
 
 /* The longest output of qemu-img read. */
 #define OUT_MAX		(64 << 10)
@@ -205,16 +205,18 @@ struct nbd_handle *img_nbd_open(const char *path, const char *format,
 			 (char *)path, NULL };
 	struct nbd_handle *h;
 
+	if (nbdlib_load(err, err_len))
+		return NULL;
 	snprintf(fmt, sizeof(fmt), "--format=%s", format);
-	h = nbd_create();
+	h = nbdlib.create();
 	if (!h) {
-		snprintf(err, err_len, "%s", nbd_get_error());
+		snprintf(err, err_len, "%s", nbdlib.get_error());
 		return NULL;
 	}
-	if (nbd_connect_systemd_socket_activation(h, argv) == -1) {
+	if (nbdlib.connect_systemd_socket_activation(h, argv) == -1) {
 		snprintf(err, err_len, "cannot serve %s with %s: %s", path,
-			 argv[0], nbd_get_error());
-		nbd_close(h);
+			 argv[0], nbdlib.get_error());
+		nbdlib.close(h);
 		return NULL;
 	}
 	return h;

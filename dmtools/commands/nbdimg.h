@@ -70,10 +70,11 @@ int img_create_qcow2(const char *path, uint64_t size, const char *backing,
  * @path: the image.
  * @format: its format (never probed: a raw image could pose as another).
  * @read_only: serve it read-only.
- * @err: set to why it failed (libnbd's error).
+ * @err: set to why it failed (libnbd's error, or that libnbd could not
+ *	 be loaded: see nbdlib.h).
  * @err_len: the size of @err.
  *
- * Return: the handle (nbd_close() ends qemu-nbd too), or NULL.
+ * Return: the handle (nbdlib.close() ends qemu-nbd too), or NULL.
  */
 struct nbd_handle *img_nbd_open(const char *path, const char *format,
 				bool read_only, char *err, size_t err_len);

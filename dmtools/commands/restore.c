@@ -21,11 +21,11 @@
 #include <sys/stat.h>
 
 #include <libcbw.h>
-#include <libnbd.h>
 
 #include "cmd.h"
 #include "msg.h"
 #include "nbdimg.h"
+#include "nbdlib.h"
 #include "progress.h"
 
 #define RESTORE_IO	(4U << 20)
@@ -184,9 +184,9 @@ static int restore(const char *image, const char *target,
 			break;
 		}
 		len = size - pos < RESTORE_IO ? size - pos : RESTORE_IO;
-		if (nbd_pread(h, buf, len, pos, 0) == -1) {
+		if (nbdlib.pread(h, buf, len, pos, 0) == -1) {
 			msg_error("cannot read %s at byte %llu: %s", image,
-				  (unsigned long long)pos, nbd_get_error());
+				  (unsigned long long)pos, nbdlib.get_error());
 			break;
 		}
 		if (put(fd, blockdev, buf, len, pos)) {
@@ -214,8 +214,8 @@ static int restore(const char *image, const char *target,
 	r = CBW_EXIT_OK;
 out:
 	if (h) {
-		nbd_shutdown(h, 0);
-		nbd_close(h);
+		nbdlib.shutdown(h, 0);
+		nbdlib.close(h);
 	}
 	if (close(fd) && !r) {
 		msg_error("cannot write %s: %s", target, strerror(errno));
