@@ -408,6 +408,18 @@ static inline void init_range(struct cbw_range *r, u64 start, u64 last,
 	bio_list_init(&r->readers);
 }
 
+/*
+ * The flags of a copy's bios.  A copy stands between a guest write and the
+ * origin: its I/O is as urgent as an O_DIRECT write, and carries the same
+ * flags.  A write without REQ_SYNC | REQ_IDLE is background writeback to
+ * writeback throttling (wbt, on by default on blk-mq devices), which
+ * limits how many are in flight (fewer still once the device's latency
+ * rises) and puts the submitter to sleep beyond that: the copies of
+ * concurrent guest writes would queue behind each other, and the worker,
+ * which holds the engine, would sleep in the middle of a pass.
+ */
+#define COPY_OPF		(REQ_SYNC | REQ_IDLE)
+
 /* Allocate a bio for a piece of @nr_pages pages in @stage. */
 static inline struct bio *alloc_piece_bio(struct cbw_snap *snap,
 					  unsigned int nr_pages,
@@ -415,9 +427,9 @@ static inline struct bio *alloc_piece_bio(struct cbw_snap *snap,
 {
 	if (stage == COPY_READ)
 		return cbw_bio_alloc(snap->origin->bdev, nr_pages,
-				     REQ_OP_READ, gfp, &snap->bios);
-	return cbw_bio_alloc(snap->cow->bdev, nr_pages, REQ_OP_WRITE, gfp,
-			     &snap->bios);
+				     REQ_OP_READ | COPY_OPF, gfp, &snap->bios);
+	return cbw_bio_alloc(snap->cow->bdev, nr_pages,
+			     REQ_OP_WRITE | COPY_OPF, gfp, &snap->bios);
 }
 
 /*
