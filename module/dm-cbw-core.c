@@ -491,6 +491,8 @@ int cbw_snap_create(struct dm_target *ti, struct dm_dev *origin,
 	atomic_set(&snap->nr_copies, 0);
 	init_waitqueue_head(&snap->copies_done);
 	INIT_LIST_HEAD(&snap->cow_discards);
+	INIT_LIST_HEAD(&snap->discards_to_issue);
+	INIT_WORK(&snap->discard_issuer, cbw_issue_cow_discards);
 	INIT_WORK(&snap->reap, snap_reap);
 	init_completion(&snap->access_drained);
 
@@ -614,12 +616,13 @@ static void kill_reads(struct cbw_snap *snap)
 
 /*
  * Wait for the copies that count in @nr_copies (not the detached ones), and
- * for the worker.
+ * for the worker; not for @discard_issuer, which may sleep as long as the
+ * COW device does not answer (the COW I/O that nothing waits for).
  */
 static void wait_copies(struct cbw_snap *snap)
 {
 	wait_event(snap->copies_done, !atomic_read(&snap->nr_copies));
-	flush_workqueue(snap->wq);
+	flush_work(&snap->worker);
 }
 
 /**

@@ -156,26 +156,38 @@ static bool discard_chunks(struct cbw_snap *snap, struct bio *bio, u64 *first,
 
 /*
  * COW discards.  The slots that a snapshot discard frees are discarded on
- * the COW device (discard_passdown) with bios that the worker issues and
- * does not wait for: a slow or stuck COW device then holds up neither
- * the copies nor their deadlines.  The slots stay in use until their
- * discard ends (a copy written to them before would be wiped out), and
- * the worker frees them then.  Each discard counts in snap->nr_cow_io.
+ * the COW device (discard_passdown).  The worker, which holds the engine,
+ * only queues them (snap->discards_to_issue); snap->discard_issuer
+ * submits them, outside the engine, and nothing waits for them: a slow
+ * or stuck COW device, or writeback throttling (which makes the
+ * submitter of a discard to a blk-mq device sleep while enough of them
+ * are in flight), then holds up neither the copies nor their deadlines.
+ * The slots stay in use until their discard ends (a copy written to them
+ * before would be wiped out), and the worker frees them then.  Each
+ * discard counts in snap->nr_cow_io from the moment it is queued, so a
+ * discard not yet submitted keeps an orphan (see dm-cbw-core.c) alive;
+ * the issuer runs on snap->wq, which free_machinery() drains before the
+ * snapshot can go.
  */
 
 /*
  * struct cow_discard - a discard of a run of freed slots.
- * @node: in snap->cow_discards once it ended; snap->lock.
+ * @node: in snap->discards_to_issue until the issuer takes it, then in
+ *	  snap->cow_discards once it ended; snap->lock.
  * @snap: the snapshot; constant.
+ * @bdev: the COW device, kept open by the snapshot's pins until the
+ *	  discard ended even if the cbw target goes first; constant.
  * @slot: the first slot; constant.
  * @count: the number of slots; constant.
- * @pending: bios in flight, plus one while they are issued; atomic.
+ * @pending: bios in flight, plus one until all of them are submitted;
+ *	     atomic.
  * @error: the error of a bio that failed (not for a device without
  *	   discard), 0 if none; WRITE_ONCE()/READ_ONCE().
  */
 struct cow_discard {
 	struct list_head node;
 	struct cbw_snap *snap;
+	struct block_device *bdev;
 	u64 slot;
 	u64 count;
 	atomic_t pending;
@@ -209,41 +221,22 @@ static void cow_discard_end(struct bio *bio)
 	cow_discard_put(d);
 }
 
-/*
- * cbw_map_remove() callback, in the worker: discard the slots on the COW
- * device and free them once that ended, or (no pass-down, or no memory
- * to track the discard: it is only a hint) free them now.
- */
-static void discard_slots(void *data, u64 slot, u64 count)
+/* Submit the bios of one COW discard; its end may free the snapshot. */
+static void issue_cow_discard(struct cow_discard *d)
 {
-	struct cbw_snap *snap = data;
-	sector_t s = chunk_to_sector(snap, slot);
-	sector_t e = chunk_to_sector(snap, slot + count), n;
+	struct cbw_snap *snap = d->snap;
+	sector_t s = chunk_to_sector(snap, d->slot);
+	sector_t e = chunk_to_sector(snap, d->slot + d->count), n;
 	/* A bio's size is an unsigned int of bytes. */
 	sector_t most = round_down(UINT_MAX >> SECTOR_SHIFT,
 				   chunk_to_sector(snap, 1));
-	struct cow_discard *d = NULL;
 	struct bio *bio;
 
-	if (snap->discard_passdown)
-		d = kmalloc(sizeof(*d), GFP_NOIO | __GFP_NOWARN);
-	if (!d) {
-		cbw_cow_free(snap->store, slot, count);
-		return;
-	}
-	d->snap = snap;
-	d->slot = slot;
-	d->count = count;
-	d->error = 0;
-	atomic_set(&d->pending, 1);
-	spin_lock_irq(&snap->lock);
-	snap->nr_cow_io++;
-	spin_unlock_irq(&snap->lock);
 	for (; s < e; s += n) {
 		n = min(e - s, most);
 		/* GFP_NOIO waits for the bio set's reserve: never NULL. */
-		bio = cbw_bio_alloc(snap->cow->bdev, 0, REQ_OP_DISCARD,
-				    GFP_NOIO, &snap->bios);
+		bio = cbw_bio_alloc(d->bdev, 0, REQ_OP_DISCARD, GFP_NOIO,
+				    &snap->bios);
 		bio->bi_iter.bi_sector = s;
 		bio->bi_iter.bi_size = n << SECTOR_SHIFT;
 		bio->bi_end_io = cow_discard_end;
@@ -252,6 +245,65 @@ static void discard_slots(void *data, u64 slot, u64 count)
 		submit_bio_noacct(bio);
 	}
 	cow_discard_put(d);
+}
+
+/**
+ * cbw_issue_cow_discards() - submit the COW discards the worker queued.
+ * @work: the snapshot's discard_issuer.
+ *
+ * The plug lets the block layer merge discards of adjacent runs.
+ *
+ * Context: the snapshot's workqueue, engine not held; may sleep (in
+ * writeback throttling, or for the bio set's reserve).
+ */
+void cbw_issue_cow_discards(struct work_struct *work)
+{
+	struct cbw_snap *snap = container_of(work, struct cbw_snap,
+					     discard_issuer);
+	struct cow_discard *d;
+	struct blk_plug plug;
+
+	blk_start_plug(&plug);
+	for (;;) {
+		spin_lock_irq(&snap->lock);
+		d = list_first_entry_or_null(&snap->discards_to_issue,
+					     struct cow_discard, node);
+		if (d)
+			list_del(&d->node);
+		spin_unlock_irq(&snap->lock);
+		if (!d)
+			break;
+		issue_cow_discard(d);
+	}
+	blk_finish_plug(&plug);
+}
+
+/*
+ * cbw_map_remove() callback, in the worker: queue a discard of the slots
+ * on the COW device, to free them once it ended, or (no pass-down, or no
+ * memory to track the discard: it is only a hint) free them now.
+ */
+static void discard_slots(void *data, u64 slot, u64 count)
+{
+	struct cbw_snap *snap = data;
+	struct cow_discard *d = NULL;
+
+	if (snap->discard_passdown)
+		d = kmalloc(sizeof(*d), GFP_NOIO | __GFP_NOWARN);
+	if (!d) {
+		cbw_cow_free(snap->store, slot, count);
+		return;
+	}
+	d->snap = snap;
+	d->bdev = snap->cow->bdev;
+	d->slot = slot;
+	d->count = count;
+	d->error = 0;
+	atomic_set(&d->pending, 1);
+	spin_lock_irq(&snap->lock);
+	snap->nr_cow_io++;
+	list_add_tail(&d->node, &snap->discards_to_issue);
+	spin_unlock_irq(&snap->lock);
 }
 
 /**
@@ -296,7 +348,6 @@ void cbw_process_cow_discards(struct cbw_snap *snap)
 static void process_discard(struct cbw_snap *snap, struct bio *bio,
 			    struct cbw_read_io *io)
 {
-	struct blk_plug plug;
 	struct cbw_range *r;
 	u64 first, last;
 	s64 n;
@@ -328,10 +379,9 @@ static void process_discard(struct cbw_snap *snap, struct bio *bio,
 	}
 	trace_cbw_snap_discard(snap, first, last, n);
 
-	/* The plug lets the block layer merge the COW discards. */
-	blk_start_plug(&plug);
 	cbw_map_remove(snap->map, first, last, discard_slots, snap);
-	blk_finish_plug(&plug);
+	if (snap->discard_passdown)
+		queue_work(snap->wq, &snap->discard_issuer);
 	cbw_snap_check_low_water(snap);
 	end_access(bio, BLK_STS_OK);
 }

@@ -122,6 +122,10 @@ enum snap_state {
  *	       freed when they end); changed by the engine holder; @lock.
  * @cow_discards: discards of freed slots that ended, for the worker;
  *		  @lock.
+ * @discards_to_issue: discards of freed slots that the worker made, for
+ *		       @discard_issuer to submit; @lock.
+ * @discard_issuer: submits @discards_to_issue, on @wq, outside the
+ *		    engine (see dm-cbw-read.c).
  * @orphaned: the cbw target is gone but @nr_cow_io was not 0: the last
  *	      of that I/O to end frees the copy machinery (@reap); @lock.
  * @reap: frees the copy machinery of an orphaned snapshot, on a queue
@@ -205,6 +209,8 @@ struct cbw_snap {
 	wait_queue_head_t copies_done;
 	unsigned long nr_cow_io;
 	struct list_head cow_discards;
+	struct list_head discards_to_issue;
+	struct work_struct discard_issuer;
 	bool orphaned;
 	struct work_struct reap;
 	struct cbw_pin pins[2];
@@ -291,6 +297,9 @@ void cbw_snap_event(struct cbw_snap *snap);
 
 /* dm-cbw-write.c */
 void cbw_snap_stop_ahead(struct cbw_snap *snap);
+
+/* dm-cbw-read.c */
+void cbw_issue_cow_discards(struct work_struct *work);
 
 /* dm-cbw-core.c */
 s64 cbw_snap_add_chunks(struct cbw_snap *snap, u64 start, u64 count);
