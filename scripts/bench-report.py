@@ -619,7 +619,7 @@ def backup():
     w = 'backup'
     rows, plot_rows = [], []
     systems = ('cbw', 'cbw-file', 'cbw-discard', 'cbw-dd', 'snap-N',
-               'snap-P')
+               'snap-P', 'raw')
     for k in keys(w, 'snap-N', 'p99_write_us'):
         c, qd = k[2], k[3]
         for s in systems:
@@ -640,9 +640,12 @@ def backup():
                       'cbw-discard': ('cbw-file', ('>=', 0.8))}.get(
                           s, (None, None))
             speed = ratio(w, s, ref, c, qd, 'backup_MBps', t) if ref else None
+            # The floor: the same writer and reader on the origin itself.
+            floor = (ratio(w, s, 'raw', c, qd, 'p99_write_us')
+                     if s != 'raw' else None)
             rows.append([c, s, absval(iops), absval(p99), absval(bw),
                          (f'{ratioval(speed)} (/{ref})' if speed else '-')] +
-                        [ratioval(v) for v in vs])
+                        [ratioval(v) for v in vs] + [ratioval(floor)])
         plot_rows.append((f'{c} qd{qd}',
                           [ratio(w, s, 'snap-N', c, qd, 'p99_write_us')
                            for s in ('cbw', 'cbw-discard', 'cbw-dd',
@@ -650,7 +653,7 @@ def backup():
     table(f'5. Backup under load: 4 KiB random writes at qd '
           f'{SETTINGS.get("backup_qd", "?")} while the whole snapshot is read',
           ['chunk', 'system', 'write IOPS', 'p99 write us', 'backup MB/s',
-           'backup speed', 'p99/snap-N', 'p99/snap-P'], rows,
+           'backup speed', 'p99/snap-N', 'p99/snap-P', 'p99/raw'], rows,
           ['targets: cbw p99 <= 0.5 x dm-snapshot p99 (both N and P); '
            'backup speed: cbw >= 0.90 x cbw-dd (dd reading the same '
            'snapshot device), cbw-discard >= 0.80 x cbw-file (issue 25)',
@@ -658,6 +661,9 @@ def backup():
            'backup into an image file (tmpfs); cbw-discard: the same '
            'with --discard-behind; cbw-dd, '
            'snap-N, snap-P: dd bs=4M iflag=direct of=/dev/null',
+           'raw: fio writes the origin itself while the same dd reads it '
+           '(no snapshot, no copy): the floor that the devices and the '
+           'guest\'s CPUs set; p99/raw: a system\'s p99 over it',
            'fio runs from just before the backup starts until it ends; '
            'backup MB/s: the whole snapshot over the backup\'s wall time'])
     panel(w, 'backup under load: p99 write latency / dm-snapshot N',
