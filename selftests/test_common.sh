@@ -436,6 +436,38 @@ _cbwctl_fails() {
 	fi
 }
 
+# _require_nullb: for requires(): null_blk is loaded and has its configfs
+# (mounted here if it is not yet).
+_require_nullb() {
+	[ -e /sys/module/null_blk ] || { _skip_reason "null_blk not loaded"; return 1; }
+	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config ||
+		{ _skip_reason "no configfs"; return 1; }
+	[ -d /sys/kernel/config/nullb ] || { _skip_reason "null_blk has no configfs"; return 1; }
+}
+
+# _nullb_make NAME ATTR=VALUE...: a null_blk device made through configfs
+# (/sys/kernel/config/nullb/NAME), its attributes set in the order given,
+# then powered on; prints its node.  Status 1 if a step failed
+# (_nullb_remove cleans up after that too).
+_nullb_make() {
+	local item=/sys/kernel/config/nullb/$1 a
+	shift
+	mkdir "$item" || return 1
+	for a; do
+		echo "${a#*=}" >"$item/${a%%=*}" || return 1
+	done
+	echo 1 >"$item/power" || return 1
+	_nullb_node "$item"
+}
+
+# _nullb_remove NAME: power the null_blk device off and remove it.
+_nullb_remove() {
+	local item=/sys/kernel/config/nullb/$1
+	[ -d "$item" ] || return 0
+	echo 0 >"$item/power"
+	rmdir "$item"
+}
+
 # _nullb_node ITEM: the node of the powered-on null_blk device whose
 # configfs item is ITEM (/sys/kernel/config/nullb/NAME): /dev/NAME where the
 # disk is named after the item (5.18 and later), else /dev/nullb<index>.

@@ -19,30 +19,9 @@
 
 DESCRIPTION="a guest discard or write-zeroes copies the chunks first; a partial last chunk is copied and read back"
 
-NULLB=/sys/kernel/config/nullb/cbwdisc
-
 requires() {
-	[ -e /sys/module/null_blk ] || { _skip_reason "null_blk not loaded"; return 1; }
-	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config ||
-		{ _skip_reason "no configfs"; return 1; }
-	[ -d /sys/kernel/config/nullb ] || { _skip_reason "null_blk has no configfs"; return 1; }
+	_require_nullb || return 1
 	command -v mkfs.ext4 >/dev/null || { _skip_reason "mkfs.ext4 not found"; return 1; }
-}
-
-# A 64 MiB memory-backed null_blk device that supports discard (brd does
-# not, on 6.1 or 6.12); prints its node.
-make_origin() {
-	mkdir "$NULLB" || return 1
-	echo 64 >"$NULLB/size" && echo 1 >"$NULLB/memory_backed" &&
-		echo 1 >"$NULLB/discard" && echo 1 >"$NULLB/power" || return 1
-	_nullb_node "$NULLB"
-}
-
-# (also after a make that failed half-way)
-remove_origin() {
-	[ -d "$NULLB" ] || return 0
-	echo 0 >"$NULLB/power"
-	rmdir "$NULLB"
 }
 
 # A 32 MiB loop device on a file on ext4 on /dev/ram1: it takes
@@ -62,8 +41,10 @@ discard() {
 	local origin sz
 
 	_log "guest discard"
-	_on_cleanup remove_origin
-	origin=$(make_origin) || _die "cannot make a null_blk device with discard"
+	_on_cleanup _nullb_remove cbwdisc
+	# 64 MiB, memory-backed, takes discards (brd does not, on 6.1 or 6.12).
+	origin=$(_nullb_make cbwdisc size=64 memory_backed=1 discard=1) ||
+		_die "cannot make a null_blk device with discard"
 	[ -b "$origin" ] || _die "$origin missing"
 	sz=$(_size_sectors "$origin")
 	_log "origin discard_max_bytes: $(cat "/sys/block/${origin#/dev/}/queue/discard_max_bytes")"

@@ -13,43 +13,20 @@ DESCRIPTION="COW discards that the block layer throttles hold up neither the sna
 # the 32 makes 32 COW discards that cannot merge: submitted one after the
 # other they take at least 3.1 s.  Submitted by the worker, they held the
 # worker, the engine with it, and the snapshot discard that long, and the
-# first write waited for the worker (on 6.1: 3.3 s and 2.3 s).  The snapshot discard must take less than 1.5 s (a process
-# start, under emulation; blkdiscard -f, which does not look for
-# signatures: reads of copied chunks take 100 ms each here), and a first
-# write a second into it too; the
-# COW discards then end, their slots are freed, and the snapshot still
-# reads its data.
+# first write waited for the worker (on 6.1: 3.3 s and 2.3 s).  The
+# snapshot discard must take less than 1.5 s (a process start, under
+# emulation; blkdiscard -f, which does not look for signatures: reads of
+# copied chunks take 100 ms each here), and a first write a second into
+# it too; the COW discards then end, their slots are freed, and the
+# snapshot still reads its data.
 
-NULLB=/sys/kernel/config/nullb/cbwslow
 N=32			# chunks to discard, and as many that stay
 BOUND_MS=1500
 
 requires() {
-	[ -e /sys/module/null_blk ] || { _skip_reason "null_blk not loaded"; return 1; }
-	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config ||
-		{ _skip_reason "no configfs"; return 1; }
-	[ -d /sys/kernel/config/nullb ] || { _skip_reason "null_blk has no configfs"; return 1; }
+	_require_nullb || return 1
 	grep -qw wbt_enable_default /proc/kallsyms ||
 		{ _skip_reason "no writeback throttling (CONFIG_BLK_WBT)"; return 1; }
-}
-
-# The COW device: 64 MiB, memory-backed, takes discards, every request
-# completes 100 ms later from a timer; prints its node.
-make_cow() {
-	mkdir "$NULLB" || return 1
-	echo 64 >"$NULLB/size" && echo 1 >"$NULLB/memory_backed" &&
-		echo 1 >"$NULLB/discard" && echo 2 >"$NULLB/queue_mode" &&
-		echo 1 >"$NULLB/submit_queues" && echo 4 >"$NULLB/hw_queue_depth" &&
-		echo 2 >"$NULLB/irqmode" && echo 100000000 >"$NULLB/completion_nsec" &&
-		echo 1 >"$NULLB/power" || return 1
-	_nullb_node "$NULLB"
-}
-
-# (also after a make that failed half-way)
-remove_cow() {
-	[ -d "$NULLB" ] || return 0
-	echo 0 >"$NULLB/power"
-	rmdir "$NULLB"
 }
 
 test_main() {
@@ -57,8 +34,12 @@ test_main() {
 
 	_brd_setup 1 64
 	_tmpdir
-	_on_cleanup remove_cow
-	cow=$(make_cow) || _die "cannot make a slow null_blk device"
+	_on_cleanup _nullb_remove cbwslow
+	# 64 MiB, memory-backed, takes discards, every request completes
+	# 100 ms later from a timer.
+	cow=$(_nullb_make cbwslow size=64 memory_backed=1 discard=1 queue_mode=2 \
+		submit_queues=1 hw_queue_depth=4 irqmode=2 completion_nsec=100000000) ||
+		_die "cannot make a slow null_blk device"
 	[ -b "$cow" ] || _die "$cow missing"
 	q=/sys/block/${cow#/dev/}/queue
 	# No I/O scheduler: its requests would raise the queue depth that

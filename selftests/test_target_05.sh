@@ -9,13 +9,8 @@ DESCRIPTION="a zoned origin or COW device (zoned null_blk) is refused by the cbw
 # tables are refused with the constructor's own message; the RAM disks
 # alone still load.
 
-NULLB=/sys/kernel/config/nullb/cbwzoned
-
 requires() {
-	[ -e /sys/module/null_blk ] || { _skip_reason "null_blk not loaded"; return 1; }
-	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config ||
-		{ _skip_reason "no configfs"; return 1; }
-	[ -d /sys/kernel/config/nullb ] || { _skip_reason "null_blk has no configfs"; return 1; }
+	_require_nullb || return 1
 	grep -qw zoned /sys/kernel/config/nullb/features ||
 		{ _skip_reason "null_blk without zoned devices (CONFIG_BLK_DEV_ZONED)"; return 1; }
 	# null_blk lists "zoned" whatever the kernel's configuration; a kernel
@@ -23,30 +18,20 @@ requires() {
 	# debug kernel of scripts/debug-kernel).  Any other failure is left to
 	# test_main, where it fails the test.
 	if ! make_zoned >/dev/null 2>&1; then
-		remove_zoned 2>/dev/null
+		_nullb_remove cbwzoned 2>/dev/null
 		if dmesg | tail -n 5 | grep -q "CONFIG_BLK_DEV_ZONED not enabled"; then
 			_skip_reason "a kernel without zoned block devices (CONFIG_BLK_DEV_ZONED)"
 			return 1
 		fi
 		return 0
 	fi
-	remove_zoned
+	_nullb_remove cbwzoned
 }
 
-# make_zoned: the zoned null_blk device; prints its node.
+# make_zoned: the zoned null_blk device (64 MiB, 8 MiB zones); prints its
+# node.
 make_zoned() {
-	mkdir "$NULLB" || return 1
-	echo 64 >"$NULLB/size" && echo 1 >"$NULLB/memory_backed" &&
-		echo 1 >"$NULLB/zoned" && echo 8 >"$NULLB/zone_size" &&
-		echo 1 >"$NULLB/power" || return 1
-	_nullb_node "$NULLB"
-}
-
-# (also after a make that failed half-way)
-remove_zoned() {
-	[ -d "$NULLB" ] || return 0
-	echo 0 >"$NULLB/power"
-	rmdir "$NULLB"
+	_nullb_make cbwzoned size=64 memory_backed=1 zoned=1 zone_size=8
 }
 
 test_main() {
@@ -55,7 +40,7 @@ test_main() {
 	_brd_setup 2 8
 	sz=$(_size_sectors /dev/ram0)	# 16384 sectors
 
-	_on_cleanup remove_zoned
+	_on_cleanup _nullb_remove cbwzoned
 	zoned=$(make_zoned) || _die "cannot make a zoned null_blk device"
 	[ -b "$zoned" ] || _die "$zoned missing"
 	_expect_eq "$(cat "/sys/block/${zoned#/dev/}/queue/zoned")" host-managed \
