@@ -576,7 +576,11 @@ bad_bitmaps:
 /* The copy machinery: what the copies and COW discards use. */
 static void free_machinery(struct cbw_snap *snap)
 {
-	/* First: a worker run still going may touch the rest. */
+	/*
+	 * First: a worker or issuer run still going may touch the rest
+	 * (the issuer has nothing left to submit: @nr_cow_io is 0).
+	 */
+	flush_work(&snap->discard_issuer);
 	destroy_workqueue(snap->wq);
 	cbw_pages_exit(&snap->pages);
 	bioset_exit(&snap->bios);

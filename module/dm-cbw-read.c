@@ -165,9 +165,11 @@ static bool discard_chunks(struct cbw_snap *snap, struct bio *bio, u64 *first,
  * The slots stay in use until their discard ends (a copy written to them
  * before would be wiped out), and the worker frees them then.  Each
  * discard counts in snap->nr_cow_io from the moment it is queued, so a
- * discard not yet submitted keeps an orphan (see dm-cbw-core.c) alive;
- * the issuer runs on snap->wq, which free_machinery() drains before the
- * snapshot can go.
+ * discard not yet submitted keeps an orphan (see dm-cbw-core.c) alive.
+ * The issuer runs on system_unbound_wq, not on snap->wq: asleep on a
+ * COW device that does not answer, it must not hold the rescuer that
+ * the worker may need under memory pressure.  free_machinery() flushes
+ * it (nr_cow_io is 0 by then: it has nothing left to submit).
  */
 
 /*
@@ -253,8 +255,8 @@ static void issue_cow_discard(struct cow_discard *d)
  *
  * The plug lets the block layer merge discards of adjacent runs.
  *
- * Context: the snapshot's workqueue, engine not held; may sleep (in
- * writeback throttling, or for the bio set's reserve).
+ * Context: system_unbound_wq, engine not held; may sleep (in writeback
+ * throttling, or for the bio set's reserve).
  */
 void cbw_issue_cow_discards(struct work_struct *work)
 {
@@ -381,7 +383,7 @@ static void process_discard(struct cbw_snap *snap, struct bio *bio,
 
 	cbw_map_remove(snap->map, first, last, discard_slots, snap);
 	if (snap->discard_passdown)
-		queue_work(snap->wq, &snap->discard_issuer);
+		queue_work(system_unbound_wq, &snap->discard_issuer);
 	cbw_snap_check_low_water(snap);
 	end_access(bio, BLK_STS_OK);
 }

@@ -124,8 +124,8 @@ enum snap_state {
  *		  @lock.
  * @discards_to_issue: discards of freed slots that the worker made, for
  *		       @discard_issuer to submit; @lock.
- * @discard_issuer: submits @discards_to_issue, on @wq, outside the
- *		    engine (see dm-cbw-read.c).
+ * @discard_issuer: submits @discards_to_issue, on system_unbound_wq,
+ *		    outside the engine (see dm-cbw-read.c).
  * @orphaned: the cbw target is gone but @nr_cow_io was not 0: the last
  *	      of that I/O to end frees the copy machinery (@reap); @lock.
  * @reap: frees the copy machinery of an orphaned snapshot, on a queue
