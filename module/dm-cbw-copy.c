@@ -605,6 +605,59 @@ static void mark_finished(struct cbw_snap *snap, struct cbw_copy *copy)
 	timer_delete_sync(&copy->timer);
 }
 
+/*
+ * The waiters of a copy that ended: a write whose chunks are no longer to
+ * copy goes to the origin now (in a oneshot stage's end, queued on
+ * current->bio_list), any other goes to the worker.  Engine held, so the
+ * test is exact.
+ */
+static void send_waiters(struct cbw_snap *snap, struct bio_list *waiters)
+{
+	unsigned long flags;
+	bool wake = false;
+	struct bio *bio;
+	u64 first, last;
+
+	while ((bio = bio_list_pop(waiters))) {
+		bio_chunks(snap, bio, &first, &last);
+		if (READ_ONCE(snap->broken) || !any_to_copy(snap, first, last)) {
+			cbw_submit_write(snap, bio);
+			continue;
+		}
+		spin_lock_irqsave(&snap->lock, flags);
+		bio_list_add(&snap->deferred, bio);
+		spin_unlock_irqrestore(&snap->lock, flags);
+		wake = true;
+	}
+	if (wake)
+		cbw_snap_wake(snap);
+}
+
+/*
+ * Take the interval of a copy that ended out of the busy tree: its
+ * readers go to the worker, its writes on (send_waiters()), not round
+ * the worker's deferred list behind the writes that came in meanwhile.
+ * Engine held.
+ */
+static void release_copy(struct cbw_snap *snap, struct cbw_copy *copy)
+{
+	struct bio_list waiters;
+	unsigned long flags;
+	bool wake;
+
+	spin_lock_irqsave(&snap->lock, flags);
+	cbw_busy_tree_remove(&copy->range, &snap->busy);
+	waiters = copy->range.waiters;
+	bio_list_init(&copy->range.waiters);
+	wake = !bio_list_empty(&copy->range.readers);
+	bio_list_merge(&snap->access_deferred, &copy->range.readers);
+	bio_list_init(&copy->range.readers);
+	spin_unlock_irqrestore(&snap->lock, flags);
+	if (wake)
+		cbw_snap_wake(snap);
+	send_waiters(snap, &waiters);
+}
+
 /**
  * cbw_finish_copy() - end a copy.
  * @snap: the snapshot.
@@ -665,7 +718,7 @@ bool cbw_finish_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 	if (reason != CBW_OK && !copy->timed_out)
 		event = apply_policy(snap, copy, reason, NULL);
 
-	cbw_release_range(snap, &copy->range);
+	release_copy(snap, copy);
 	cbw_free_copy(snap, copy);
 	return event;
 }
@@ -981,33 +1034,6 @@ void cbw_put_unstarted_copy(struct cbw_snap *snap, struct cbw_copy *copy)
  */
 
 /*
- * The waiters of a oneshot copy that ended: a write whose chunks are no
- * longer to copy goes to the origin now (queued on current->bio_list),
- * any other goes to the worker.  Engine held, so the test is exact.
- */
-static void oneshot_release(struct cbw_snap *snap, struct bio_list *waiters)
-{
-	unsigned long flags;
-	bool wake = false;
-	struct bio *bio;
-	u64 first, last;
-
-	while ((bio = bio_list_pop(waiters))) {
-		bio_chunks(snap, bio, &first, &last);
-		if (READ_ONCE(snap->broken) || !any_to_copy(snap, first, last)) {
-			cbw_submit_write(snap, bio);
-			continue;
-		}
-		spin_lock_irqsave(&snap->lock, flags);
-		bio_list_add(&snap->deferred, bio);
-		spin_unlock_irqrestore(&snap->lock, flags);
-		wake = true;
-	}
-	if (wake)
-		cbw_snap_wake(snap);
-}
-
-/*
  * The write of a oneshot copy ended well: publish the slot, release the
  * interval, send the waiting writes on.  Return: false if the copy's
  * deadline passed, or the map has no spare leaf for the slot (nothing
@@ -1017,9 +1043,8 @@ static void oneshot_release(struct cbw_snap *snap, struct bio_list *waiters)
 static bool finish_oneshot(struct cbw_snap *snap, struct cbw_copy *copy)
 {
 	struct cbw_run *run = &copy->runs[0];
-	struct bio_list waiters;
 	unsigned long flags;
-	bool expired, wake;
+	bool expired;
 
 	spin_lock_irqsave(&snap->lock, flags);
 	expired = copy->expired;
@@ -1033,14 +1058,8 @@ static bool finish_oneshot(struct cbw_snap *snap, struct cbw_copy *copy)
 
 	spin_lock_irqsave(&snap->lock, flags);
 	snap->copied++;
-	cbw_busy_tree_remove(&copy->range, &snap->busy);
-	waiters = copy->range.waiters;
-	wake = !bio_list_empty(&copy->range.readers);
-	bio_list_merge(&snap->access_deferred, &copy->range.readers);
 	spin_unlock_irqrestore(&snap->lock, flags);
-	if (wake)
-		cbw_snap_wake(snap);
-	oneshot_release(snap, &waiters);
+	release_copy(snap, copy);
 	cbw_free_copy(snap, copy);
 	return true;
 }
@@ -1076,8 +1095,9 @@ static bool oneshot_next(struct cbw_snap *snap, struct cbw_copy *copy)
 
 /*
  * Passes over the deferred writes in one run of the worker.  A copy that
- * ends in the worker puts the writes that waited on it back on the list:
- * the next pass resubmits them, with no round trip through the workqueue.
+ * ends in the worker sends the writes that waited on it to the origin,
+ * or, with chunks still to copy, back on the list: the next pass copies
+ * them, with no round trip through the workqueue.
  * After a few passes the worker yields (the work is queued again, by the
  * copy's end or by the writes that came in), so a stream of writes does
  * not keep snapshot reads waiting.

@@ -30,7 +30,8 @@
  * its writes reach the window copied last ("Background copy-ahead" in
  * dm-cbw-write.c).  Bios that touch a busy interval wait on it.  When the
  * copy ends its slots are published in the map (the chunks stop being to
- * copy) and the waiting bios go round again: they now go to the origin.
+ * copy) and the waiting writes go to the origin right there, or, with
+ * chunks still to copy, round again (release_copy()).
  *
  * The copy engine.  A copy moves its runs in rounds of at most COPY_PAGES
  * pages, taken from the snapshot's page cache (dm-cbw-pages.h): a bio per
