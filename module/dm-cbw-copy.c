@@ -646,12 +646,10 @@ static void release_copy(struct cbw_snap *snap, struct cbw_copy *copy)
 	bool wake;
 
 	spin_lock_irqsave(&snap->lock, flags);
-	cbw_busy_tree_remove(&copy->range, &snap->busy);
 	waiters = copy->range.waiters;
 	bio_list_init(&copy->range.waiters);
-	wake = !bio_list_empty(&copy->range.readers);
-	bio_list_merge(&snap->access_deferred, &copy->range.readers);
-	bio_list_init(&copy->range.readers);
+	/* Only the readers are left for the worker. */
+	wake = __cbw_release_range(snap, &copy->range);
 	spin_unlock_irqrestore(&snap->lock, flags);
 	if (wake)
 		cbw_snap_wake(snap);
