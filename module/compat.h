@@ -12,6 +12,7 @@
 #include <linux/file.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/sched/isolation.h>
 #include <linux/timer.h>
 #include <linux/workqueue.h>
 
@@ -161,5 +162,20 @@ static inline void cbw_submit_remapped(struct bio *bio)
 #ifndef HAVE_WQ_PERCPU
 #define WQ_PERCPU	0
 #endif
+
+/*
+ * The CPUs that may run work items (not isolated): HK_FLAG_WQ before
+ * HK_TYPE_WQ, HK_TYPE_DOMAIN on a kernel with neither.
+ */
+static inline const struct cpumask *cbw_wq_cpus(void)
+{
+#if defined(HAVE_HK_TYPE_WQ)
+	return housekeeping_cpumask(HK_TYPE_WQ);
+#elif defined(HAVE_HK_FLAG_WQ)
+	return housekeeping_cpumask(HK_FLAG_WQ);
+#else
+	return housekeeping_cpumask(HK_TYPE_DOMAIN);
+#endif
+}
 
 #endif /* DM_CBW_COMPAT_H */

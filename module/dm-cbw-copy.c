@@ -175,7 +175,15 @@ static void stage_to_worker(struct cbw_snap *snap, struct cbw_copy *copy)
 	spin_lock_irqsave(&snap->lock, flags);
 	copy->stage_done = true;
 	__queue_event(snap, copy);
-	cbw_snap_wake(snap);
+	/*
+	 * A oneshot copy's I/O was issued, and ends, on the CPU of the task
+	 * that wrote: with other copies in flight (the task has more writes
+	 * out) the worker goes on elsewhere, beside that task.
+	 */
+	if (copy->oneshot && atomic_read(&snap->nr_copies) > 1)
+		cbw_snap_wake_elsewhere(snap);
+	else
+		cbw_snap_wake(snap);
 	spin_unlock_irqrestore(&snap->lock, flags);
 }
 
@@ -1115,12 +1123,15 @@ void cbw_snap_work(struct work_struct *work)
 {
 	struct cbw_snap *snap = container_of(work, struct cbw_snap, worker);
 	struct bio_list access;
+	struct blk_plug plug;
 	struct bio *bio;
 	bool event = false, more;
 	int pass;
 
 	if (!engine_lock_worker(snap))
 		return;
+	/* The run's I/O goes out together ("Copies in flight together"). */
+	blk_start_plug(&plug);
 	for (pass = 0; pass < WORKER_PASSES; pass++) {
 		cbw_process_cow_discards(snap);
 		/* Copies whose I/O ended are finished, not thrown away. */
@@ -1149,6 +1160,7 @@ void cbw_snap_work(struct work_struct *work)
 	spin_unlock_irq(&snap->lock);
 	while ((bio = bio_list_pop(&access)))
 		cbw_process_access(snap, bio);
+	blk_finish_plug(&plug);
 	engine_unlock(snap);
 
 	if (event)

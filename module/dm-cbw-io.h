@@ -44,10 +44,10 @@
  * resubmission in one pass of the worker, with no other thread involved.
  *
  * One-chunk copies in the submitter's context.  Going through the worker
- * costs two task switches per guest write, and serialises every copy on
- * one CPU.  So a write inside one chunk that is to copy, and not part of
- * a sequential stream, starts its copy in the map function
- * (start_oneshot()) when everything it needs is at hand without waiting:
+ * costs two task switches per guest write.  So a write inside one chunk
+ * that is to copy, and not part of a sequential stream, starts its copy
+ * in the map function (start_oneshot()) while no other copy is in flight
+ * and everything it needs is at hand without waiting:
  * the engine (below), a copy struct, cached pages, a bio, a COW slot.  The
  * copy's read bio then goes on current->bio_list: the block layer issues
  * it once the map function returns, in the same task.  When a stage of
@@ -59,6 +59,23 @@
  * the guest's own submission.  Anything else (an error, a timeout, a
  * missing map leaf, the engine held, an interrupt context) hands the copy
  * to the worker as a stage that ended, and the worker goes on from there.
+ *
+ * Copies in flight together.  With copies already in flight (the guest
+ * has more writes out than one), a write that needs a copy goes to the
+ * worker instead, queued on another CPU than the submitter's
+ * (cbw_snap_wake_elsewhere()), and so does a oneshot copy's stage that
+ * ended in an interrupt then: the task that writes goes on submitting
+ * while the worker copies beside it.  The worker holds a plug for its
+ * whole run, so the reads, COW writes and released guest writes of every
+ * copy it moves in that run reach the devices together, and on a device
+ * that completes later they end together and come back to the worker as
+ * one batch, as dm-kcopyd's jobs do.  A copy's I/O therefore waits at
+ * most for the rest of the worker's run before it is issued (or less: a
+ * plug is flushed when its task sleeps, and by the block layer once it
+ * holds many requests).  On bio-based devices that complete in the
+ * submitter's context (brd) no copy stays in flight, so every one-chunk
+ * copy starts in the map function there.  nr_copies is read without a
+ * lock and counts background steps too: it only chooses the faster path.
  *
  * Synchronisation.  snap->lock (a spinlock, taken with interrupts off)
  * protects the busy tree, the bio lists, the copied count and every

@@ -8,11 +8,13 @@
 #define DM_CBW_SNAP_H
 
 #include <linux/bio.h>
+#include <linux/cpumask.h>
 #include <linux/kref.h>
 #include <linux/mempool.h>
 #include <linux/mutex.h>
 #include <linux/percpu-refcount.h>
 #include <linux/rcupdate.h>
+#include <linux/smp.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -288,6 +290,32 @@ static inline bool bm_test(const struct cbw_bitmap *bm, u64 bit)
 static inline void cbw_snap_wake(struct cbw_snap *snap)
 {
 	queue_work(snap->wq, &snap->worker);
+}
+
+/**
+ * cbw_snap_wake_elsewhere() - kick the worker on another CPU than this one.
+ * @snap: the snapshot.
+ *
+ * For a task that goes on submitting I/O here while the worker copies:
+ * the two then run side by side.  The CPU is the next one online that may
+ * run work items (isolated CPUs are skipped); with none but this one, the
+ * work runs here.  One that goes offline meanwhile runs the work elsewhere
+ * (see queue_work_on()).
+ *
+ * Context: any.
+ */
+static inline void cbw_snap_wake_elsewhere(struct cbw_snap *snap)
+{
+	const struct cpumask *may = cbw_wq_cpus();
+	unsigned int this = raw_smp_processor_id();
+	unsigned int cpu = cpumask_next_and(this, may, cpu_online_mask);
+
+	if (cpu >= nr_cpu_ids)
+		cpu = cpumask_first_and(may, cpu_online_mask);
+	if (cpu == this || cpu >= nr_cpu_ids)
+		cbw_snap_wake(snap);
+	else
+		queue_work_on(cpu, snap->wq, &snap->worker);
 }
 
 /* dm-cbw-copy.c */

@@ -58,24 +58,6 @@ static void ahead_arm(struct cbw_snap *snap, u64 chunk)
 }
 
 /*
- * Queue the worker on another CPU than this one if there is one: the task
- * writing the stream goes on here while the worker copies.  A CPU that
- * goes offline meanwhile runs the work elsewhere (see queue_work_on()).
- */
-static void wake_elsewhere(struct cbw_snap *snap)
-{
-	unsigned int this = raw_smp_processor_id();
-	unsigned int cpu = cpumask_next(this, cpu_online_mask);
-
-	if (cpu >= nr_cpu_ids)
-		cpu = cpumask_first(cpu_online_mask);
-	if (cpu == this || cpu >= nr_cpu_ids)
-		cbw_snap_wake(snap);
-	else
-		queue_work_on(cpu, snap->wq, &snap->worker);
-}
-
-/*
  * A write of chunks [@first, @last] goes to the origin: if it covers the
  * trigger, take it and kick the worker; otherwise this costs one
  * atomic64_read() and a compare.  The write is in flight, so the
@@ -91,7 +73,7 @@ static __always_inline void ahead_check(struct cbw_snap *snap, u64 first,
 	if (atomic64_cmpxchg(&snap->ahead_at, t, AHEAD_NONE) != t)
 		return;
 	if (!test_and_set_bit(ENGINE_AHEAD, &snap->engine))
-		wake_elsewhere(snap);
+		cbw_snap_wake_elsewhere(snap);
 }
 
 /**
@@ -529,6 +511,7 @@ static noinline int map_write_slow(struct cbw_snap *snap, struct bio *bio,
 {
 	struct cbw_write_io *wio;
 	unsigned long flags;
+	bool busy;
 
 	if (READ_ONCE(snap->setup)) {
 		spin_lock_irqsave(&snap->lock, flags);
@@ -546,12 +529,17 @@ static noinline int map_write_slow(struct cbw_snap *snap, struct bio *bio,
 	wio = dm_per_bio_data(bio, sizeof(*wio));
 	wio->start_ns = cbw_clock_ns();
 	wio->waited = false;
-	if (first == last && start_oneshot(snap, bio, first))
+	/* See "Copies in flight together" in dm-cbw-io.h. */
+	busy = atomic_read(&snap->nr_copies);
+	if (first == last && !busy && start_oneshot(snap, bio, first))
 		return DM_MAPIO_SUBMITTED;
 	spin_lock_irqsave(&snap->lock, flags);
 	bio_list_add(&snap->deferred, bio);
 	spin_unlock_irqrestore(&snap->lock, flags);
-	cbw_snap_wake(snap);
+	if (busy)
+		cbw_snap_wake_elsewhere(snap);
+	else
+		cbw_snap_wake(snap);
 	return DM_MAPIO_SUBMITTED;
 }
 
