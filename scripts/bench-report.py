@@ -669,6 +669,46 @@ def backup():
     panel(w, 'backup under load: p99 write latency / dm-snapshot N',
           'ratio to snap-N (lower is better)',
           ['cbw', 'cbw-discard', 'cbw-dd', 'snap-P'], plot_rows, 0.5)
+    backup_waits()
+
+
+def backup_waits():
+    """Table 5b: where cbw's guest writes waited during the backups, from
+    cbw's tracepoints (bench-guest's cbw_trace_record())."""
+    w = 'backup'
+    rows, lost = [], 0
+    for k in keys(w, 'cbw', 'waits'):
+        c, qd = k[2], k[3]
+        for s in ('cbw', 'cbw-file', 'cbw-discard', 'cbw-dd'):
+            m = {x: measure(w, s, c, qd, x)
+                 for x in ('waits', 'wait_p50_us', 'wait_p99_us', 'copies',
+                           'copy_p50_us', 'copy_p99_us', 'p99_write_us',
+                           'trace_lost')}
+            if m['waits'] is None:
+                continue
+            if m['trace_lost']:
+                lost = max(lost, m['trace_lost']['max'])
+            rows.append([c, s, count(m['waits']), absval(m['wait_p50_us']),
+                         absval(m['wait_p99_us']), count(m['copies']),
+                         absval(m['copy_p50_us']), absval(m['copy_p99_us']),
+                         absval(m['p99_write_us'])])
+    notes = ['from cbw\'s tracepoints during the backup: waits, the guest '
+             'writes that waited on a copy (or a snapshot read or discard) of '
+             'their chunk (cbw_write_wait: from the write\'s arrival to its '
+             'release to the origin); copies, the copies made (cbw_copy_end: '
+             'from the copy\'s start, its chunk\'s read and COW write, to '
+             'the publication of its slot)',
+             'a write that waited then writes the origin: its latency is '
+             'about its wait plus that write; the p99 write column is '
+             'table 5\'s (fio, the whole run)']
+    if lost:
+        notes.append(f'the trace buffer lost up to {lost:.0f} events in a '
+                     f'run: the counts there are short')
+    table('5b. Where cbw\'s writes waited during the backup (medians over '
+          'the runs)',
+          ['chunk', 'system', 'waits', 'wait p50 us', 'wait p99 us',
+           'copies', 'copy p50 us', 'copy p99 us', 'p99 write us'],
+          rows, notes)
 
 
 TIB = 1 << 40
